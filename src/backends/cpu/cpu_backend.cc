@@ -7,6 +7,41 @@
 #include "runtime/backend.h"
 
 namespace kiln {
+namespace cpu {
+
+Expected<std::vector<Tensor>> run_node(const Node& node, const InferContext& context) {
+  KILN_ASSIGN_OR_RETURN(auto infos, OpRegistry::global().infer(context));
+  const CpuKernel* kernel = KernelTable::global().find(node.op_type, node.domain);
+  if (!kernel) return unimplemented(node.describe() + ": no CPU kernel");
+  std::vector<Tensor> outputs(node.outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (i < infos.size() && infos[i].dtype != DataType::kUndefined && infos[i].fully_known()) {
+      outputs[i] = Tensor::empty(infos[i].dtype, infos[i].dims);
+    }
+  }
+  KernelArgs args{node, context.values, outputs, infos};
+  Status status = kernel->run(args);
+  if (!status.ok()) {
+    if (status.message().rfind("node '", 0) == 0) return status;
+    return status.with_context(node.describe());
+  }
+  return outputs;
+}
+
+Expected<std::vector<Tensor>> evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs) {
+  InferContext context{node, {}, inputs};
+  for (const Tensor* t : inputs) context.inputs.push_back(t ? TensorInfo{t->dtype(), t->dims(), true} : TensorInfo{});
+  KILN_ASSIGN_OR_RETURN(auto outputs, run_node(node, context));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (node.outputs[i] && !outputs[i].defined()) {
+      return internal_error(node.describe() + ": kernel left output " + std::to_string(i) + " unset");
+    }
+  }
+  return outputs;
+}
+
+}  // namespace cpu
+
 namespace {
 
 class CpuExecutor final : public BackendExecutor {
@@ -26,12 +61,9 @@ class CpuExecutor final : public BackendExecutor {
       auto it = inputs.find(in->name);
       if (it != inputs.end()) live[in] = it->second;
     }
-    const OpRegistry& registry = OpRegistry::global();
-    const cpu::KernelTable& kernels = cpu::KernelTable::global();
     for (size_t step = 0; step < order_.size(); ++step) {
       Node* node = order_[step];
       InferContext context{*node, {}, {}};
-      std::vector<const Tensor*> args;
       for (Value* in : node->inputs) {
         const Tensor* t = nullptr;
         if (in) {
@@ -45,25 +77,10 @@ class CpuExecutor final : public BackendExecutor {
             t = &it->second;
           }
         }
-        args.push_back(t);
         context.values.push_back(t);
         context.inputs.push_back(t ? TensorInfo{t->dtype(), t->dims(), true} : TensorInfo{});
       }
-      KILN_ASSIGN_OR_RETURN(auto infos, registry.infer(context));
-      const cpu::CpuKernel* kernel = kernels.find(node->op_type, node->domain);
-      if (!kernel) return unimplemented(node->describe() + ": no CPU kernel");
-      std::vector<Tensor> outputs(node->outputs.size());
-      for (size_t i = 0; i < outputs.size(); ++i) {
-        if (i < infos.size() && infos[i].dtype != DataType::kUndefined && infos[i].fully_known()) {
-          outputs[i] = Tensor::empty(infos[i].dtype, infos[i].dims);
-        }
-      }
-      cpu::KernelArgs kargs{*node, args, outputs, infos};
-      Status status = kernel->run(kargs);
-      if (!status.ok()) {
-        if (status.message().rfind("node '", 0) == 0) return status;
-        return status.with_context(node->describe());
-      }
+      KILN_ASSIGN_OR_RETURN(auto outputs, cpu::run_node(*node, context));
       for (size_t i = 0; i < outputs.size(); ++i) {
         Value* out = node->outputs[i];
         if (!out) continue;
