@@ -33,6 +33,29 @@ bool absorb_matmul_bias(Graph& graph, Node* matmul) {
   return true;
 }
 
+// Conv whose output feeds Add(conv, z) with z a computed tensor absorbs z as
+// its fourth input (the residual of ResNet blocks); kernels add it before the
+// pointwise program and fall back to a broadcasting add when shapes differ.
+bool absorb_conv_residual(Graph& graph, Node* conv) {
+  Value* y = conv->outputs[0];
+  auto consumers = graph.consumers(y);
+  if (consumers.size() != 1 || is_graph_output(graph, y)) return false;
+  Node* add = consumers[0];
+  if (add->op_type != "Add" || !add->domain.empty() || add->inputs.size() != 2) return false;
+  if (add->inputs[0] == add->inputs[1]) return false;
+  Value* z = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
+  if (!z || z->constant || z->dtype != DataType::kFloat32) return false;
+  if (!add->outputs[0] || add->outputs[0]->dtype != DataType::kFloat32) return false;
+  conv->inputs.resize(3, nullptr);
+  conv->inputs.push_back(z);
+  Value* out = add->outputs[0];
+  graph.remove_node(add);
+  conv->outputs[0] = out;
+  out->producer = conv;
+  y->producer = nullptr;
+  return true;
+}
+
 }  // namespace
 
 Expected<PassStats> fuse_compute_with_pointwise(Graph& graph) {
@@ -47,6 +70,7 @@ Expected<PassStats> fuse_compute_with_pointwise(Graph& graph) {
     bool changed = false;
     std::string fused_op = n->op_type == "Conv" ? "FusedConv" : n->op_type == "Gemm" ? "FusedGemm" : "FusedMatMul";
     if (n->op_type == "MatMul") changed |= absorb_matmul_bias(graph, n);
+    if (n->op_type == "Conv") changed |= absorb_conv_residual(graph, n);
     KILN_ASSIGN_OR_RETURN(auto order, graph.topological_order());
     PointwiseRegion region = find_pointwise_region(graph, order, n->outputs[0], /*start_must_be_internal=*/true);
     if (region.nodes.empty() && !changed) continue;

@@ -120,6 +120,32 @@ TEST(Passes, FoldsBatchNormIntoConvAndFusesRelu) {
   EXPECT_EQ(count_ops(*optimized, "FusedConv"), 1);
 }
 
+TEST(Passes, FusesResidualAddIntoConv) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {1, 4, 6, 6});
+    Value* w = m.constant("w", random_tensor({4, 4, 1, 1}, 20));
+    Value* skip = m.node("Sigmoid", {x}, "skip");
+    Value* conv = m.node("Conv", {x, w}, "conv");
+    Value* sum = m.node("Add", {skip, conv}, "sum");
+    m.output(m.node("Relu", {sum}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({1, 4, 6, 6}, 21)}}, 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "FusedConv"), 1);
+  EXPECT_EQ(count_ops(*optimized, "Add") + count_ops(*optimized, "Relu"), 0);
+}
+
+TEST(Passes, ResidualThatBroadcastsStillComputesTheSame) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 3, 5, 5});
+    Value* z = m.input("z", {1, 3, 1, 5});
+    Value* w = m.constant("w", random_tensor({3, 3, 3, 3}, 22));
+    Value* conv = m.node("Conv", {x, w}, "conv", {{"pads", ints({1, 1, 1, 1})}});
+    m.output(m.node("Add", {conv, z}, "y"));
+  };
+  check_equivalent(make, {{"x", random_tensor({2, 3, 5, 5}, 23)}, {"z", random_tensor({1, 3, 1, 5}, 24)}}, 1e-5);
+}
+
 TEST(Passes, FusesSiluAndGeluTailsIntoMatMulWithBias) {
   auto make = [](GraphMaker& m) {
     Value* x = m.input("x", {3, 16});

@@ -33,7 +33,7 @@ void add_fused_variant(OpRegistry& registry, const std::string& base, const std:
 }  // namespace
 
 void register_fused_ops(OpRegistry& registry) {
-  add_fused_variant(registry, "Conv", "FusedConv", 0);
+  add_fused_variant(registry, "Conv", "FusedConv", 1);  // + residual added before the program
   add_fused_variant(registry, "Gemm", "FusedGemm", 0);
   add_fused_variant(registry, "MatMul", "FusedMatMul", 1);  // + bias along the last axis
 

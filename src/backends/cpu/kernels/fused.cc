@@ -88,6 +88,31 @@ Status apply_program(const Node& node, Tensor& tensor) {
 }
 
 // Runs the base op's kernel on the fused node (it carries the base attributes).
+// out += residual, broadcasting through the Add kernel when shapes differ.
+Status add_residual(const Node& node, Tensor& out, const Tensor& residual) {
+  if (residual.dims() == out.dims() && out.dtype() == DataType::kFloat32 && residual.dtype() == DataType::kFloat32) {
+    float* o = out.data<float>();
+    const float* r = residual.data<float>();
+    const int64_t n = out.element_count();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) o[i] += r[i];
+    return ok_status();
+  }
+  Node add;
+  add.name = node.name + "_residual";
+  add.op_type = "Add";
+  add.opset = 14;
+  add.inputs.resize(2, nullptr);
+  add.outputs.resize(1, nullptr);
+  KILN_ASSIGN_OR_RETURN(auto sum, evaluate_node(add, {&out, &residual}));
+  if (sum[0].dims() != out.dims()) {
+    return invalid_argument(node.describe() + ": residual " + residual.describe() + " does not fit output " +
+                            out.describe());
+  }
+  out = sum[0];
+  return ok_status();
+}
+
 CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
   CpuKernel k;
   k.run = [base, matmul_bias](KernelArgs& args) -> Status {
@@ -95,9 +120,14 @@ CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
     if (!kernel) return unimplemented(args.node.describe() + ": base op " + base + " has no CPU kernel");
     std::vector<const Tensor*> base_inputs = args.inputs;
     const Tensor* bias = nullptr;
+    const Tensor* residual = nullptr;
     if (matmul_bias && base_inputs.size() > 2) {
       bias = base_inputs[2];
       base_inputs.resize(2);
+    }
+    if (base == "Conv" && base_inputs.size() > 3) {
+      residual = base_inputs[3];
+      base_inputs.resize(3);
     }
     KernelArgs base_args{args.node, base_inputs, args.outputs, args.output_info};
     KILN_RETURN_IF_ERROR(kernel->run(base_args));
@@ -115,6 +145,7 @@ CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
         for (int64_t j = 0; j < n; ++j) o[r * n + j] += b[j];
       }
     }
+    if (residual) KILN_RETURN_IF_ERROR(add_residual(args.node, out, *residual));
     return apply_program(args.node, out);
   };
   return k;
