@@ -78,7 +78,8 @@ Status run_mod(KernelArgs& args) {
                        [c_style](auto x, auto y) { return modulo(x, y, c_style); });
 }
 
-// Shifts by the type's width or more give 0 (C++ leaves them undefined).
+// Shift amounts are read as unsigned; shifts by the type's width or more (C++
+// leaves them undefined) give 0, or -1 for a right shift of a negative value.
 Status run_bit_shift(KernelArgs& args) {
   const std::string direction = args.node.attr_string("direction", "");
   if (direction != "LEFT" && direction != "RIGHT") {
@@ -90,7 +91,11 @@ Status run_bit_shift(KernelArgs& args) {
                          using T = decltype(x);
                          using U = std::make_unsigned_t<T>;
                          const U bits = static_cast<U>(y);
-                         if (bits >= sizeof(T) * 8) return 0;
+                         if (bits >= sizeof(T) * 8) {
+                           // Shifting right by the width or more leaves only copies of the sign bit.
+                           if constexpr (std::is_signed_v<T>) return !left && x < 0 ? T(-1) : T(0);
+                           else return 0;
+                         }
                          if (left) return static_cast<T>(static_cast<U>(x) << bits);
                          return static_cast<T>(x >> bits);
                        });
@@ -184,7 +189,12 @@ Status run_prelu(KernelArgs& args) {
   KILN_RETURN_IF_ERROR(check_same_type(args));
   const Tensor& x = args.input(0);
   const Tensor& slope = args.input(1);
-  KILN_ASSIGN_OR_RETURN(BroadcastPlan plan, make_broadcast_plan({x.dims(), slope.dims()}));
+  // Before opset 7 a one-dimensional slope holds one value per channel (axis 1).
+  Dims slope_dims = slope.dims();
+  if (args.node.opset < 7 && slope_dims.size() == 1 && x.rank() >= 2 && slope_dims[0] == x.dim(1)) {
+    slope_dims.resize(x.rank() - 1, 1);
+  }
+  KILN_ASSIGN_OR_RETURN(BroadcastPlan plan, make_broadcast_plan({x.dims(), slope_dims}));
   if (plan.output_dims != x.dims()) {
     return invalid_argument(args.node.describe() + ": slope " + dims_to_string(slope.dims()) +
                             " does not broadcast to X " + dims_to_string(x.dims()));
