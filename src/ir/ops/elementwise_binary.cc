@@ -12,6 +12,17 @@ std::vector<AttributeSpec> legacy_broadcast_attributes() {
   return {{"broadcast", Kind::kInt}, {"axis", Kind::kInt}, {"consumed_inputs", Kind::kInts}};
 }
 
+// Every present input has input 0's type (Pow alone mixes types).
+Status check_same_types(const InferContext& c) {
+  for (size_t i = 1; i < c.inputs.size(); ++i) {
+    if (c.has_input(i) && c.input(0).dtype != DataType::kUndefined && c.input(i).dtype != c.input(0).dtype) {
+      return infer_error(c.node, "input " + std::to_string(i) + " is " + dtype_name(c.input(i).dtype) +
+                                     " but input 0 is " + dtype_name(c.input(0).dtype));
+    }
+  }
+  return ok_status();
+}
+
 // An op whose output is the broadcast of its inputs; `bool_output` for comparisons.
 void add_broadcast_op(OpRegistry& registry, const std::string& op_type, int min_inputs, int max_inputs,
                       bool bool_output, std::vector<AttributeSpec> attributes) {
@@ -20,7 +31,9 @@ void add_broadcast_op(OpRegistry& registry, const std::string& op_type, int min_
   schema.min_inputs = min_inputs;
   schema.max_inputs = max_inputs;
   schema.attributes = std::move(attributes);
-  schema.infer = [bool_output](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
+  const bool mixed_types = op_type == "Pow";
+  schema.infer = [bool_output, mixed_types](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
+    if (!mixed_types) KILN_RETURN_IF_ERROR(check_same_types(c));
     DataType dtype = bool_output ? DataType::kBool : c.input(0).dtype;
     KILN_ASSIGN_OR_RETURN(TensorInfo out, broadcast_info(c, dtype));
     return std::vector{out};

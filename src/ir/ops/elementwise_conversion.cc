@@ -8,7 +8,8 @@ using Kind = Attribute::Kind;
 
 Expected<std::vector<TensorInfo>> infer_where(const InferContext& c) {
   KILN_ASSIGN_OR_RETURN(TensorInfo out, broadcast_info(c, c.input(1).dtype));
-  if (c.input(1).dtype != c.input(2).dtype) {
+  if (c.input(1).dtype != c.input(2).dtype && c.input(1).dtype != DataType::kUndefined &&
+      c.input(2).dtype != DataType::kUndefined) {
     return infer_error(c.node, std::string("X is ") + dtype_name(c.input(1).dtype) + " but Y is " +
                                    dtype_name(c.input(2).dtype));
   }

@@ -41,7 +41,17 @@ void register_elementwise_unary_ops(OpRegistry& registry) {
                     {{"alpha", Kind::kFloat}, {"beta", Kind::kFloat}, {"consumed_inputs", Kind::kInts}});
   add_same_shape_op(registry, "ThresholdedRelu", {{"alpha", Kind::kFloat}});
   add_same_shape_op(registry, "Shrink", {{"bias", Kind::kFloat}, {"lambd", Kind::kFloat}});
-  add_same_shape_op(registry, "Gelu", {{"approximate", Kind::kString}});
+  OpSchema gelu;
+  gelu.op_type = "Gelu";
+  gelu.attributes = {{"approximate", Kind::kString}};
+  gelu.infer = [](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
+    const std::string approximate = c.node.attr_string("approximate", "none");
+    if (approximate != "none" && approximate != "tanh") {
+      return infer_error(c.node, "approximate = '" + approximate + "', expected 'none' or 'tanh'");
+    }
+    return std::vector{same_as(c, 0)};
+  };
+  registry.add(std::move(gelu));
   add_bool_output_op(registry, "IsNaN", {});
   add_bool_output_op(registry, "IsInf", {{"detect_positive", Kind::kInt}, {"detect_negative", Kind::kInt}});
   add_bool_output_op(registry, "Not", {});

@@ -48,7 +48,12 @@ Status run_fold(KernelArgs& args, Fold fold) {
       const Tensor& in = args.input(i);
       auto plan = make_broadcast_plan({all.output_dims, in.dims()});
       if (i == 0) {
-        broadcast_binary(*plan, o, in.data<T>(), o, [](T, T x) { return x; });
+        // Plain broadcast copy: the output is not read, only written.
+        const T* src = in.data<T>();
+        const int64_t step = plan->inner_strides[1];
+        for_each_broadcast_row<2>(*plan, [&](int64_t at, const std::array<int64_t, 2>& off, int64_t count) {
+          for (int64_t k = 0; k < count; ++k) o[at + k] = src[off[1] + k * step];
+        });
       } else {
         broadcast_binary(*plan, o, in.data<T>(), o,
                          [fold](T acc, T x) { return narrow<T>(fold_pair(fold, widen(acc), widen(x))); });
