@@ -1,0 +1,7 @@
+#include "ir/ops/misc_ops.h"
+
+namespace kiln {
+
+void register_recurrent_ops(OpRegistry& registry) { (void)registry; }
+
+}  // namespace kiln
