@@ -9,7 +9,8 @@ namespace kiln::cpu {
 void register_resize_kernels(KernelTable& table);
 void register_recurrent_kernels(KernelTable& table);
 void register_quantization_kernels(KernelTable& table);
-void register_detection_kernels(KernelTable& table);
+void register_detection_kernels(KernelTable& table);  // RoiAlign, NonMaxSuppression, GridSample
+void register_grid_sample_kernel(KernelTable& table);
 void register_signal_kernels(KernelTable& table);
 void register_text_kernels(KernelTable& table);
 void register_lp_normalization_kernel(KernelTable& table);
