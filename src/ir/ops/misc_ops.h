@@ -2,6 +2,8 @@
 // calls each of these.
 #pragma once
 
+#include <optional>
+
 #include "ir/op_registry.h"
 
 namespace kiln {
@@ -15,5 +17,9 @@ void register_text_ops(OpRegistry& registry);           // StringNormalizer, TfI
 
 // Output TensorInfo with `rank` unknown extents (rank < 0: unknown rank).
 TensorInfo unknown_dims(DataType dtype, int64_t rank);
+
+// DFT's signal axis, normalised: an attribute before opset 20, an input
+// (default -2) from 20 on. nullopt when that input's value is unknown.
+Expected<std::optional<int64_t>> dft_signal_axis(const Node& node, int64_t rank, const Tensor* axis_value);
 
 }  // namespace kiln
