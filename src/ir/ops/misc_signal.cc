@@ -65,12 +65,20 @@ Expected<std::vector<TensorInfo>> infer_dft(const InferContext& c) {
     for (size_t i = 0; i + 1 < out.size(); ++i) out[i] = -1;
     return std::vector<TensorInfo>{TensorInfo{x.dtype, out, true}};
   }
+  const bool onesided = c.node.attr_int("onesided", 0) != 0;
+  const bool inverse = c.node.attr_int("inverse", 0) != 0;
   int64_t length = x.dims[static_cast<size_t>(*axis)];
   if (c.node.has_input(1)) {
     const Tensor* dft_length = c.value(1);
     length = dft_length ? dft_length->scalar_as_int64() : -1;
+  } else if (onesided && inverse && length >= 0) {
+    length = 2 * (length - 1);  // a one-sided spectrum of a real signal
   }
-  if (length >= 0 && c.node.attr_int("onesided", 0) != 0) length = length / 2 + 1;
+  if (onesided && inverse) {
+    out.back() = 1;  // the inverse of a one-sided spectrum is real
+  } else if (length >= 0 && onesided) {
+    length = length / 2 + 1;
+  }
   out[static_cast<size_t>(*axis)] = length;
   return std::vector<TensorInfo>{TensorInfo{x.dtype, out, true}};
 }

@@ -84,11 +84,14 @@ Status run_dft(KernelArgs& args) {
   const bool inverse = node.attr_int("inverse", 0) != 0;
   const bool onesided = node.attr_int("onesided", 0) != 0;
   const int64_t in_length = x.dim(static_cast<size_t>(axis));
-  const int64_t n = args.has_input(1) ? args.input(1).scalar_as_int64() : in_length;
+  // The inverse of a one-sided spectrum is the real signal it came from
+  // (numpy's irfft): rebuild the Hermitian half, transform, keep the real part.
+  const bool real_inverse = inverse && onesided;
+  const int64_t n = args.has_input(1) ? args.input(1).scalar_as_int64() : (real_inverse ? 2 * (in_length - 1) : in_length);
   if (n <= 0) return invalid_argument(node.describe() + ": dft_length must be positive, got " + std::to_string(n));
-  const int64_t bins = onesided ? n / 2 + 1 : n;
+  const int64_t bins = real_inverse ? n : onesided ? n / 2 + 1 : n;
   Dims out_dims = x.dims();
-  out_dims.back() = 2;
+  out_dims.back() = real_inverse ? 1 : 2;
   out_dims[static_cast<size_t>(axis)] = bins;
   Tensor& y = args.output(0);
   if (!y.defined() || y.dims() != out_dims) y = Tensor::empty(x.dtype(), out_dims);
@@ -96,13 +99,36 @@ Status run_dft(KernelArgs& args) {
   int64_t outer = 1, inner = 1;
   for (int64_t a = 0; a < axis; ++a) outer *= x.dim(static_cast<size_t>(a));
   for (int64_t a = axis + 1; a < rank - 1; ++a) inner *= x.dim(static_cast<size_t>(a));
+  if (real_inverse) {
+    std::vector<double> full(static_cast<size_t>(outer * n * inner * 2), 0.0);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t source = k <= n / 2 ? k : n - k;
+        const double sign = k <= n / 2 ? 1.0 : -1.0;
+        if (source >= in_length) continue;
+        for (int64_t i = 0; i < inner; ++i) {
+          const double* s = in.data() + 2 * ((o * in_length + source) * inner + i);
+          double* d = full.data() + 2 * ((o * n + k) * inner + i);
+          d[0] = s[0];
+          d[1] = sign * s[1];
+        }
+      }
+    }
+    in.swap(full);
+  }
+  const int64_t line_length = real_inverse ? n : in_length;
   std::vector<double> out(static_cast<size_t>(outer * bins * inner * 2));
 #pragma omp parallel for collapse(2) if (outer * inner * bins * n > 1000000)
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
-      transform_line(in.data() + 2 * (o * in_length * inner + i), in_length, n, bins, inverse, inner,
+      transform_line(in.data() + 2 * (o * line_length * inner + i), line_length, n, bins, inverse, inner,
                      out.data() + 2 * (o * bins * inner + i));
     }
+  }
+  if (real_inverse) {
+    std::vector<double> real(out.size() / 2);
+    for (size_t i = 0; i < real.size(); ++i) real[i] = out[2 * i];
+    return write_doubles(node, y, real);
   }
   return write_doubles(node, y, out);
 }
