@@ -42,6 +42,13 @@ Expected<ParamIndex> param_index(const Node& node, const Dims& x, const Tensor& 
                               " must have the rank of x " + dims_to_string(x));
     }
     p.param_axis_len = scale.dim(static_cast<size_t>(axis));
+    Dims expected = x;
+    expected[static_cast<size_t>(axis)] = (p.axis_len + block - 1) / block;
+    if (scale.dims() != expected) {
+      return invalid_argument(node.describe() + ": blocked scale " + dims_to_string(scale.dims()) + " should be " +
+                              dims_to_string(expected) + " for x " + dims_to_string(x) + " and block_size " +
+                              std::to_string(block));
+    }
   } else if (scale.rank() != 1 || scale.dim(0) != p.axis_len) {
     return invalid_argument(node.describe() + ": per-axis scale " + dims_to_string(scale.dims()) +
                             " must be 1-D of extent " + std::to_string(p.axis_len) + " (axis " +
@@ -88,6 +95,10 @@ Status run_quantize(KernelArgs& args) {
   KILN_ASSIGN_OR_RETURN(ParamIndex index, param_index(args.node, x.dims(), scale));
   std::vector<double> scales = scale.to_double_vector();
   std::vector<double> zeros = zero ? zero->to_double_vector() : std::vector<double>(scales.size(), 0.0);
+  if (zeros.size() != scales.size()) {
+    return invalid_argument(args.node.describe() + ": zero point " + dims_to_string(zero->dims()) +
+                            " does not match scale " + dims_to_string(scale.dims()));
+  }
   bool inner_ok = false;
   bool ok = dispatch_float(x.dtype(), [&]<typename F>() {
     inner_ok = dispatch_quantized(y.dtype(), [&]<typename Q>() {
@@ -112,6 +123,10 @@ Status run_dequantize(KernelArgs& args) {
   KILN_ASSIGN_OR_RETURN(ParamIndex index, param_index(args.node, x.dims(), scale));
   std::vector<double> scales = scale.to_double_vector();
   std::vector<double> zeros = zero ? zero->to_double_vector() : std::vector<double>(scales.size(), 0.0);
+  if (zeros.size() != scales.size()) {
+    return invalid_argument(args.node.describe() + ": zero point " + dims_to_string(zero->dims()) +
+                            " does not match scale " + dims_to_string(scale.dims()));
+  }
   bool inner_ok = false;
   bool ok = dispatch_quantized(x.dtype(), [&]<typename Q>() {
     inner_ok = dispatch_float(y.dtype(), [&]<typename F>() {
@@ -172,6 +187,14 @@ PerIndex per_index(const Tensor* t) {
   return PerIndex{t->to_double_vector()};
 }
 
+// A parameter must hold one value or `extent` values (one per row/channel).
+Status check_extent(const Node& node, const PerIndex& p, int64_t extent, const char* what) {
+  const int64_t n = static_cast<int64_t>(p.values.size());
+  if (n == 1 || n == extent) return ok_status();
+  return invalid_argument(node.describe() + ": " + what + " has " + std::to_string(n) + " values, expected 1" +
+                          (extent != 1 ? " or " + std::to_string(extent) : std::string()));
+}
+
 // (acc * a_scale * b_scale / y_scale) + y_zero, rounded and saturated, in float
 // like the reference.
 template <typename Q>
@@ -193,6 +216,12 @@ Status run_qlinear_matmul(KernelArgs& args) {
   if (ad.size() == 1) ad.insert(ad.begin(), 1);
   if (bd.size() == 1) bd.push_back(1);
   const int64_t M = ad[ad.size() - 2], K = ad.back(), N = bd.back();
+  KILN_RETURN_IF_ERROR(check_extent(args.node, a_scale, M, "a_scale"));
+  KILN_RETURN_IF_ERROR(check_extent(args.node, a_zero, M, "a_zero_point"));
+  KILN_RETURN_IF_ERROR(check_extent(args.node, b_scale, N, "b_scale"));
+  KILN_RETURN_IF_ERROR(check_extent(args.node, b_zero, N, "b_zero_point"));
+  KILN_RETURN_IF_ERROR(check_extent(args.node, y_scale, 1, "y_scale"));
+  KILN_RETURN_IF_ERROR(check_extent(args.node, y_zero, 1, "y_zero_point"));
   Dims batch_a(ad.begin(), ad.end() - 2), batch_b(bd.begin(), bd.end() - 2);
   KILN_ASSIGN_OR_RETURN(Dims batch, broadcast_dims({batch_a, batch_b}));
   const size_t rank = batch.size();
@@ -247,8 +276,18 @@ Status run_qlinear_conv(KernelArgs& args) {
   PerIndex x_scale = per_index(args.inputs[1]), x_zero = per_index(args.inputs[2]);
   PerIndex w_scale = per_index(args.inputs[4]), w_zero = per_index(args.inputs[5]);
   PerIndex y_scale = per_index(args.inputs[6]), y_zero = per_index(args.inputs[7]);
+  KILN_RETURN_IF_ERROR(check_extent(node, x_scale, 1, "x_scale"));
+  KILN_RETURN_IF_ERROR(check_extent(node, x_zero, 1, "x_zero_point"));
+  KILN_RETURN_IF_ERROR(check_extent(node, w_scale, M, "w_scale"));
+  KILN_RETURN_IF_ERROR(check_extent(node, w_zero, M, "w_zero_point"));
+  KILN_RETURN_IF_ERROR(check_extent(node, y_scale, 1, "y_scale"));
+  KILN_RETURN_IF_ERROR(check_extent(node, y_zero, 1, "y_zero_point"));
   std::vector<int64_t> bias = args.has_input(8) ? args.input(8).to_int64_vector() : std::vector<int64_t>{};
   std::vector<double> xv = x.to_double_vector(), wv = w.to_double_vector();
+  if (!bias.empty() && static_cast<int64_t>(bias.size()) != M) {
+    return invalid_argument(node.describe() + ": B has " + std::to_string(bias.size()) + " values, expected " +
+                            std::to_string(M));
+  }
   const int64_t in_size = element_count(xs), out_size = element_count(g.output_spatial);
   const int64_t k_size = element_count(g.kernel);
   bool ok = dispatch_quantized(y.dtype(), [&]<typename Q>() {

@@ -126,6 +126,27 @@ Status run_recurrent(KernelArgs& args) {
                                                                       : std::vector<double>{};
   std::vector<double> peep = cell == Cell::kLstm && args.has_input(7) ? args.input(7).to_double_vector()
                                                                         : std::vector<double>{};
+  auto expect_count = [&](const std::vector<double>& v, int64_t count, const char* what) -> Status {
+    if (!v.empty() && static_cast<int64_t>(v.size()) != count) {
+      return invalid_argument(node.describe() + ": " + what + " has " + std::to_string(v.size()) +
+                              " values, expected " + std::to_string(count));
+    }
+    return ok_status();
+  };
+  KILN_RETURN_IF_ERROR(expect_count(r, directions * gates * hidden * hidden, "R"));
+  KILN_RETURN_IF_ERROR(expect_count(h0, directions * batch * hidden, "initial_h"));
+  KILN_RETURN_IF_ERROR(expect_count(c0, directions * batch * hidden, "initial_c"));
+  KILN_RETURN_IF_ERROR(expect_count(peep, directions * 3 * hidden, "P"));
+  if (!lens.empty() && static_cast<int64_t>(lens.size()) != batch) {
+    return invalid_argument(node.describe() + ": sequence_lens has " + std::to_string(lens.size()) +
+                            " values, expected the batch size " + std::to_string(batch));
+  }
+  for (int64_t len : lens) {
+    if (len < 0 || len > seq) {
+      return out_of_range(node.describe() + ": sequence length " + std::to_string(len) + " is outside [0, " +
+                          std::to_string(seq) + "]");
+    }
+  }
   if (!b.empty() && static_cast<int64_t>(b.size()) != directions * 2 * gates * hidden) {
     return invalid_argument(node.describe() + ": B has " + std::to_string(b.size()) + " values, expected " +
                             std::to_string(directions * 2 * gates * hidden));
