@@ -136,6 +136,37 @@ TEST(ResizeOp, WrongNumberOfScalesIsAnError) {
   EXPECT_NE(out.status().message().find("scales"), std::string::npos) << out.status().message();
 }
 
+TEST(ResizeOp, InfersResizedExtentsWithADynamicBatch) {
+  auto graph = std::make_unique<Graph>();
+  graph->opsets[""] = 13;
+  Value* x = graph->value("x");
+  x->dtype = DataType::kFloat32;
+  x->shape = Shape({Dim::symbolic("batch"), Dim::known(3), Dim::known(4), Dim::known(5)});
+  graph->inputs().push_back(x);
+  Value* scales = graph->value("scales");
+  scales->dtype = DataType::kFloat32;
+  scales->shape = Shape::from_dims({4});
+  scales->constant = floats({4}, {1.0f, 1.0f, 2.0f, 1.5f});
+  Value* y = graph->value("y");
+  graph->outputs().push_back(y);
+  auto node = std::make_unique<Node>();
+  node->name = "resize";
+  node->op_type = "Resize";
+  node->opset = 13;
+  node->inputs = {x, nullptr, scales};
+  node->outputs = {y};
+  graph->add_node(std::move(node));
+  auto engine = Builder::build(std::move(graph));
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  Dims declared = (*engine)->outputs()[0].shape.known_dims();
+  EXPECT_EQ(declared, (Dims{-1, 3, 8, 7}));
+  auto context = (*engine)->create_context();
+  ASSERT_TRUE(context.ok());
+  auto out = (*context)->execute({{"x", floats({2, 3, 4, 5}, random_floats(120, 13))}});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ((*out)[0].dims(), (Dims{2, 3, 8, 7}));
+}
+
 // ---- Recurrent ----------------------------------------------------------------
 
 double sigmoid(double v) { return 1 / (1 + std::exp(-v)); }

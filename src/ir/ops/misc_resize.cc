@@ -81,13 +81,16 @@ Expected<std::optional<ResizePlan>> plan_resize(const Node& node, const Dims& in
     for (size_t i = 0; i < naxes; ++i) {
       size_t a = static_cast<size_t>(axes[i]);
       plan.output_dims[a] = s[i];
-      plan.scales[a] = input_dims[a] > 0 ? static_cast<double>(s[i]) / static_cast<double>(input_dims[a]) : 1.0;
+      // An unknown input extent (shape inference only) leaves the scale unknown (-1).
+      plan.scales[a] = input_dims[a] > 0 ? static_cast<double>(s[i]) / static_cast<double>(input_dims[a])
+                                         : input_dims[a] < 0 ? -1.0 : 1.0;
     }
     std::string policy = node.attr_string("keep_aspect_ratio_policy", "stretch");
     if (policy != "stretch") {
       double scale = plan.scales[static_cast<size_t>(axes[0])];
       for (int64_t a : axes) {
         double s_a = plan.scales[static_cast<size_t>(a)];
+        if (s_a < 0 || scale < 0) { scale = -1; continue; }
         if (policy == "not_larger") scale = std::min(scale, s_a);
         else if (policy == "not_smaller") scale = std::max(scale, s_a);
         else return infer_error(node, "keep_aspect_ratio_policy '" + policy + "' is not one of stretch, not_larger, not_smaller");
@@ -95,7 +98,7 @@ Expected<std::optional<ResizePlan>> plan_resize(const Node& node, const Dims& in
       for (int64_t a : axes) {
         size_t i = static_cast<size_t>(a);
         plan.scales[i] = scale;
-        plan.output_dims[i] = static_cast<int64_t>(scale * static_cast<double>(input_dims[i]) + 0.5);
+        plan.output_dims[i] = scale < 0 || input_dims[i] < 0 ? -1 : static_cast<int64_t>(scale * static_cast<double>(input_dims[i]) + 0.5);
       }
     }
     return std::optional<ResizePlan>(plan);
@@ -117,7 +120,7 @@ Expected<std::optional<ResizePlan>> plan_resize(const Node& node, const Dims& in
     size_t a = static_cast<size_t>(axes[i]);
     if (!(scale_values[i] > 0)) return infer_error(node, "scales must be positive");
     plan.scales[a] = scale_values[i];
-    plan.output_dims[a] = static_cast<int64_t>(std::floor(scale_values[i] * static_cast<double>(input_dims[a])));
+    plan.output_dims[a] = input_dims[a] < 0 ? -1 : static_cast<int64_t>(std::floor(scale_values[i] * static_cast<double>(input_dims[a])));
   }
   return std::optional<ResizePlan>(plan);
 }
@@ -128,7 +131,6 @@ Expected<std::vector<TensorInfo>> infer_resize(const InferContext& c) {
   const TensorInfo& x = c.input(0);
   if (!x.dims_known) return std::vector<TensorInfo>{unknown_dims(x.dtype, -1)};
   const int64_t rank = static_cast<int64_t>(x.dims.size());
-  if (!x.fully_known()) return std::vector<TensorInfo>{unknown_dims(x.dtype, rank)};
   KILN_ASSIGN_OR_RETURN(auto plan, plan_resize(c.node, x.dims, c.values));
   if (!plan) return std::vector<TensorInfo>{unknown_dims(x.dtype, rank)};
   return std::vector<TensorInfo>{TensorInfo{x.dtype, plan->output_dims, true}};

@@ -191,22 +191,21 @@ Status run_mel_weight_matrix(KernelArgs& args) {
         static_cast<int64_t>(std::floor(static_cast<double>(dft_length + 1) * hz / static_cast<double>(sample_rate)));
   }
   std::vector<double> out(static_cast<size_t>(spectrogram_bins * num_mel_bins), 0.0);
-  auto at = [&](int64_t row, int64_t col) -> double& {
-    static double sink;
-    if (row < 0 || row >= spectrogram_bins) return sink;
-    return out[static_cast<size_t>(row * num_mel_bins + col)];
+  // Frequencies past the spectrogram (upper_edge_hertz above Nyquist) are dropped.
+  auto set = [&](int64_t row, int64_t col, double value) {
+    if (row >= 0 && row < spectrogram_bins) out[static_cast<size_t>(row * num_mel_bins + col)] = value;
   };
   for (int64_t i = 0; i < num_mel_bins; ++i) {
     const int64_t left = points[i], center = points[i + 1], right = points[i + 2];
     const int64_t rise = center - left;
     if (rise == 0) {
-      at(center, i) = 1;
+      set(center, i, 1.0);
     } else {
-      for (int64_t j = left; j <= center; ++j) at(j, i) = static_cast<double>(j - left) / static_cast<double>(rise);
+      for (int64_t j = left; j <= center; ++j) set(j, i, static_cast<double>(j - left) / static_cast<double>(rise));
     }
     const int64_t fall = right - center;
     if (fall > 0) {
-      for (int64_t j = center; j < right; ++j) at(j, i) = static_cast<double>(right - j) / static_cast<double>(fall);
+      for (int64_t j = center; j < right; ++j) set(j, i, static_cast<double>(right - j) / static_cast<double>(fall));
     }
   }
   Tensor& y = args.output(0);
