@@ -113,25 +113,23 @@ TEST(ResizeOp, BilinearHalfPixelMatchesDirectFormula) {
 TEST(ResizeOp, NearestAsymmetricFloorDownsample) {
   std::vector<float> x(16);
   for (int i = 0; i < 16; ++i) x[i] = static_cast<float>(i);
-  auto out = run_node("Resize", 19,
-                      {{"x", floats({1, 1, 4, 4}, x)},
-                       {"roi", std::nullopt},
-                       {"scales", floats({2}, {0.5f, 0.5f}), true}},
-                      {{"mode", Attribute::of_string("nearest")},
-                       {"coordinate_transformation_mode", Attribute::of_string("asymmetric")},
-                       {"nearest_mode", Attribute::of_string("floor")},
-                       {"axes", Attribute::of_ints({2, 3})}});
+  auto out =
+      run_node("Resize", 19,
+               {{"x", floats({1, 1, 4, 4}, x)}, {"roi", std::nullopt}, {"scales", floats({2}, {0.5f, 0.5f}), true}},
+               {{"mode", Attribute::of_string("nearest")},
+                {"coordinate_transformation_mode", Attribute::of_string("asymmetric")},
+                {"nearest_mode", Attribute::of_string("floor")},
+                {"axes", Attribute::of_ints({2, 3})}});
   ASSERT_TRUE(out.ok()) << out.status().to_string();
   ASSERT_EQ((*out)[0].dims(), (Dims{1, 1, 2, 2}));
   expect_near_all((*out)[0], {0, 2, 8, 10}, 0);
 }
 
 TEST(ResizeOp, WrongNumberOfScalesIsAnError) {
-  auto out = run_node("Resize", 13,
-                      {{"x", floats({1, 1, 2, 2}, {1, 2, 3, 4})},
-                       {"roi", std::nullopt},
-                       {"scales", floats({2}, {2.0f, 2.0f}), true}},
-                      {{"mode", Attribute::of_string("nearest")}});
+  auto out = run_node(
+      "Resize", 13,
+      {{"x", floats({1, 1, 2, 2}, {1, 2, 3, 4})}, {"roi", std::nullopt}, {"scales", floats({2}, {2.0f, 2.0f}), true}},
+      {{"mode", Attribute::of_string("nearest")}});
   ASSERT_FALSE(out.ok());
   EXPECT_NE(out.status().message().find("scales"), std::string::npos) << out.status().message();
 }
@@ -265,8 +263,7 @@ TEST(QuantizationOps, DequantizeInvertsQuantizeWithinHalfAStep) {
   auto q = run_node("DynamicQuantizeLinear", 11, {{"x", floats({3, 4}, x)}}, {}, 3);
   ASSERT_TRUE(q.ok()) << q.status().to_string();
   const float scale = (*q)[1].data<float>()[0];
-  auto dq = run_node("DequantizeLinear", 13,
-                     {{"q", (*q)[0]}, {"scale", (*q)[1], true}, {"zero", (*q)[2], true}}, {});
+  auto dq = run_node("DequantizeLinear", 13, {{"q", (*q)[0]}, {"scale", (*q)[1], true}, {"zero", (*q)[2], true}}, {});
   ASSERT_TRUE(dq.ok()) << dq.status().to_string();
   std::vector<double> expected(x.begin(), x.end());
   expect_near_all((*dq)[0], expected, scale / 2 + 1e-6);
@@ -326,9 +323,9 @@ TEST(SignalOps, SymmetricHannWindowEndsAtZeroAndPeaksAtOne) {
 // ---- Text ---------------------------------------------------------------------
 
 TEST(TextOps, StringNormalizerDropsStopwordsIgnoringCase) {
-  auto out = run_node("StringNormalizer", 10, {{"x", Tensor::strings({3}, {"The", "cat", "THE"})}},
-                      {{"stopwords", Attribute::of_strings({"the"})},
-                       {"case_change_action", Attribute::of_string("UPPER")}});
+  auto out =
+      run_node("StringNormalizer", 10, {{"x", Tensor::strings({3}, {"The", "cat", "THE"})}},
+               {{"stopwords", Attribute::of_strings({"the"})}, {"case_change_action", Attribute::of_string("UPPER")}});
   ASSERT_TRUE(out.ok()) << out.status().to_string();
   ASSERT_EQ((*out)[0].dims(), (Dims{1}));
   EXPECT_EQ((*out)[0].string_data()[0], "CAT");

@@ -1,6 +1,6 @@
-#include "ir/ops/misc_ops.h"
-
 #include <cmath>
+
+#include "ir/ops/misc_ops.h"
 
 namespace kiln {
 
@@ -19,13 +19,18 @@ namespace {
 
 void register_lp_normalization(OpRegistry& registry) {
   registry.add(OpSchema{
-      "LpNormalization", "", 1, 1, 1, 1,
+      "LpNormalization",
+      "",
+      1,
+      1,
+      1,
+      1,
       {{"axis", Attribute::Kind::kInt}, {"p", Attribute::Kind::kInt}},
       [](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
         const TensorInfo& x = c.input(0);
         if (x.dims_known) {
-          KILN_RETURN_IF_ERROR(normalize_axis(c.node.attr_int("axis", -1), static_cast<int64_t>(x.dims.size()),
-                                              c.node).status());
+          KILN_RETURN_IF_ERROR(
+              normalize_axis(c.node.attr_int("axis", -1), static_cast<int64_t>(x.dims.size()), c.node).status());
         }
         int64_t p = c.node.attr_int("p", 2);
         if (p != 1 && p != 2) return infer_error(c.node, "p must be 1 or 2, got " + std::to_string(p));

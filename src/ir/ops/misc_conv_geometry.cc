@@ -12,8 +12,7 @@ Expected<ConvGeometry> conv_geometry(const Node& node, const Dims& input_spatial
   g.dilations = node.attr_ints("dilations", Dims(n, 1));
   Dims pads = node.attr_ints("pads", Dims(2 * n, 0));
   if (g.kernel.size() != n || g.strides.size() != n || g.dilations.size() != n || pads.size() != 2 * n) {
-    return infer_error(node, "kernel_shape/strides/dilations/pads do not match " + std::to_string(n) +
-                                 " spatial axes");
+    return infer_error(node, "kernel_shape/strides/dilations/pads do not match " + std::to_string(n) + " spatial axes");
   }
   g.pads_begin.assign(pads.begin(), pads.begin() + static_cast<std::ptrdiff_t>(n));
   g.pads_end.assign(pads.begin() + static_cast<std::ptrdiff_t>(n), pads.end());

@@ -8,7 +8,7 @@
 namespace kiln {
 
 struct ConvGeometry {
-  Dims kernel;           // per spatial axis
+  Dims kernel;  // per spatial axis
   Dims strides;
   Dims dilations;
   Dims pads_begin;

@@ -41,12 +41,25 @@ Expected<std::vector<TensorInfo>> infer_nms(const InferContext& c) {
 }  // namespace
 
 void register_detection_ops(OpRegistry& registry) {
-  registry.add(OpSchema{"GridSample", "", 2, 2, 1, 1,
+  registry.add(OpSchema{"GridSample",
+                        "",
+                        2,
+                        2,
+                        1,
+                        1,
                         {{"align_corners", K::kInt}, {"mode", K::kString}, {"padding_mode", K::kString}},
                         infer_grid_sample});
-  registry.add(OpSchema{"RoiAlign", "", 3, 3, 1, 1,
-                        {{"coordinate_transformation_mode", K::kString}, {"mode", K::kString},
-                         {"output_height", K::kInt}, {"output_width", K::kInt}, {"sampling_ratio", K::kInt},
+  registry.add(OpSchema{"RoiAlign",
+                        "",
+                        3,
+                        3,
+                        1,
+                        1,
+                        {{"coordinate_transformation_mode", K::kString},
+                         {"mode", K::kString},
+                         {"output_height", K::kInt},
+                         {"output_width", K::kInt},
+                         {"sampling_ratio", K::kInt},
                          {"spatial_scale", K::kFloat}},
                         infer_roi_align});
   registry.add(OpSchema{"NonMaxSuppression", "", 2, 5, 1, 1, {{"center_point_box", K::kInt}}, infer_nms});

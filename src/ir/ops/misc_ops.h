@@ -8,12 +8,12 @@
 
 namespace kiln {
 
-void register_resize_ops(OpRegistry& registry);         // Resize, Upsample
-void register_recurrent_ops(OpRegistry& registry);      // RNN, LSTM, GRU
-void register_quantization_ops(OpRegistry& registry);   // QuantizeLinear, DequantizeLinear, QLinear*
-void register_detection_ops(OpRegistry& registry);      // GridSample, RoiAlign, NonMaxSuppression
-void register_signal_ops(OpRegistry& registry);         // windows, DFT, STFT, MelWeightMatrix
-void register_text_ops(OpRegistry& registry);           // StringNormalizer, TfIdfVectorizer
+void register_resize_ops(OpRegistry& registry);        // Resize, Upsample
+void register_recurrent_ops(OpRegistry& registry);     // RNN, LSTM, GRU
+void register_quantization_ops(OpRegistry& registry);  // QuantizeLinear, DequantizeLinear, QLinear*
+void register_detection_ops(OpRegistry& registry);     // GridSample, RoiAlign, NonMaxSuppression
+void register_signal_ops(OpRegistry& registry);        // windows, DFT, STFT, MelWeightMatrix
+void register_text_ops(OpRegistry& registry);          // StringNormalizer, TfIdfVectorizer
 
 // Output TensorInfo with `rank` unknown extents (rank < 0: unknown rank).
 TensorInfo unknown_dims(DataType dtype, int64_t rank);

@@ -10,10 +10,12 @@ using K = Attribute::Kind;
 
 Expected<std::vector<TensorInfo>> infer_quantize(const InferContext& c) {
   DataType out = DataType::kUint8;
-  if (c.has_input(2)) out = c.input(2).dtype;
+  if (c.has_input(2))
+    out = c.input(2).dtype;
   else if (c.node.has_attribute("output_dtype") && c.node.attr_int("output_dtype", 0) != 0) {
     int64_t raw = c.node.attr_int("output_dtype", 0);
-    if (!dtype_is_valid(static_cast<int32_t>(raw))) return infer_error(c.node, "output_dtype " + std::to_string(raw) + " is not a known type");
+    if (!dtype_is_valid(static_cast<int32_t>(raw)))
+      return infer_error(c.node, "output_dtype " + std::to_string(raw) + " is not a known type");
     out = static_cast<DataType>(raw);
   }
   TensorInfo y = c.input(0);
@@ -74,18 +76,40 @@ Expected<std::vector<TensorInfo>> infer_qlinear_conv(const InferContext& c) {
 }  // namespace
 
 void register_quantization_ops(OpRegistry& registry) {
-  registry.add(OpSchema{"QuantizeLinear", "", 2, 3, 1, 1,
-                        {{"axis", K::kInt}, {"block_size", K::kInt}, {"output_dtype", K::kInt},
-                         {"saturate", K::kInt}, {"precision", K::kInt}},
+  registry.add(OpSchema{"QuantizeLinear",
+                        "",
+                        2,
+                        3,
+                        1,
+                        1,
+                        {{"axis", K::kInt},
+                         {"block_size", K::kInt},
+                         {"output_dtype", K::kInt},
+                         {"saturate", K::kInt},
+                         {"precision", K::kInt}},
                         infer_quantize});
-  registry.add(OpSchema{"DequantizeLinear", "", 2, 3, 1, 1,
+  registry.add(OpSchema{"DequantizeLinear",
+                        "",
+                        2,
+                        3,
+                        1,
+                        1,
                         {{"axis", K::kInt}, {"block_size", K::kInt}, {"output_dtype", K::kInt}},
                         infer_dequantize});
   registry.add(OpSchema{"DynamicQuantizeLinear", "", 1, 1, 3, 3, {}, infer_dynamic_quantize});
   registry.add(OpSchema{"QLinearMatMul", "", 8, 8, 1, 1, {}, infer_qlinear_matmul});
-  registry.add(OpSchema{"QLinearConv", "", 8, 9, 1, 1,
-                        {{"auto_pad", K::kString}, {"dilations", K::kInts}, {"group", K::kInt},
-                         {"kernel_shape", K::kInts}, {"pads", K::kInts}, {"strides", K::kInts}},
+  registry.add(OpSchema{"QLinearConv",
+                        "",
+                        8,
+                        9,
+                        1,
+                        1,
+                        {{"auto_pad", K::kString},
+                         {"dilations", K::kInts},
+                         {"group", K::kInt},
+                         {"kernel_shape", K::kInts},
+                         {"pads", K::kInts},
+                         {"strides", K::kInts}},
                         infer_qlinear_conv});
 }
 

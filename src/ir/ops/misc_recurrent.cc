@@ -27,8 +27,8 @@ Expected<std::vector<TensorInfo>> infer_recurrent(const InferContext& c) {
     batch = layout == 0 ? x.dims[1] : x.dims[0];
   }
   std::vector<TensorInfo> out(outputs);
-  out[0] = TensorInfo{dtype, layout == 0 ? Dims{seq, num_directions, batch, hidden}
-                                         : Dims{batch, seq, num_directions, hidden}, true};
+  out[0] = TensorInfo{
+      dtype, layout == 0 ? Dims{seq, num_directions, batch, hidden} : Dims{batch, seq, num_directions, hidden}, true};
   Dims state = layout == 0 ? Dims{num_directions, batch, hidden} : Dims{batch, num_directions, hidden};
   for (size_t i = 1; i < outputs; ++i) out[i] = TensorInfo{dtype, state, true};
   return out;
@@ -36,9 +36,12 @@ Expected<std::vector<TensorInfo>> infer_recurrent(const InferContext& c) {
 
 std::vector<AttributeSpec> recurrent_attributes(const std::string& op) {
   using K = Attribute::Kind;
-  std::vector<AttributeSpec> a = {{"activation_alpha", K::kFloats}, {"activation_beta", K::kFloats},
-                                  {"activations", K::kStrings},      {"clip", K::kFloat},
-                                  {"direction", K::kString},         {"hidden_size", K::kInt},
+  std::vector<AttributeSpec> a = {{"activation_alpha", K::kFloats},
+                                  {"activation_beta", K::kFloats},
+                                  {"activations", K::kStrings},
+                                  {"clip", K::kFloat},
+                                  {"direction", K::kString},
+                                  {"hidden_size", K::kInt},
                                   {"layout", K::kInt}};
   if (op == "LSTM") a.push_back({"input_forget", K::kInt});
   if (op == "GRU") a.push_back({"linear_before_reset", K::kInt});

@@ -75,30 +75,39 @@ Expected<std::optional<ResizePlan>> plan_resize(const Node& node, const Dims& in
   if (present(sizes)) {
     std::vector<int64_t> s = sizes->to_int64_vector();
     if (s.size() != naxes) {
-      return infer_error(node, "sizes has " + std::to_string(s.size()) + " values, expected " +
-                                   std::to_string(naxes));
+      return infer_error(node, "sizes has " + std::to_string(s.size()) + " values, expected " + std::to_string(naxes));
     }
     for (size_t i = 0; i < naxes; ++i) {
       size_t a = static_cast<size_t>(axes[i]);
       plan.output_dims[a] = s[i];
       // An unknown input extent (shape inference only) leaves the scale unknown (-1).
-      plan.scales[a] = input_dims[a] > 0 ? static_cast<double>(s[i]) / static_cast<double>(input_dims[a])
-                                         : input_dims[a] < 0 ? -1.0 : 1.0;
+      plan.scales[a] = input_dims[a] > 0   ? static_cast<double>(s[i]) / static_cast<double>(input_dims[a])
+                       : input_dims[a] < 0 ? -1.0
+                                           : 1.0;
     }
     std::string policy = node.attr_string("keep_aspect_ratio_policy", "stretch");
     if (policy != "stretch") {
       double scale = plan.scales[static_cast<size_t>(axes[0])];
       for (int64_t a : axes) {
         double s_a = plan.scales[static_cast<size_t>(a)];
-        if (s_a < 0 || scale < 0) { scale = -1; continue; }
-        if (policy == "not_larger") scale = std::min(scale, s_a);
-        else if (policy == "not_smaller") scale = std::max(scale, s_a);
-        else return infer_error(node, "keep_aspect_ratio_policy '" + policy + "' is not one of stretch, not_larger, not_smaller");
+        if (s_a < 0 || scale < 0) {
+          scale = -1;
+          continue;
+        }
+        if (policy == "not_larger")
+          scale = std::min(scale, s_a);
+        else if (policy == "not_smaller")
+          scale = std::max(scale, s_a);
+        else
+          return infer_error(
+              node, "keep_aspect_ratio_policy '" + policy + "' is not one of stretch, not_larger, not_smaller");
       }
       for (int64_t a : axes) {
         size_t i = static_cast<size_t>(a);
         plan.scales[i] = scale;
-        plan.output_dims[i] = scale < 0 || input_dims[i] < 0 ? -1 : static_cast<int64_t>(scale * static_cast<double>(input_dims[i]) + 0.5);
+        plan.output_dims[i] = scale < 0 || input_dims[i] < 0
+                                  ? -1
+                                  : static_cast<int64_t>(scale * static_cast<double>(input_dims[i]) + 0.5);
       }
     }
     return std::optional<ResizePlan>(plan);
@@ -113,14 +122,15 @@ Expected<std::optional<ResizePlan>> plan_resize(const Node& node, const Dims& in
     return infer_error(node, "needs either scales or sizes");
   }
   if (scale_values.size() != naxes) {
-    return infer_error(node, "scales has " + std::to_string(scale_values.size()) + " values, expected " +
-                                 std::to_string(naxes));
+    return infer_error(
+        node, "scales has " + std::to_string(scale_values.size()) + " values, expected " + std::to_string(naxes));
   }
   for (size_t i = 0; i < naxes; ++i) {
     size_t a = static_cast<size_t>(axes[i]);
     if (!(scale_values[i] > 0)) return infer_error(node, "scales must be positive");
     plan.scales[a] = scale_values[i];
-    plan.output_dims[a] = input_dims[a] < 0 ? -1 : static_cast<int64_t>(std::floor(scale_values[i] * static_cast<double>(input_dims[a])));
+    plan.output_dims[a] =
+        input_dims[a] < 0 ? -1 : static_cast<int64_t>(std::floor(scale_values[i] * static_cast<double>(input_dims[a])));
   }
   return std::optional<ResizePlan>(plan);
 }
@@ -140,7 +150,12 @@ Expected<std::vector<TensorInfo>> infer_resize(const InferContext& c) {
 
 void register_resize_ops(OpRegistry& registry) {
   using K = Attribute::Kind;
-  registry.add(OpSchema{"Resize", "", 1, 4, 1, 1,
+  registry.add(OpSchema{"Resize",
+                        "",
+                        1,
+                        4,
+                        1,
+                        1,
                         {{"mode", K::kString},
                          {"coordinate_transformation_mode", K::kString},
                          {"cubic_coeff_a", K::kFloat},

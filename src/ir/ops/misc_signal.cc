@@ -42,8 +42,8 @@ Expected<std::optional<int64_t>> dft_signal_axis(const Node& node, int64_t rank,
   }
   if (axis < 0) axis += rank;
   if (axis < 0 || axis >= rank - 1) {
-    return infer_error(node, "axis " + std::to_string(axis) + " is not a signal axis of a rank-" +
-                                 std::to_string(rank) + " input");
+    return infer_error(
+        node, "axis " + std::to_string(axis) + " is not a signal axis of a rank-" + std::to_string(rank) + " input");
   }
   return std::optional<int64_t>(axis);
 }
@@ -87,7 +87,8 @@ Expected<std::vector<TensorInfo>> infer_stft(const InferContext& c) {
   const TensorInfo& signal = c.input(0);
   const DataType dtype = signal.dtype;
   if (!signal.dims_known) return std::vector<TensorInfo>{unknown_dims(dtype, 4)};
-  if (signal.dims.size() != 3) return infer_error(c.node, "signal must be [batch, length, 1 or 2], got " + dims_to_string(signal.dims));
+  if (signal.dims.size() != 3)
+    return infer_error(c.node, "signal must be [batch, length, 1 or 2], got " + dims_to_string(signal.dims));
   int64_t frame_length = -1;
   if (c.node.has_input(3)) {
     if (c.value(3)) frame_length = c.value(3)->scalar_as_int64();
@@ -125,8 +126,8 @@ void register_signal_ops(OpRegistry& registry) {
   for (const char* op : {"HannWindow", "HammingWindow", "BlackmanWindow"}) {
     registry.add(OpSchema{op, "", 1, 1, 1, 1, {{"output_datatype", K::kInt}, {"periodic", K::kInt}}, infer_window});
   }
-  registry.add(OpSchema{"DFT", "", 1, 3, 1, 1,
-                        {{"axis", K::kInt}, {"inverse", K::kInt}, {"onesided", K::kInt}}, infer_dft});
+  registry.add(
+      OpSchema{"DFT", "", 1, 3, 1, 1, {{"axis", K::kInt}, {"inverse", K::kInt}, {"onesided", K::kInt}}, infer_dft});
   registry.add(OpSchema{"STFT", "", 2, 4, 1, 1, {{"onesided", K::kInt}}, infer_stft});
   registry.add(OpSchema{"MelWeightMatrix", "", 5, 5, 1, 1, {{"output_datatype", K::kInt}}, infer_mel});
 }

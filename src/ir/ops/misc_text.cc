@@ -10,7 +10,8 @@ using K = Attribute::Kind;
 
 Expected<std::vector<TensorInfo>> infer_string_normalizer(const InferContext& c) {
   const TensorInfo& x = c.input(0);
-  if (x.dtype != DataType::kString) return infer_error(c.node, std::string("input must be string, got ") + dtype_name(x.dtype));
+  if (x.dtype != DataType::kString)
+    return infer_error(c.node, std::string("input must be string, got ") + dtype_name(x.dtype));
   if (!x.dims_known) return std::vector<TensorInfo>{unknown_dims(DataType::kString, -1)};
   if (x.dims.size() != 1 && !(x.dims.size() == 2 && (x.dims[0] == 1 || x.dims[0] < 0))) {
     return infer_error(c.node, "input must be [C] or [1, C], got " + dims_to_string(x.dims));
@@ -35,15 +36,32 @@ Expected<std::vector<TensorInfo>> infer_tfidf(const InferContext& c) {
 }  // namespace
 
 void register_text_ops(OpRegistry& registry) {
-  registry.add(OpSchema{"StringNormalizer", "", 1, 1, 1, 1,
-                        {{"case_change_action", K::kString}, {"is_case_sensitive", K::kInt},
-                         {"locale", K::kString}, {"stopwords", K::kStrings}},
+  registry.add(OpSchema{"StringNormalizer",
+                        "",
+                        1,
+                        1,
+                        1,
+                        1,
+                        {{"case_change_action", K::kString},
+                         {"is_case_sensitive", K::kInt},
+                         {"locale", K::kString},
+                         {"stopwords", K::kStrings}},
                         infer_string_normalizer});
-  registry.add(OpSchema{"TfIdfVectorizer", "", 1, 1, 1, 1,
-                        {{"max_gram_length", K::kInt, true}, {"max_skip_count", K::kInt, true},
-                         {"min_gram_length", K::kInt, true}, {"mode", K::kString, true},
-                         {"ngram_counts", K::kInts, true}, {"ngram_indexes", K::kInts, true},
-                         {"pool_int64s", K::kInts}, {"pool_strings", K::kStrings}, {"weights", K::kFloats}},
+  registry.add(OpSchema{"TfIdfVectorizer",
+                        "",
+                        1,
+                        1,
+                        1,
+                        1,
+                        {{"max_gram_length", K::kInt, true},
+                         {"max_skip_count", K::kInt, true},
+                         {"min_gram_length", K::kInt, true},
+                         {"mode", K::kString, true},
+                         {"ngram_counts", K::kInts, true},
+                         {"ngram_indexes", K::kInts, true},
+                         {"pool_int64s", K::kInts},
+                         {"pool_strings", K::kStrings},
+                         {"weights", K::kFloats}},
                         infer_tfidf});
 }
 

@@ -22,15 +22,26 @@ BilinearSample bilinear_sample(double y, double x, int64_t height, int64_t width
   if (y <= 0) y = 0;
   if (x <= 0) x = 0;
   int64_t y_low = static_cast<int64_t>(y), x_low = static_cast<int64_t>(x), y_high, x_high;
-  if (y_low >= height - 1) { y_high = y_low = height - 1; y = static_cast<double>(y_low); } else y_high = y_low + 1;
-  if (x_low >= width - 1) { x_high = x_low = width - 1; x = static_cast<double>(x_low); } else x_high = x_low + 1;
+  if (y_low >= height - 1) {
+    y_high = y_low = height - 1;
+    y = static_cast<double>(y_low);
+  } else
+    y_high = y_low + 1;
+  if (x_low >= width - 1) {
+    x_high = x_low = width - 1;
+    x = static_cast<double>(x_low);
+  } else
+    x_high = x_low + 1;
   double ly = y - static_cast<double>(y_low), lx = x - static_cast<double>(x_low);
   double hy = 1 - ly, hx = 1 - lx;
   s.pos[0] = y_low * width + x_low;
   s.pos[1] = y_low * width + x_high;
   s.pos[2] = y_high * width + x_low;
   s.pos[3] = y_high * width + x_high;
-  s.w[0] = hy * hx; s.w[1] = hy * lx; s.w[2] = ly * hx; s.w[3] = ly * lx;
+  s.w[0] = hy * hx;
+  s.w[1] = hy * lx;
+  s.w[2] = ly * hx;
+  s.w[3] = ly * lx;
   return s;
 }
 
@@ -41,8 +52,10 @@ Status run_roi_align(KernelArgs& args) {
   const Tensor& batch_tensor = args.input(2);
   Tensor& y = args.output(0);
   const std::string mode = node.attr_string("mode", "avg");
-  if (mode != "avg" && mode != "max") return invalid_argument(node.describe() + ": mode '" + mode + "' is not avg or max");
-  const std::string ctm = node.attr_string("coordinate_transformation_mode", node.opset >= 16 ? "half_pixel" : "output_half_pixel");
+  if (mode != "avg" && mode != "max")
+    return invalid_argument(node.describe() + ": mode '" + mode + "' is not avg or max");
+  const std::string ctm =
+      node.attr_string("coordinate_transformation_mode", node.opset >= 16 ? "half_pixel" : "output_half_pixel");
   if (ctm != "half_pixel" && ctm != "output_half_pixel") {
     return invalid_argument(node.describe() + ": coordinate_transformation_mode '" + ctm + "' is not supported");
   }
@@ -53,7 +66,8 @@ Status run_roi_align(KernelArgs& args) {
   const int64_t C = x.dim(1), H = x.dim(2), W = x.dim(3);
   const int64_t num_rois = rois_tensor.dim(0);
   if (rois_tensor.rank() != 2 || rois_tensor.dim(1) != 4) {
-    return invalid_argument(node.describe() + ": rois must be [num_rois, 4], got " + dims_to_string(rois_tensor.dims()));
+    return invalid_argument(node.describe() + ": rois must be [num_rois, 4], got " +
+                            dims_to_string(rois_tensor.dims()));
   }
   std::vector<double> xv = x.to_double_vector(), rois = rois_tensor.to_double_vector();
   std::vector<int64_t> batch = batch_tensor.to_int64_vector();
@@ -61,25 +75,33 @@ Status run_roi_align(KernelArgs& args) {
   for (int64_t r = 0; r < num_rois; ++r) {
     const int64_t b = batch[static_cast<size_t>(r)];
     if (b < 0 || b >= x.dim(0)) {
-      return out_of_range(node.describe() + ": batch index " + std::to_string(b) + " is outside X " + dims_to_string(x.dims()));
+      return out_of_range(node.describe() + ": batch index " + std::to_string(b) + " is outside X " +
+                          dims_to_string(x.dims()));
     }
     const double offset = half_pixel ? 0.5 : 0.0;
     const double* roi = rois.data() + r * 4;
     double start_w = roi[0] * spatial_scale - offset, start_h = roi[1] * spatial_scale - offset;
     double end_w = roi[2] * spatial_scale - offset, end_h = roi[3] * spatial_scale - offset;
     double roi_w = end_w - start_w, roi_h = end_h - start_h;
-    if (!half_pixel) { roi_w = std::max(roi_w, 1.0); roi_h = std::max(roi_h, 1.0); }
+    if (!half_pixel) {
+      roi_w = std::max(roi_w, 1.0);
+      roi_h = std::max(roi_h, 1.0);
+    }
     const double bin_h = roi_h / static_cast<double>(pooled_h), bin_w = roi_w / static_cast<double>(pooled_w);
-    const int64_t grid_h = sampling_ratio > 0 ? sampling_ratio : static_cast<int64_t>(std::ceil(roi_h / static_cast<double>(pooled_h)));
-    const int64_t grid_w = sampling_ratio > 0 ? sampling_ratio : static_cast<int64_t>(std::ceil(roi_w / static_cast<double>(pooled_w)));
+    const int64_t grid_h =
+        sampling_ratio > 0 ? sampling_ratio : static_cast<int64_t>(std::ceil(roi_h / static_cast<double>(pooled_h)));
+    const int64_t grid_w =
+        sampling_ratio > 0 ? sampling_ratio : static_cast<int64_t>(std::ceil(roi_w / static_cast<double>(pooled_w)));
     const double count = static_cast<double>(std::max<int64_t>(grid_h * grid_w, 1));
     for (int64_t ph = 0; ph < pooled_h; ++ph) {
       for (int64_t pw = 0; pw < pooled_w; ++pw) {
         std::vector<BilinearSample> samples;
         for (int64_t iy = 0; iy < grid_h; ++iy) {
-          double yy = start_h + static_cast<double>(ph) * bin_h + (static_cast<double>(iy) + 0.5) * bin_h / static_cast<double>(grid_h);
+          double yy = start_h + static_cast<double>(ph) * bin_h +
+                      (static_cast<double>(iy) + 0.5) * bin_h / static_cast<double>(grid_h);
           for (int64_t ix = 0; ix < grid_w; ++ix) {
-            double xx = start_w + static_cast<double>(pw) * bin_w + (static_cast<double>(ix) + 0.5) * bin_w / static_cast<double>(grid_w);
+            double xx = start_w + static_cast<double>(pw) * bin_w +
+                        (static_cast<double>(ix) + 0.5) * bin_w / static_cast<double>(grid_w);
             samples.push_back(bilinear_sample(yy, xx, H, W));
           }
         }
@@ -145,8 +167,10 @@ Status run_nms(KernelArgs& args) {
     return invalid_argument(node.describe() + ": boxes " + dims_to_string(boxes_tensor.dims()) + " and scores " +
                             dims_to_string(scores_tensor.dims()) + " must be [B, N, 4] and [B, C, N]");
   }
-  const int64_t max_per_class = args.has_input(2) && args.input(2).element_count() > 0 ? args.input(2).scalar_as_int64() : 0;
-  const double iou_threshold = args.has_input(3) && args.input(3).element_count() > 0 ? args.input(3).scalar_as_double() : 0.0;
+  const int64_t max_per_class =
+      args.has_input(2) && args.input(2).element_count() > 0 ? args.input(2).scalar_as_int64() : 0;
+  const double iou_threshold =
+      args.has_input(3) && args.input(3).element_count() > 0 ? args.input(3).scalar_as_double() : 0.0;
   const bool has_score_threshold = args.has_input(4) && args.input(4).element_count() > 0;
   const double score_threshold = has_score_threshold ? args.input(4).scalar_as_double() : 0.0;
   const bool center_point = node.attr_int("center_point_box", 0) != 0;
@@ -167,7 +191,10 @@ Status run_nms(KernelArgs& args) {
         Box box = corners(boxes.data() + (b * N + i) * 4, center_point);
         bool drop = false;
         for (const Box& k : kept) {
-          if (suppresses(k, box, iou_threshold)) { drop = true; break; }
+          if (suppresses(k, box, iou_threshold)) {
+            drop = true;
+            break;
+          }
         }
         if (drop) continue;
         kept.push_back(box);

@@ -51,16 +51,17 @@ void cubic_coefficients(double t, double* c) {
   c[3] = ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a;
 }
 
-std::vector<Tap> axis_taps(double normalized, int64_t extent, bool align_corners, Sampling sampling,
-                           Padding padding) {
+std::vector<Tap> axis_taps(double normalized, int64_t extent, bool align_corners, Sampling sampling, Padding padding) {
   double x = align_corners ? (normalized + 1) / 2.0 * static_cast<double>(extent - 1)
                            : ((normalized + 1) * static_cast<double>(extent) - 1) / 2.0;
   const double lo = align_corners ? 0.0 : -0.5;
   const double hi = align_corners ? static_cast<double>(extent - 1) : static_cast<double>(extent) - 0.5;
   if (sampling == Sampling::kNearest) x = std::nearbyint(x);
   if (x < lo || x > hi) {
-    if (padding == Padding::kBorder) x = std::clamp(x, 0.0, static_cast<double>(extent - 1));
-    else if (padding == Padding::kReflection) x = reflect(x, lo, hi);
+    if (padding == Padding::kBorder)
+      x = std::clamp(x, 0.0, static_cast<double>(extent - 1));
+    else if (padding == Padding::kReflection)
+      x = reflect(x, lo, hi);
   }
   std::vector<Tap> taps;
   if (sampling == Sampling::kNearest) {
@@ -87,16 +88,24 @@ Status run_grid_sample(KernelArgs& args) {
   Tensor& y = args.output(0);
   std::string mode = node.attr_string("mode", node.opset >= 20 ? "linear" : "bilinear");
   Sampling sampling;
-  if (mode == "nearest") sampling = Sampling::kNearest;
-  else if (mode == "bilinear" || mode == "linear") sampling = Sampling::kLinear;
-  else if (mode == "bicubic" || mode == "cubic") sampling = Sampling::kCubic;
-  else return invalid_argument(node.describe() + ": mode '" + mode + "' is not supported");
+  if (mode == "nearest")
+    sampling = Sampling::kNearest;
+  else if (mode == "bilinear" || mode == "linear")
+    sampling = Sampling::kLinear;
+  else if (mode == "bicubic" || mode == "cubic")
+    sampling = Sampling::kCubic;
+  else
+    return invalid_argument(node.describe() + ": mode '" + mode + "' is not supported");
   std::string pad = node.attr_string("padding_mode", "zeros");
   Padding padding;
-  if (pad == "zeros") padding = Padding::kZeros;
-  else if (pad == "border") padding = Padding::kBorder;
-  else if (pad == "reflection") padding = Padding::kReflection;
-  else return invalid_argument(node.describe() + ": padding_mode '" + pad + "' is not supported");
+  if (pad == "zeros")
+    padding = Padding::kZeros;
+  else if (pad == "border")
+    padding = Padding::kBorder;
+  else if (pad == "reflection")
+    padding = Padding::kReflection;
+  else
+    return invalid_argument(node.describe() + ": padding_mode '" + pad + "' is not supported");
   const bool align_corners = node.attr_int("align_corners", 0) != 0;
 
   const size_t spatial = x.rank() - 2;
@@ -145,8 +154,6 @@ Status run_grid_sample(KernelArgs& args) {
 
 }  // namespace
 
-void register_grid_sample_kernel(KernelTable& table) {
-  table.add("GridSample", CpuKernel{nullptr, run_grid_sample});
-}
+void register_grid_sample_kernel(KernelTable& table) { table.add("GridSample", CpuKernel{nullptr, run_grid_sample}); }
 
 }  // namespace kiln::cpu

@@ -51,8 +51,8 @@ Expected<ParamIndex> param_index(const Node& node, const Dims& x, const Tensor& 
     }
   } else if (scale.rank() != 1 || scale.dim(0) != p.axis_len) {
     return invalid_argument(node.describe() + ": per-axis scale " + dims_to_string(scale.dims()) +
-                            " must be 1-D of extent " + std::to_string(p.axis_len) + " (axis " +
-                            std::to_string(axis) + " of " + dims_to_string(x) + ")");
+                            " must be 1-D of extent " + std::to_string(p.axis_len) + " (axis " + std::to_string(axis) +
+                            " of " + dims_to_string(x) + ")");
   }
   return p;
 }
@@ -70,12 +70,23 @@ Q saturate(double v) {
 template <typename Fn>
 bool dispatch_quantized(DataType type, Fn&& fn) {
   switch (type) {
-    case DataType::kUint8: fn.template operator()<uint8_t>(); return true;
-    case DataType::kInt8: fn.template operator()<int8_t>(); return true;
-    case DataType::kUint16: fn.template operator()<uint16_t>(); return true;
-    case DataType::kInt16: fn.template operator()<int16_t>(); return true;
-    case DataType::kInt32: fn.template operator()<int32_t>(); return true;
-    default: return false;
+    case DataType::kUint8:
+      fn.template operator()<uint8_t>();
+      return true;
+    case DataType::kInt8:
+      fn.template operator()<int8_t>();
+      return true;
+    case DataType::kUint16:
+      fn.template operator()<uint16_t>();
+      return true;
+    case DataType::kInt16:
+      fn.template operator()<int16_t>();
+      return true;
+    case DataType::kInt32:
+      fn.template operator()<int32_t>();
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -83,8 +94,10 @@ bool dispatch_quantized(DataType type, Fn&& fn) {
 // for float inputs, double for double).
 template <typename F>
 double scaled_round(F x, double scale) {
-  if constexpr (std::is_same_v<F, double>) return std::nearbyint(x / scale);
-  else return std::nearbyint(static_cast<double>(static_cast<float>(x) / static_cast<float>(scale)));
+  if constexpr (std::is_same_v<F, double>)
+    return std::nearbyint(x / scale);
+  else
+    return std::nearbyint(static_cast<double>(static_cast<float>(x) / static_cast<float>(scale)));
 }
 
 Status run_quantize(KernelArgs& args) {
@@ -135,8 +148,10 @@ Status run_dequantize(KernelArgs& args) {
       for (int64_t i = 0, n = x.element_count(); i < n; ++i) {
         int64_t p = index(i);
         double diff = static_cast<double>(src[i]) - zeros[p];
-        if constexpr (std::is_same_v<F, double>) dst[i] = diff * scales[p];
-        else dst[i] = from_double<F>(static_cast<float>(diff) * static_cast<float>(scales[p]));
+        if constexpr (std::is_same_v<F, double>)
+          dst[i] = diff * scales[p];
+        else
+          dst[i] = from_double<F>(static_cast<float>(diff) * static_cast<float>(scales[p]));
       }
     });
   });
@@ -246,10 +261,10 @@ Status run_qlinear_matmul(KernelArgs& args) {
         for (int64_t n = 0; n < N; ++n) {
           int64_t acc = 0;
           for (int64_t k = 0; k < K; ++k) {
-            acc += static_cast<int64_t>(ap[m * K + k] - a_zero.at(m)) * static_cast<int64_t>(bp[k * N + n] - b_zero.at(n));
+            acc +=
+                static_cast<int64_t>(ap[m * K + k] - a_zero.at(m)) * static_cast<int64_t>(bp[k * N + n] - b_zero.at(n));
           }
-          dst[(bi * M + m) * N + n] =
-              requantize<Q>(acc, a_scale.at(m), b_scale.at(n), y_scale.at(0), y_zero.at(0));
+          dst[(bi * M + m) * N + n] = requantize<Q>(acc, a_scale.at(m), b_scale.at(n), y_scale.at(0), y_zero.at(0));
         }
       }
     }
@@ -269,8 +284,8 @@ Status run_qlinear_conv(KernelArgs& args) {
   const int64_t group = node.attr_int("group", 1);
   const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0);
   if (group <= 0 || C % group != 0 || M % group != 0 || w.dim(1) != C / group) {
-    return invalid_argument(node.describe() + ": x " + dims_to_string(x.dims()) + " and w " +
-                            dims_to_string(w.dims()) + " do not fit group " + std::to_string(group));
+    return invalid_argument(node.describe() + ": x " + dims_to_string(x.dims()) + " and w " + dims_to_string(w.dims()) +
+                            " do not fit group " + std::to_string(group));
   }
   const int64_t c_per_group = C / group, m_per_group = M / group;
   PerIndex x_scale = per_index(args.inputs[1]), x_zero = per_index(args.inputs[2]);
@@ -298,7 +313,10 @@ Status run_qlinear_conv(KernelArgs& args) {
         const int64_t grp = m / m_per_group;
         for (int64_t o = 0; o < out_size; ++o) {
           int64_t rem = o;
-          for (size_t d = spatial; d-- > 0;) { out_pos[d] = rem % g.output_spatial[d]; rem /= g.output_spatial[d]; }
+          for (size_t d = spatial; d-- > 0;) {
+            out_pos[d] = rem % g.output_spatial[d];
+            rem /= g.output_spatial[d];
+          }
           int64_t acc = bias.empty() ? 0 : bias[static_cast<size_t>(m)];
           for (int64_t c = 0; c < c_per_group; ++c) {
             const int64_t ci = grp * c_per_group + c;
@@ -307,17 +325,24 @@ Status run_qlinear_conv(KernelArgs& args) {
             for (int64_t k = 0; k < k_size; ++k) {
               int64_t krem = k, x_index = 0;
               bool inside = true;
-              for (size_t d = spatial; d-- > 0;) { k_pos[d] = krem % g.kernel[d]; krem /= g.kernel[d]; }
+              for (size_t d = spatial; d-- > 0;) {
+                k_pos[d] = krem % g.kernel[d];
+                krem /= g.kernel[d];
+              }
               for (size_t d = 0; d < spatial; ++d) {
                 int64_t p = out_pos[d] * g.strides[d] - g.pads_begin[d] + k_pos[d] * g.dilations[d];
-                if (p < 0 || p >= xs[d]) { inside = false; break; }
+                if (p < 0 || p >= xs[d]) {
+                  inside = false;
+                  break;
+                }
                 x_index = x_index * xs[d] + p;
               }
               if (!inside) continue;
               acc += static_cast<int64_t>(xp[x_index] - x_zero.at(0)) * static_cast<int64_t>(wp[k] - w_zero.at(m));
             }
           }
-          dst[(n * M + m) * out_size + o] = requantize<Q>(acc, x_scale.at(0), w_scale.at(m), y_scale.at(0), y_zero.at(0));
+          dst[(n * M + m) * out_size + o] =
+              requantize<Q>(acc, x_scale.at(0), w_scale.at(m), y_scale.at(0), y_zero.at(0));
         }
       }
     }

@@ -41,9 +41,12 @@ std::string lower(std::string s) {
 Expected<std::vector<Activation>> read_activations(const Node& node, size_t per_direction, size_t directions) {
   std::vector<std::string> names = node.attr_strings("activations");
   if (names.empty()) {
-    if (node.op_type == "RNN") names = {"Tanh"};
-    else if (node.op_type == "GRU") names = {"Sigmoid", "Tanh"};
-    else names = {"Sigmoid", "Tanh", "Tanh"};
+    if (node.op_type == "RNN")
+      names = {"Tanh"};
+    else if (node.op_type == "GRU")
+      names = {"Sigmoid", "Tanh"};
+    else
+      names = {"Sigmoid", "Tanh", "Tanh"};
   }
   if (names.size() == per_direction && directions == 2) {
     std::vector<std::string> twice = names;
@@ -58,8 +61,8 @@ Expected<std::vector<Activation>> read_activations(const Node& node, size_t per_
   std::vector<double> betas = node.attr_floats("activation_beta");
   size_t next_alpha = 0, next_beta = 0;
   std::vector<Activation> out;
-  static const char* kKnown[] = {"sigmoid", "tanh", "relu", "affine", "leakyrelu", "thresholdedrelu",
-                                 "scaledtanh", "hardsigmoid", "elu", "softsign", "softplus"};
+  static const char* kKnown[] = {"sigmoid",    "tanh",        "relu", "affine",   "leakyrelu", "thresholdedrelu",
+                                 "scaledtanh", "hardsigmoid", "elu",  "softsign", "softplus"};
   for (const std::string& raw : names) {
     Activation a;
     a.name = lower(raw);
@@ -68,12 +71,24 @@ Expected<std::vector<Activation>> read_activations(const Node& node, size_t per_
     }
     double default_alpha = 0, default_beta = 0;
     bool uses_alpha = true, uses_beta = false;
-    if (a.name == "leakyrelu") default_alpha = 0.01;
-    else if (a.name == "thresholdedrelu" || a.name == "elu") default_alpha = 1.0;
-    else if (a.name == "scaledtanh") { default_alpha = 1.0; default_beta = 1.0; uses_beta = true; }
-    else if (a.name == "hardsigmoid") { default_alpha = 0.2; default_beta = 0.5; uses_beta = true; }
-    else if (a.name == "affine") { default_alpha = 1.0; default_beta = 0.0; uses_beta = true; }
-    else uses_alpha = false;
+    if (a.name == "leakyrelu")
+      default_alpha = 0.01;
+    else if (a.name == "thresholdedrelu" || a.name == "elu")
+      default_alpha = 1.0;
+    else if (a.name == "scaledtanh") {
+      default_alpha = 1.0;
+      default_beta = 1.0;
+      uses_beta = true;
+    } else if (a.name == "hardsigmoid") {
+      default_alpha = 0.2;
+      default_beta = 0.5;
+      uses_beta = true;
+    } else if (a.name == "affine") {
+      default_alpha = 1.0;
+      default_beta = 0.0;
+      uses_beta = true;
+    } else
+      uses_alpha = false;
     if (uses_alpha) a.alpha = next_alpha < alphas.size() ? alphas[next_alpha++] : default_alpha;
     if (uses_beta) a.beta = next_beta < betas.size() ? betas[next_beta++] : default_beta;
     out.push_back(a);
@@ -122,10 +137,10 @@ Status run_recurrent(KernelArgs& args) {
   std::vector<int64_t> lens;
   if (args.has_input(4)) lens = args.input(4).to_int64_vector();
   std::vector<double> h0 = as_doubles(args.has_input(5) ? args.inputs[5] : nullptr);
-  std::vector<double> c0 = cell == Cell::kLstm && args.has_input(6) ? args.input(6).to_double_vector()
-                                                                      : std::vector<double>{};
-  std::vector<double> peep = cell == Cell::kLstm && args.has_input(7) ? args.input(7).to_double_vector()
-                                                                        : std::vector<double>{};
+  std::vector<double> c0 =
+      cell == Cell::kLstm && args.has_input(6) ? args.input(6).to_double_vector() : std::vector<double>{};
+  std::vector<double> peep =
+      cell == Cell::kLstm && args.has_input(7) ? args.input(7).to_double_vector() : std::vector<double>{};
   auto expect_count = [&](const std::vector<double>& v, int64_t count, const char* what) -> Status {
     if (!v.empty() && static_cast<int64_t>(v.size()) != count) {
       return invalid_argument(node.describe() + ": " + what + " has " + std::to_string(v.size()) +
@@ -201,7 +216,8 @@ Status run_recurrent(KernelArgs& args) {
           for (int64_t k = 0; k < H; ++k) {
             double cp = c[static_cast<size_t>(k)];
             double i = act[0](clipped(xw[k] + hr[k] + (pd ? pd[k] * cp : 0.0)));
-            double f = input_forget ? 1 - i : act[0](clipped(xw[2 * H + k] + hr[2 * H + k] + (pd ? pd[2 * H + k] * cp : 0.0)));
+            double f =
+                input_forget ? 1 - i : act[0](clipped(xw[2 * H + k] + hr[2 * H + k] + (pd ? pd[2 * H + k] * cp : 0.0)));
             double candidate = act[1](clipped(xw[3 * H + k] + hr[3 * H + k]));
             double cn = f * cp + i * candidate;
             double o = act[0](clipped(xw[H + k] + hr[H + k] + (pd ? pd[H + k] * cn : 0.0)));

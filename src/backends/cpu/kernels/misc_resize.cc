@@ -27,10 +27,14 @@ struct ResizeOptions {
 Expected<ResizeOptions> read_options(const Node& node) {
   ResizeOptions o;
   std::string mode = node.attr_string("mode", "nearest");
-  if (mode == "nearest") o.mode = Mode::kNearest;
-  else if (mode == "linear" || mode == "bilinear" || mode == "trilinear") o.mode = Mode::kLinear;
-  else if (mode == "cubic" || mode == "bicubic") o.mode = Mode::kCubic;
-  else return invalid_argument(node.describe() + ": mode '" + mode + "' is not nearest, linear or cubic");
+  if (mode == "nearest")
+    o.mode = Mode::kNearest;
+  else if (mode == "linear" || mode == "bilinear" || mode == "trilinear")
+    o.mode = Mode::kLinear;
+  else if (mode == "cubic" || mode == "bicubic")
+    o.mode = Mode::kCubic;
+  else
+    return invalid_argument(node.describe() + ": mode '" + mode + "' is not nearest, linear or cubic");
   const bool legacy = node.op_type == "Upsample" || node.opset < 11;
   if (legacy) {
     // Upsample and Resize-10 sample asymmetrically; nearest floors when
@@ -45,8 +49,9 @@ Expected<ResizeOptions> read_options(const Node& node) {
     o.extrapolation_value = node.attr_float("extrapolation_value", 0.0);
     o.antialias = node.attr_int("antialias", 0) != 0;
   }
-  static const char* kCoordinateModes[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                           "tf_crop_and_resize", "half_pixel_symmetric", "tf_half_pixel_for_nn"};
+  static const char* kCoordinateModes[] = {"half_pixel",          "pytorch_half_pixel", "align_corners",
+                                           "asymmetric",          "tf_crop_and_resize", "half_pixel_symmetric",
+                                           "tf_half_pixel_for_nn"};
   if (std::find(std::begin(kCoordinateModes), std::end(kCoordinateModes), o.coordinate_mode) ==
       std::end(kCoordinateModes)) {
     return invalid_argument(node.describe() + ": coordinate_transformation_mode '" + o.coordinate_mode +
@@ -66,8 +71,8 @@ struct Sample {
   std::vector<std::pair<int64_t, double>> taps;
 };
 
-double original_coordinate(const ResizeOptions& o, double x, double scale, int64_t in, int64_t out,
-                           double roi_start, double roi_end) {
+double original_coordinate(const ResizeOptions& o, double x, double scale, int64_t in, int64_t out, double roi_start,
+                           double roi_end) {
   const double out_width = scale * static_cast<double>(in);
   const std::string& m = o.coordinate_mode;
   if (m == "align_corners") return out_width == 1 ? 0.0 : x * static_cast<double>(in - 1) / (out_width - 1);
@@ -93,11 +98,16 @@ int64_t nearest_index(const ResizeOptions& o, double x, bool downsampling) {
   double ratio = x - f;
   const std::string& m = o.nearest_mode;
   bool up;
-  if (m == "round_prefer_floor") up = ratio > 0.5;
-  else if (m == "round_prefer_ceil") up = ratio >= 0.5;
-  else if (m == "floor") up = false;
-  else if (m == "ceil") up = true;
-  else up = downsampling;  // simple
+  if (m == "round_prefer_floor")
+    up = ratio > 0.5;
+  else if (m == "round_prefer_ceil")
+    up = ratio >= 0.5;
+  else if (m == "floor")
+    up = false;
+  else if (m == "ceil")
+    up = true;
+  else
+    up = downsampling;  // simple
   return static_cast<int64_t>(f) + (up ? 1 : 0);
 }
 
@@ -121,10 +131,8 @@ std::vector<double> interpolation_coefficients(const ResizeOptions& o, double ra
   const double a = o.cubic_a;
   if (!o.antialias) {
     double r = ratio, q = 1 - ratio;
-    return {((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
-            ((a + 2) * r - (a + 3)) * r * r + 1,
-            ((a + 2) * q - (a + 3)) * q * q + 1,
-            ((a * (q + 1) - 5 * a) * (q + 1) + 8 * a) * (q + 1) - 4 * a};
+    return {((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a, ((a + 2) * r - (a + 3)) * r * r + 1,
+            ((a + 2) * q - (a + 3)) * q * q + 1, ((a * (q + 1) - 5 * a) * (q + 1) + 8 * a) * (q + 1) - 4 * a};
   }
   double s = std::min(scale, 1.0);
   auto kernel = [a](double x) {
@@ -159,13 +167,20 @@ Sample interpolation_sample(const ResizeOptions& o, double x, double scale, int6
   const double xp = x + static_cast<double>(pad);
   int64_t left = static_cast<int64_t>(std::floor(xp));
   int64_t right = left + 1;
-  if (left >= limit) { left = limit - 1; right = limit; }
-  if (left < 0) { left = -1; right = 0; }
+  if (left >= limit) {
+    left = limit - 1;
+    right = limit;
+  }
+  if (left < 0) {
+    left = -1;
+    right = 0;
+  }
   int64_t lo = left + 1, hi = left;  // chosen range is [lo, hi]
   for (int64_t k = 0; k < n; ++k) {
     bool left_ok = left >= 0;
     bool right_ok = right < limit;
-    if (left_ok && (!right_ok || std::fabs(xp - static_cast<double>(left)) <= std::fabs(xp - static_cast<double>(right)))) {
+    if (left_ok &&
+        (!right_ok || std::fabs(xp - static_cast<double>(left)) <= std::fabs(xp - static_cast<double>(right)))) {
       lo = left--;
     } else if (right_ok) {
       hi = right++;
@@ -179,7 +194,8 @@ Sample interpolation_sample(const ResizeOptions& o, double x, double scale, int6
       if (idx < 0 || idx >= in) coeffs[static_cast<size_t>(k)] = 0;
       sum += coeffs[static_cast<size_t>(k)];
     }
-    if (sum != 0) for (double& c : coeffs) c /= sum;
+    if (sum != 0)
+      for (double& c : coeffs) c /= sum;
   }
   for (int64_t k = 0; k < n; ++k) {
     double w = coeffs[static_cast<size_t>(k)];
@@ -190,14 +206,13 @@ Sample interpolation_sample(const ResizeOptions& o, double x, double scale, int6
   return s;
 }
 
-std::vector<Sample> axis_samples(const ResizeOptions& o, const ResizePlan& plan, size_t axis, int64_t in,
-                                 int64_t out) {
+std::vector<Sample> axis_samples(const ResizeOptions& o, const ResizePlan& plan, size_t axis, int64_t in, int64_t out) {
   std::vector<Sample> samples(static_cast<size_t>(out));
   const double scale = plan.scales[axis];
   for (int64_t x = 0; x < out; ++x) {
     Sample& s = samples[static_cast<size_t>(x)];
-    double xo = original_coordinate(o, static_cast<double>(x), scale, in, out, plan.roi_start[axis],
-                                    plan.roi_end[axis]);
+    double xo =
+        original_coordinate(o, static_cast<double>(x), scale, in, out, plan.roi_start[axis], plan.roi_end[axis]);
     if (o.coordinate_mode == "tf_crop_and_resize" && (xo < 0 || xo > static_cast<double>(in - 1))) {
       s.extrapolate = true;
       continue;

@@ -60,7 +60,10 @@ void transform_line(const double* in, int64_t in_length, int64_t n, int64_t bins
       re += xr * c - xi * s;
       im += xr * s + xi * c;
     }
-    if (inverse) { re /= static_cast<double>(n); im /= static_cast<double>(n); }
+    if (inverse) {
+      re /= static_cast<double>(n);
+      im /= static_cast<double>(n);
+    }
     out[2 * k * stride] = re;
     out[2 * k * stride + 1] = im;
   }
@@ -87,7 +90,8 @@ Status run_dft(KernelArgs& args) {
   // The inverse of a one-sided spectrum is the real signal it came from
   // (numpy's irfft): rebuild the Hermitian half, transform, keep the real part.
   const bool real_inverse = inverse && onesided;
-  const int64_t n = args.has_input(1) ? args.input(1).scalar_as_int64() : (real_inverse ? 2 * (in_length - 1) : in_length);
+  const int64_t n =
+      args.has_input(1) ? args.input(1).scalar_as_int64() : (real_inverse ? 2 * (in_length - 1) : in_length);
   if (n <= 0) return invalid_argument(node.describe() + ": dft_length must be positive, got " + std::to_string(n));
   const int64_t bins = real_inverse ? n : onesided ? n / 2 + 1 : n;
   Dims out_dims = x.dims();
@@ -153,7 +157,8 @@ Status run_stft(KernelArgs& args) {
   Tensor& y = args.output(0);
   if (!y.defined() || y.dims() != out_dims) y = Tensor::empty(signal.dtype(), out_dims);
   std::vector<double> in = as_complex(signal);
-  std::vector<double> w = window ? window->to_double_vector() : std::vector<double>(static_cast<size_t>(frame_length), 1.0);
+  std::vector<double> w =
+      window ? window->to_double_vector() : std::vector<double>(static_cast<size_t>(frame_length), 1.0);
   std::vector<double> out(static_cast<size_t>(batch * frames * bins * 2));
   std::vector<double> frame(static_cast<size_t>(2 * frame_length));
   for (int64_t b = 0; b < batch; ++b) {
@@ -219,7 +224,8 @@ Status run_mel_weight_matrix(KernelArgs& args) {
 }  // namespace
 
 void register_signal_kernels(KernelTable& table) {
-  for (const char* op : {"HannWindow", "HammingWindow", "BlackmanWindow"}) table.add(op, CpuKernel{nullptr, run_window});
+  for (const char* op : {"HannWindow", "HammingWindow", "BlackmanWindow"})
+    table.add(op, CpuKernel{nullptr, run_window});
   table.add("DFT", CpuKernel{nullptr, run_dft});
   table.add("STFT", CpuKernel{nullptr, run_stft});
   table.add("MelWeightMatrix", CpuKernel{nullptr, run_mel_weight_matrix});

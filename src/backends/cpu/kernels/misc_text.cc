@@ -31,8 +31,10 @@ Status run_string_normalizer(KernelArgs& args) {
   std::vector<std::string> kept;
   for (const std::string& s : x.string_data()) {
     if (stopwords.count(case_sensitive ? s : map_case(s, false))) continue;
-    if (action == "NONE") kept.push_back(s);
-    else kept.push_back(map_case(s, action == "UPPER"));
+    if (action == "NONE")
+      kept.push_back(s);
+    else
+      kept.push_back(map_case(s, action == "UPPER"));
   }
   // Everything filtered out leaves one empty string, as onnxruntime does.
   if (kept.empty()) kept.emplace_back();
@@ -70,7 +72,8 @@ Status run_tfidf(KernelArgs& args) {
     const int64_t start = counts[level];
     const int64_t end = level + 1 < counts.size() ? counts[level + 1] : static_cast<int64_t>(pool.size());
     for (int64_t p = start; p + n <= end; p += n) {
-      if (ordinal >= indexes.size()) return invalid_argument(node.describe() + ": fewer ngram_indexes than pool n-grams");
+      if (ordinal >= indexes.size())
+        return invalid_argument(node.describe() + ": fewer ngram_indexes than pool n-grams");
       std::vector<std::string> key(pool.begin() + p, pool.begin() + p + n);
       ngrams[key] = indexes[ordinal++];
     }
@@ -112,8 +115,10 @@ Status run_tfidf(KernelArgs& args) {
     for (int64_t col = 0; col < width; ++col) {
       double v = tf[static_cast<size_t>(col)];
       double w = static_cast<size_t>(col) < weights.size() ? weights[static_cast<size_t>(col)] : 1.0;
-      if (mode == "IDF") v = v > 0 ? w : 0;
-      else if (mode == "TFIDF") v *= w;
+      if (mode == "IDF")
+        v = v > 0 ? w : 0;
+      else if (mode == "TFIDF")
+        v *= w;
       out[r * width + col] = static_cast<float>(v);
     }
   }
