@@ -14,6 +14,10 @@ Expected<std::vector<TensorInfo>> infer_grid_sample(const InferContext& c) {
     return infer_error(c.node, "X " + dims_to_string(x.dims) + " and grid " + dims_to_string(grid.dims) +
                                    " must have the same rank, at least 3");
   }
+  if (x.dims[0] >= 0 && grid.dims[0] >= 0 && x.dims[0] != grid.dims[0]) {
+    return infer_error(c.node, "X " + dims_to_string(x.dims) + " and grid " + dims_to_string(grid.dims) +
+                                   " differ in batch size");
+  }
   const int64_t spatial = static_cast<int64_t>(x.dims.size()) - 2;
   if (grid.dims.back() >= 0 && grid.dims.back() != spatial) {
     return infer_error(c.node, "grid " + dims_to_string(grid.dims) + " must end in " + std::to_string(spatial));

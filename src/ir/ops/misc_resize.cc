@@ -79,6 +79,7 @@ Expected<std::optional<ResizePlan>> plan_resize(const Node& node, const Dims& in
     }
     for (size_t i = 0; i < naxes; ++i) {
       size_t a = static_cast<size_t>(axes[i]);
+      if (s[i] < 0) return infer_error(node, "sizes must not be negative, got " + std::to_string(s[i]));
       plan.output_dims[a] = s[i];
       // An unknown input extent (shape inference only) leaves the scale unknown (-1).
       plan.scales[a] = input_dims[a] > 0   ? static_cast<double>(s[i]) / static_cast<double>(input_dims[a])

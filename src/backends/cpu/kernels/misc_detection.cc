@@ -64,13 +64,17 @@ Status run_roi_align(KernelArgs& args) {
   const int64_t sampling_ratio = node.attr_int("sampling_ratio", 0);
   const double spatial_scale = node.attr_float("spatial_scale", 1.0);
   const int64_t C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  const int64_t num_rois = rois_tensor.dim(0);
   if (rois_tensor.rank() != 2 || rois_tensor.dim(1) != 4) {
     return invalid_argument(node.describe() + ": rois must be [num_rois, 4], got " +
                             dims_to_string(rois_tensor.dims()));
   }
+  const int64_t num_rois = rois_tensor.dim(0);
   std::vector<double> xv = x.to_double_vector(), rois = rois_tensor.to_double_vector();
   std::vector<int64_t> batch = batch_tensor.to_int64_vector();
+  if (static_cast<int64_t>(batch.size()) != num_rois) {
+    return invalid_argument(node.describe() + ": batch_indices has " + std::to_string(batch.size()) +
+                            " values for " + std::to_string(num_rois) + " rois");
+  }
   std::vector<double> out(static_cast<size_t>(num_rois * C * pooled_h * pooled_w));
   for (int64_t r = 0; r < num_rois; ++r) {
     const int64_t b = batch[static_cast<size_t>(r)];

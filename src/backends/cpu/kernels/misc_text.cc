@@ -70,7 +70,9 @@ Status run_tfidf(KernelArgs& args) {
   for (size_t level = 0; level < counts.size(); ++level) {
     const int64_t n = static_cast<int64_t>(level) + 1;
     const int64_t start = counts[level];
-    const int64_t end = level + 1 < counts.size() ? counts[level + 1] : static_cast<int64_t>(pool.size());
+    const int64_t pool_size = static_cast<int64_t>(pool.size());
+    const int64_t end = std::min(level + 1 < counts.size() ? counts[level + 1] : pool_size, pool_size);
+    if (start < 0) return invalid_argument(node.describe() + ": ngram_counts must not be negative");
     for (int64_t p = start; p + n <= end; p += n) {
       if (ordinal >= indexes.size())
         return invalid_argument(node.describe() + ": fewer ngram_indexes than pool n-grams");
