@@ -116,7 +116,12 @@ Status run_recurrent(KernelArgs& args) {
   const int64_t batch = layout == 0 ? x_tensor.dim(1) : x_tensor.dim(0);
   const int64_t input_size = x_tensor.dim(2);
   const Tensor& w_tensor = args.input(1);
-  const int64_t hidden = node.attr_int("hidden_size", args.input(2).dim(2));
+  const Tensor& r_tensor = args.input(2);
+  const int64_t hidden = node.attr_int("hidden_size", r_tensor.rank() == 3 ? r_tensor.dim(2) : -1);
+  if (hidden <= 0 || r_tensor.rank() != 3) {
+    return invalid_argument(node.describe() + ": R " + dims_to_string(r_tensor.dims()) +
+                            " must be [num_directions, gates * hidden, hidden] with a positive hidden size");
+  }
   if (w_tensor.rank() != 3 || w_tensor.dim(0) != directions || w_tensor.dim(1) != gates * hidden ||
       w_tensor.dim(2) != input_size) {
     return invalid_argument(node.describe() + ": W has shape " + dims_to_string(w_tensor.dims()) + ", expected " +
