@@ -726,3 +726,45 @@ TEST(DetOps, MatchesCofactorExpansion) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// Sizes past the threading threshold, so the OpenMP paths run.
+TEST(LargeTensors, ThreadedPathsMatchReference) {
+  {
+    const std::vector<float> x = random_floats(64 * 700, 30);
+    OneNodeGraph g("ReduceMean", 13);
+    g.input("x", float_tensor({64, 700}, x)).attr("axes", Attribute::of_ints({1}));
+    auto out = run_ok(g);
+    ASSERT_EQ(out.size(), 1u);
+    std::vector<double> expected(64, 0.0);
+    for (int r = 0; r < 64; ++r)
+      for (int j = 0; j < 700; ++j) expected[r] += x[r * 700 + j] / 700.0;
+    expect_values(out[0], {64, 1}, expected);
+  }
+  {
+    const std::vector<float> x = random_floats(128 * 512, 31);
+    OneNodeGraph g("Softmax", 13);
+    g.input("x", float_tensor({128, 512}, x));
+    auto out = run_ok(g);
+    ASSERT_EQ(out.size(), 1u);
+    expect_values(out[0], {128, 512}, reference_softmax_rows(x, 128, 512, 1, false));
+  }
+  {
+    const std::vector<float> a = random_floats(64 * 128, 32), b = random_floats(128 * 64, 33);
+    OneNodeGraph g("Einsum", 12);
+    g.input("a", float_tensor({64, 128}, a)).input("b", float_tensor({128, 64}, b)).attr(
+        "equation", Attribute::of_string("ij,jk->ik"));
+    auto out = run_ok(g);
+    ASSERT_EQ(out.size(), 1u);
+    std::vector<double> expected(64 * 64, 0.0);
+    for (int i = 0; i < 64; ++i)
+      for (int k = 0; k < 64; ++k)
+        for (int j = 0; j < 128; ++j) expected[i * 64 + k] += static_cast<double>(a[i * 128 + j]) * b[j * 64 + k];
+    expect_values(out[0], {64, 64}, expected, 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace kiln

@@ -13,7 +13,8 @@ Expected<std::vector<TensorInfo>> infer_loss(const InferContext& c) {
   if (reduction != "none" && reduction != "sum" && reduction != "mean") {
     return infer_error(c.node, "reduction '" + reduction + "' is not one of none, sum, mean");
   }
-  if (target.dtype != DataType::kInt32 && target.dtype != DataType::kInt64) {
+  if (target.dtype != DataType::kUndefined && target.dtype != DataType::kInt32 &&
+      target.dtype != DataType::kInt64) {
     return infer_error(c.node, std::string("target must be int32 or int64, got ") + dtype_name(target.dtype));
   }
   if (scores.dims_known && target.dims_known) {

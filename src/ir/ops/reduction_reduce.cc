@@ -19,7 +19,7 @@ Expected<std::vector<TensorInfo>> infer_reduce(const InferContext& c) {
   const bool keepdims = c.node.attr_int("keepdims", 1) != 0;
   if (!x.dims_known) return std::vector<TensorInfo>{unknown_rank(x.dtype)};
   const int64_t rank = static_cast<int64_t>(x.dims.size());
-  KILN_ASSIGN_OR_RETURN(ReduceAxes axes, resolve_reduce_axes(c.node, c.has_input(1), c.value(1), rank));
+  KILN_ASSIGN_OR_RETURN(ReduceAxes axes, resolve_reduce_axes(c.node, c.node.has_input(1), c.value(1), rank));
   if (!axes.known) {
     // Axes are data: with keepdims the rank survives, the extents do not.
     if (keepdims) return std::vector<TensorInfo>{TensorInfo{x.dtype, Dims(x.dims.size(), -1), true}};

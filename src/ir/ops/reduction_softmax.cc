@@ -29,7 +29,7 @@ Expected<std::vector<TensorInfo>> infer_topk(const InferContext& c) {
   const int64_t rank = static_cast<int64_t>(x.dims.size());
   KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(c.node.attr_int("axis", -1), rank, c.node));
   int64_t k = -1;
-  if (c.has_input(1)) {
+  if (c.node.has_input(1)) {
     const Tensor* k_value = c.value(1);
     if (k_value) {
       if (k_value->element_count() != 1) {

@@ -74,19 +74,31 @@ Status run_einsum(KernelArgs& args) {
     std::vector<Acc> acc(static_cast<size_t>(output.element_count()), Acc(0));
     std::vector<const T*> data(operands);
     for (size_t k = 0; k < operands; ++k) data[k] = args.input(k).data<T>();
-    std::vector<int64_t> index(depth, 0), offset(operands + 1, 0);
-    for (int64_t it = 0; it < iterations; ++it) {
-      Acc product = Acc(1);
-      for (size_t k = 0; k < operands; ++k) {
-        if constexpr (std::is_integral_v<T>) product *= static_cast<Acc>(data[k][offset[k]]);
-        else product *= to_double(data[k][offset[k]]);
+    // Distinct values of the first output label write distinct output
+    // elements, so the loop over it can run in parallel.
+    const bool split = !equation.output_labels.empty();
+    const int64_t outer = split ? sizes[0] : 1;
+    const size_t first_loop = split ? 1 : 0;
+    const int64_t inner_iterations = outer == 0 ? 0 : iterations / outer;
+#pragma omp parallel for if (split && outer > 1 && iterations >= kParallelThreshold)
+    for (int64_t head = 0; head < outer; ++head) {
+      std::vector<int64_t> index(depth, 0), offset(operands + 1, 0);
+      if (split) {
+        for (size_t k = 0; k <= operands; ++k) offset[k] = head * strides[k][0];
       }
-      acc[static_cast<size_t>(offset[operands])] += product;
-      for (size_t j = depth; j-- > 0;) {
-        for (size_t k = 0; k <= operands; ++k) offset[k] += strides[k][j];
-        if (++index[j] < sizes[j]) break;
-        for (size_t k = 0; k <= operands; ++k) offset[k] -= strides[k][j] * sizes[j];
-        index[j] = 0;
+      for (int64_t it = 0; it < inner_iterations; ++it) {
+        Acc product = Acc(1);
+        for (size_t k = 0; k < operands; ++k) {
+          if constexpr (std::is_integral_v<T>) product *= static_cast<Acc>(data[k][offset[k]]);
+          else product *= to_double(data[k][offset[k]]);
+        }
+        acc[static_cast<size_t>(offset[operands])] += product;
+        for (size_t j = depth; j-- > first_loop;) {
+          for (size_t k = 0; k <= operands; ++k) offset[k] += strides[k][j];
+          if (++index[j] < sizes[j]) break;
+          for (size_t k = 0; k <= operands; ++k) offset[k] -= strides[k][j] * sizes[j];
+          index[j] = 0;
+        }
       }
     }
     T* y = output.data<T>();

@@ -10,9 +10,29 @@
 
 namespace kiln::cpu {
 
+// Element count above which loops are split across OpenMP threads.
+constexpr int64_t kParallelThreshold = int64_t{1} << 15;
+
+// The reduced axes as one block [outer, extent, inner] when they are
+// contiguous (the common cases: last axes, spatial axes, one middle axis).
+inline bool reduced_axes_are_contiguous(const std::vector<bool>& reduced, int64_t* first, int64_t* last) {
+  *first = -1;
+  *last = -1;
+  for (int64_t d = 0; d < static_cast<int64_t>(reduced.size()); ++d) {
+    if (!reduced[d]) continue;
+    if (*first < 0) *first = d;
+    else if (*last != d - 1) return false;
+    *last = d;
+  }
+  return *first >= 0;
+}
+
 // Calls fn(input_index, output_index) for every element of a row-major tensor
 // of `dims`, where output_index is the element's position in the keepdims
-// result of reducing the flagged axes. Input is visited in memory order.
+// result of reducing the flagged axes. Calls for one output index always come
+// from one thread, in input order; different output indices may run in
+// parallel, so fn may only touch state owned by its output index (or by its
+// input index).
 template <typename Fn>
 void for_each_with_reduced_index(const Dims& dims, const std::vector<bool>& reduced, Fn&& fn) {
   const int64_t rank = static_cast<int64_t>(dims.size());
@@ -20,6 +40,20 @@ void for_each_with_reduced_index(const Dims& dims, const std::vector<bool>& redu
   if (total == 0) return;
   if (rank == 0) {
     fn(int64_t{0}, int64_t{0});
+    return;
+  }
+  int64_t first = 0, last = 0;
+  if (reduced_axes_are_contiguous(reduced, &first, &last)) {
+    int64_t outer = 1, extent = 1, inner = 1;
+    for (int64_t d = 0; d < rank; ++d) (d < first ? outer : d <= last ? extent : inner) *= dims[d];
+#pragma omp parallel for if (total >= kParallelThreshold && outer > 1)
+    for (int64_t o = 0; o < outer; ++o) {
+      const int64_t in_base = o * extent * inner;
+      const int64_t out_base = o * inner;
+      for (int64_t r = 0; r < extent; ++r) {
+        for (int64_t i = 0; i < inner; ++i) fn(in_base + r * inner + i, out_base + i);
+      }
+    }
     return;
   }
   std::vector<int64_t> out_strides(static_cast<size_t>(rank), 0);

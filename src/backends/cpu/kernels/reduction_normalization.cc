@@ -103,6 +103,7 @@ Status run_batch_norm(KernelArgs& args) {
   const bool handled = dispatch_float(x.dtype(), [&]<typename T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
+#pragma omp parallel for collapse(2) if (x.element_count() >= kParallelThreshold)
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t c = 0; c < channels; ++c) {
         const int64_t offset = (n * channels + c) * spatial;
@@ -144,6 +145,7 @@ Status run_instance_norm(KernelArgs& args) {
   const bool handled = dispatch_float(x.dtype(), [&]<typename T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
+#pragma omp parallel for collapse(2) if (x.element_count() >= kParallelThreshold)
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t c = 0; c < channels; ++c) {
         const int64_t offset = (n * channels + c) * spatial;
@@ -217,6 +219,7 @@ Status run_layer_norm(KernelArgs& args) {
   const bool handled = dispatch_float(x.dtype(), [&]<typename T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
+#pragma omp parallel for if (x.element_count() >= kParallelThreshold)
     for (int64_t r = 0; r < rows; ++r) {
       double variance = 0;
       mean_and_variance(in + r * norm, norm, &means[r], &variance);
@@ -260,6 +263,7 @@ Status run_group_norm(KernelArgs& args) {
   const bool handled = dispatch_float(x.dtype(), [&]<typename T>() {
     const T* in = x.data<T>();
     T* out = y.data<T>();
+#pragma omp parallel for collapse(2) if (x.element_count() >= kParallelThreshold)
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t offset = (n * groups + g) * group_size;

@@ -2,6 +2,7 @@
 // input is coerced to 2-D at `axis` (default 1) and normalised per row; from
 // opset 13 it is normalised along `axis` alone (default -1).
 #include <cmath>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -34,9 +35,13 @@ template <SoftmaxKind K, typename T>
 void softmax_typed(const T* x, T* y, const AxisSplit& s) {
   // float math for float and half types, double for double.
   using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
-  std::vector<C> row(static_cast<size_t>(s.extent));
-  for (int64_t o = 0; o < s.outer; ++o) {
-    for (int64_t in = 0; in < s.inner; ++in) {
+  const int64_t slices = s.outer * s.inner;
+#pragma omp parallel if (slices * s.extent >= kParallelThreshold && slices > 1)
+  {
+    std::vector<C> row(static_cast<size_t>(s.extent));
+#pragma omp for
+    for (int64_t slice = 0; slice < slices; ++slice) {
+      const int64_t o = slice / s.inner, in = slice % s.inner;
       const int64_t base = o * s.extent * s.inner + in;
       C max_value = -std::numeric_limits<C>::infinity();
       int64_t max_index = 0;
