@@ -211,6 +211,17 @@ TEST(ReduceOps, EmptyAxesWithNoopReturnsInput) {
   auto out = run_ok(g);
   ASSERT_EQ(out.size(), 1u);
   expect_values(out[0], {2, 3}, std::vector<double>(x.begin(), x.end()));
+
+  // Each element reduced alone keeps the op's element-wise part.
+  OneNodeGraph h("ReduceSumSquare", 18);
+  h.input("x", float_tensor({2, 3}, x))
+      .constant("axes", int64_tensor({0}, {}))
+      .attr("noop_with_empty_axes", Attribute::of_int(1));
+  out = run_ok(h);
+  ASSERT_EQ(out.size(), 1u);
+  std::vector<double> squares;
+  for (float v : x) squares.push_back(static_cast<double>(v) * v);
+  expect_values(out[0], {2, 3}, squares);
 }
 
 TEST(ReduceOps, EmptySetGivesIdentity) {

@@ -13,7 +13,8 @@ namespace kiln {
 struct ReduceAxes {
   // False when the axes come from an input whose value is not known yet.
   bool known = true;
-  // Empty axes with noop_with_empty_axes = 1: the output is the input.
+  // Empty axes with noop_with_empty_axes = 1: nothing is reduced, the output
+  // has the input's shape and each element is "reduced" alone.
   bool noop = false;
   // One flag per input axis.
   std::vector<bool> reduced;

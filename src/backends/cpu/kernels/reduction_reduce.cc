@@ -1,7 +1,6 @@
 // Reduce* kernels (sum, mean, max, min, prod, L1, L2, log-sum, log-sum-exp,
 // sum of squares) over any set of axes, and ArgMax/ArgMin.
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -126,11 +125,10 @@ Status run_reduce(KernelArgs& args) {
   KILN_ASSIGN_OR_RETURN(ReduceAxes axes, resolve_reduce_axes(args.node, args.has_input(1), axes_value, rank));
   const bool keepdims = args.node.attr_int("keepdims", 1) != 0;
   Tensor& output = ensure_output(args, 0, input.dtype(), reduce_output_dims(input.dims(), axes, keepdims));
-  if (axes.noop) {
-    if (input.dtype() == DataType::kString) return unsupported_dtype(args.node, input.dtype());
-    if (input.byte_size() > 0) std::memcpy(output.raw_data(), input.raw_data(), input.byte_size());
-    return ok_status();
-  }
+  // With noop_with_empty_axes every element is reduced on its own: the
+  // output keeps the input's shape, and ops with an element-wise part apply it
+  // (ReduceSumSquare squares, ReduceLogSum takes the log), as the ONNX
+  // reference does. axes.reduced is all false in that case.
   const bool handled = dispatch_all_numeric(input.dtype(), [&]<typename T>() {
     reduce_typed<T, K>(input, axes.reduced, output);
   });
