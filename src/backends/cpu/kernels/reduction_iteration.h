@@ -13,8 +13,8 @@ namespace kiln::cpu {
 // Element count above which loops are split across OpenMP threads.
 constexpr int64_t kParallelThreshold = int64_t{1} << 15;
 
-// The reduced axes as one block [outer, extent, inner] when they are
-// contiguous (the common cases: last axes, spatial axes, one middle axis).
+// Whether the reduced axes form one block first..last (the common cases: last
+// axes, spatial axes, one middle axis), so the tensor is [outer, block, inner].
 inline bool reduced_axes_are_contiguous(const std::vector<bool>& reduced, int64_t* first, int64_t* last) {
   *first = -1;
   *last = -1;
@@ -108,10 +108,6 @@ inline Tensor& ensure_output(KernelArgs& args, size_t i, DataType dtype, const D
 inline std::vector<double> input_as_doubles(const KernelArgs& args, size_t i) {
   return args.input(i).to_double_vector();
 }
-
-}  // namespace kiln::cpu
-
-namespace kiln::cpu {
 
 // Writes doubles into a float tensor of any float type (statistics outputs).
 inline bool write_doubles(Tensor& out, const std::vector<double>& values) {

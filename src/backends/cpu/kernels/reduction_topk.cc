@@ -2,6 +2,7 @@
 // Equal values keep index order (the smaller index first), so results are
 // deterministic.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "backends/cpu/kernels/reduction_iteration.h"
@@ -47,8 +48,12 @@ Status run_topk(KernelArgs& args) {
     const T* x = input.data<T>();
     T* value_out = values.data<T>();
     std::vector<std::pair<double, int64_t>> slice(static_cast<size_t>(s.extent));
+    // NaN counts as larger than every number, so the order stays a strict
+    // weak ordering whatever the data.
     auto before = [largest](const std::pair<double, int64_t>& a, const std::pair<double, int64_t>& b) {
-      if (a.first != b.first) return largest ? a.first > b.first : a.first < b.first;
+      const bool a_nan = std::isnan(a.first), b_nan = std::isnan(b.first);
+      if (a_nan != b_nan) return largest ? a_nan : b_nan;
+      if (!a_nan && a.first != b.first) return largest ? a.first > b.first : a.first < b.first;
       return a.second < b.second;
     };
     for (int64_t o = 0; o < s.outer; ++o) {
