@@ -15,7 +15,12 @@ Expected<std::vector<TensorInfo>> infer_batch_norm(const InferContext& c) {
 }
 
 Expected<std::vector<TensorInfo>> infer_same_as_input(const InferContext& c) {
-  if (c.input(0).dims_known && c.input(0).dims.size() < 2 && c.node.op_type != "MeanVarianceNormalization") {
+  return std::vector<TensorInfo>{c.input(0)};
+}
+
+// Ops over an N x C x ... input.
+Expected<std::vector<TensorInfo>> infer_channels_first(const InferContext& c) {
+  if (c.input(0).dims_known && c.input(0).dims.size() < 2) {
     return infer_error(c.node, "input must have at least 2 axes (N, C, ...), got shape " +
                                    dims_to_string(c.input(0).dims));
   }
@@ -55,17 +60,17 @@ void register_normalization_ops(OpRegistry& registry) {
                          {"training_mode", Kind::kInt}},
                         infer_batch_norm});
   registry.add(OpSchema{"InstanceNormalization", "", 3, 3, 1, 1,
-                        {{"epsilon", Kind::kFloat}, {"consumed_inputs", Kind::kInts}}, infer_same_as_input});
+                        {{"epsilon", Kind::kFloat}, {"consumed_inputs", Kind::kInts}}, infer_channels_first});
   registry.add(OpSchema{"LayerNormalization", "", 2, 3, 1, 3,
                         {{"axis", Kind::kInt}, {"epsilon", Kind::kFloat}, {"stash_type", Kind::kInt}},
                         infer_layer_norm});
   registry.add(OpSchema{"GroupNormalization", "", 3, 3, 1, 1,
                         {{"epsilon", Kind::kFloat}, {"num_groups", Kind::kInt, true}, {"stash_type", Kind::kInt}},
-                        infer_same_as_input});
+                        infer_channels_first});
   registry.add(OpSchema{"LRN", "", 1, 1, 1, 1,
                         {{"alpha", Kind::kFloat}, {"beta", Kind::kFloat}, {"bias", Kind::kFloat},
                          {"size", Kind::kInt, true}},
-                        infer_same_as_input});
+                        infer_channels_first});
   registry.add(OpSchema{"MeanVarianceNormalization", "", 1, 1, 1, 1,
                         {{"axes", Kind::kInts}, {"across_channels", Kind::kInt}, {"normalize_variance", Kind::kInt}},
                         infer_same_as_input});
