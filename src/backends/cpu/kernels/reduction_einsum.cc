@@ -74,26 +74,46 @@ Status run_einsum(KernelArgs& args) {
     std::vector<Acc> acc(static_cast<size_t>(output.element_count()), Acc(0));
     std::vector<const T*> data(operands);
     for (size_t k = 0; k < operands; ++k) data[k] = args.input(k).data<T>();
+    auto value = [](T v) -> Acc {
+      if constexpr (std::is_integral_v<T>) return static_cast<Acc>(v);
+      else return to_double(v);
+    };
     // Distinct values of the first output label write distinct output
-    // elements, so the loop over it can run in parallel.
+    // elements, so the loop over it can run in parallel. The last label is
+    // the innermost loop, run as a tight loop (a dot product when it is summed).
     const bool split = !equation.output_labels.empty();
     const int64_t outer = split ? sizes[0] : 1;
     const size_t first_loop = split ? 1 : 0;
-    const int64_t inner_iterations = outer == 0 ? 0 : iterations / outer;
+    const bool has_inner = depth > first_loop;
+    const size_t inner_level = has_inner ? depth - 1 : 0;
+    const int64_t inner_size = has_inner ? sizes[inner_level] : 1;
+    const int64_t middle_iterations = outer == 0 || inner_size == 0 ? 0 : iterations / outer / inner_size;
+    std::vector<int64_t> inner_stride(operands + 1, 0);
+    if (has_inner) {
+      for (size_t k = 0; k <= operands; ++k) inner_stride[k] = strides[k][inner_level];
+    }
+    const int64_t out_inner_stride = inner_stride[operands];
 #pragma omp parallel for if (split && outer > 1 && iterations >= kParallelThreshold)
     for (int64_t head = 0; head < outer; ++head) {
       std::vector<int64_t> index(depth, 0), offset(operands + 1, 0);
       if (split) {
         for (size_t k = 0; k <= operands; ++k) offset[k] = head * strides[k][0];
       }
-      for (int64_t it = 0; it < inner_iterations; ++it) {
-        Acc product = Acc(1);
-        for (size_t k = 0; k < operands; ++k) {
-          if constexpr (std::is_integral_v<T>) product *= static_cast<Acc>(data[k][offset[k]]);
-          else product *= to_double(data[k][offset[k]]);
+      auto product_at = [&](int64_t r) {
+        Acc product = value(data[0][offset[0] + r * inner_stride[0]]);
+        for (size_t k = 1; k < operands; ++k) product *= value(data[k][offset[k] + r * inner_stride[k]]);
+        return product;
+      };
+      for (int64_t it = 0; it < middle_iterations; ++it) {
+        Acc* out = acc.data() + offset[operands];
+        if (out_inner_stride == 0) {
+          Acc sum = Acc(0);
+          for (int64_t r = 0; r < inner_size; ++r) sum += product_at(r);
+          *out += sum;
+        } else {
+          for (int64_t r = 0; r < inner_size; ++r) out[r * out_inner_stride] += product_at(r);
         }
-        acc[static_cast<size_t>(offset[operands])] += product;
-        for (size_t j = depth; j-- > first_loop;) {
+        for (size_t j = inner_level; j-- > first_loop;) {
           for (size_t k = 0; k <= operands; ++k) offset[k] += strides[k][j];
           if (++index[j] < sizes[j]) break;
           for (size_t k = 0; k <= operands; ++k) offset[k] -= strides[k][j] * sizes[j];
