@@ -3,6 +3,7 @@
 // Repeated labels in one operand (diagonals, traces) fall out of summing the
 // strides of the axes sharing a label.
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "backends/cpu/kernels/reduction_iteration.h"
@@ -51,6 +52,10 @@ Status run_einsum(KernelArgs& args) {
   for (int label : order) in_output[static_cast<size_t>(label)] = true;
   for (int label = 0; label < equation.label_count; ++label) {
     if (!in_output[static_cast<size_t>(label)]) order.push_back(label);
+  }
+  // The first loop is the one split across threads: give it the longest output label.
+  for (size_t j = 1; j < equation.output_labels.size(); ++j) {
+    if (extents[static_cast<size_t>(order[j])] > extents[static_cast<size_t>(order[0])]) std::swap(order[0], order[j]);
   }
   const size_t operands = args.inputs.size();
   const size_t depth = order.size();
