@@ -91,6 +91,22 @@ Expected<MemoryPlan> plan_memory(const std::vector<TensorLifetime>& lifetimes, s
   return plan;
 }
 
+std::map<const Value*, size_t> static_value_bytes(const Graph& graph) {
+  std::map<const Value*, size_t> bytes;
+  auto consider = [&](const Value* value) {
+    if (!value || value->is_constant() || !value->shape.is_static()) return;
+    const size_t element_size = dtype_size(value->dtype);
+    if (element_size == 0) return;
+    bytes[value] = static_cast<size_t>(element_count(value->shape.known_dims())) * element_size;
+  };
+  for (const Value* value : graph.inputs()) consider(value);
+  for (const auto& node : graph.nodes()) {
+    for (const Value* value : node->outputs) consider(value);
+  }
+  for (const Value* value : graph.outputs()) consider(value);
+  return bytes;
+}
+
 Expected<GraphMemoryPlan> plan_graph_memory(const Graph& graph, const std::map<const Value*, size_t>& bytes,
                                             size_t alignment) {
   KILN_ASSIGN_OR_RETURN(std::vector<Node*> order, graph.topological_order());

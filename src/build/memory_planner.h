@@ -59,6 +59,12 @@ struct GraphMemoryPlan {
 // step to its last consumer's step. Constants are never planned (weights live
 // elsewhere) even when listed; values absent from `bytes` are not planned
 // (e.g. outputs with data-dependent extents that their kernel allocates).
+// Byte sizes of every non-constant value whose declared shape is fully static
+// and whose dtype has a fixed size (not string or undefined): the `bytes`
+// argument of plan_graph_memory once shapes were inferred for the shapes being
+// planned (e.g. a profile's max shapes set on the graph inputs).
+std::map<const Value*, size_t> static_value_bytes(const Graph& graph);
+
 Expected<GraphMemoryPlan> plan_graph_memory(const Graph& graph, const std::map<const Value*, size_t>& bytes,
                                             size_t alignment = kArenaAlignment);
 

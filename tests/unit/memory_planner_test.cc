@@ -160,6 +160,20 @@ TEST(MemoryPlanner, GraphLifetimes) {
   for (const Value* v : plan->values) EXPECT_EQ(plan->offsets.at(v), plan->plan.offsets[life[v].id]);
   EXPECT_LT(plan->plan.arena_bytes, 5 * 256u);
 
+  // Sizes from declared shapes: only static, sized, non-constant values.
+  x->dtype = DataType::kFloat32;
+  x->shape = Shape::from_dims({2, 8});
+  a->dtype = DataType::kFloat16;
+  a->shape = Shape::from_dims({2, 8});
+  b->dtype = DataType::kFloat32;
+  b->shape = Shape({Dim::symbolic("n"), Dim::known(8)});
+  c->dtype = DataType::kString;
+  c->shape = Shape::from_dims({2});
+  w->dtype = DataType::kFloat32;
+  w->shape = Shape::from_dims({16});
+  std::map<const Value*, size_t> sizes = static_value_bytes(g);
+  EXPECT_EQ(sizes, (std::map<const Value*, size_t>{{x, 64}, {a, 32}}));
+
   // Same graph, same plan (no dependence on pointer values).
   auto again = plan_graph_memory(g, bytes);
   ASSERT_TRUE(again.ok());
