@@ -47,6 +47,9 @@ struct PlanMetadata {
   std::string device_architecture;
   uint32_t precision_flags = kPlanPrecisionFp32;
   std::vector<OptimizationProfile> profiles;
+  // The graph's inputs and outputs (names, dtypes, shapes with symbolic
+  // names). save_plan fills them from the graph; what the caller put here is
+  // ignored. Readable without walking the graph (for `kiln inspect`).
   std::vector<IoDesc> inputs;
   std::vector<IoDesc> outputs;
   // Free-form build facts (builder options, Kiln version, ...), kept in order.
@@ -61,7 +64,8 @@ struct LoadedPlan {
   std::unique_ptr<Graph> graph;
 };
 
-// Fills inputs/outputs of `meta` from the graph's declared inputs and outputs.
+// Fills inputs/outputs of `meta` from the graph's declared inputs and outputs
+// (what save_plan stores).
 void describe_graph_io(const Graph& graph, PlanMetadata* meta);
 
 // Serialises to bytes; save_plan writes these bytes to `path`. Errors for

@@ -95,9 +95,15 @@ std::map<const Value*, size_t> static_value_bytes(const Graph& graph) {
   std::map<const Value*, size_t> bytes;
   auto consider = [&](const Value* value) {
     if (!value || value->is_constant() || !value->shape.is_static()) return;
-    const size_t element_size = dtype_size(value->dtype);
-    if (element_size == 0) return;
-    bytes[value] = static_cast<size_t>(element_count(value->shape.known_dims())) * element_size;
+    size_t size = dtype_size(value->dtype);
+    if (size == 0) return;
+    for (const Dim& dim : value->shape.dims()) {
+      const auto extent = static_cast<size_t>(dim.value);
+      // A size past the address space cannot be planned; its kernel will report it.
+      if (extent != 0 && size > std::numeric_limits<size_t>::max() / extent) return;
+      size *= extent;
+    }
+    bytes[value] = size;
   };
   for (const Value* value : graph.inputs()) consider(value);
   for (const auto& node : graph.nodes()) {

@@ -311,6 +311,15 @@ Status read_graph(ByteReader& in, const WeightBlob& blob, Graph* graph) {
   return ok_status();
 }
 
+Status check_io_matches_graph(const std::string& file, const std::vector<IoDesc>& described,
+                              const std::vector<Value*>& actual, const char* what) {
+  bool same = described.size() == actual.size();
+  for (size_t i = 0; same && i < described.size(); ++i) same = described[i].name == actual[i]->name;
+  if (same) return ok_status();
+  return format_error(file + ": the metadata lists " + std::to_string(described.size()) + " graph " + what +
+                      "s that differ from the graph's " + std::to_string(actual.size()));
+}
+
 struct Section {
   uint64_t offset = 0;
   uint64_t size = 0;
@@ -400,6 +409,8 @@ Expected<LoadedPlan> parse_plan(const uint8_t* data, size_t size, std::shared_pt
   plan.graph = std::make_unique<Graph>();
   ByteReader graph(data + sections[1].offset, sections[1].size, file + " graph", sections[1].offset);
   KILN_RETURN_IF_ERROR(read_graph(graph, blob, plan.graph.get()));
+  KILN_RETURN_IF_ERROR(check_io_matches_graph(file, plan.metadata.inputs, plan.graph->inputs(), "input"));
+  KILN_RETURN_IF_ERROR(check_io_matches_graph(file, plan.metadata.outputs, plan.graph->outputs(), "output"));
   return plan;
 }
 

@@ -189,8 +189,11 @@ void describe_graph_io(const Graph& graph, PlanMetadata* meta) {
 }
 
 Expected<std::vector<uint8_t>> serialize_plan(const Graph& graph, const PlanMetadata& meta) {
+  // Inputs and outputs always describe the graph being saved.
+  PlanMetadata described = meta;
+  describe_graph_io(graph, &described);
   ByteWriter metadata;
-  write_metadata(metadata, meta);
+  write_metadata(metadata, described);
   ByteWriter graph_section;
   ByteWriter weights;
   KILN_RETURN_IF_ERROR(write_graph(graph_section, weights, graph));

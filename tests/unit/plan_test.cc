@@ -251,12 +251,15 @@ TEST(Plan, LoadedPlanBuildsAndRuns) {
   c->constant = random_floats({3, 4}, 99);
   g.inputs() = {x};
   g.outputs() = {x, c};
-  PlanMetadata meta;
-  describe_graph_io(g, &meta);
+  PlanMetadata meta;  // inputs/outputs left empty: save_plan describes the graph itself
   const std::string path = temp_path("run.kiln");
   ASSERT_TRUE(save_plan(g, meta, path).ok());
   auto loaded = load_plan(path, BackendKind::kCpu);
   ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  ASSERT_EQ(loaded->metadata.inputs.size(), 1u);
+  EXPECT_EQ(loaded->metadata.inputs[0].shape.to_string(), "batchx4");
+  ASSERT_EQ(loaded->metadata.outputs.size(), 2u);
+  EXPECT_EQ(loaded->metadata.outputs[1].name, "c");
   auto engine = Builder::build(std::move(loaded->graph), BuildConfig{BackendKind::kCpu, false});
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   auto context = (*engine)->create_context();
