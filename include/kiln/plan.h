@@ -81,8 +81,7 @@ Expected<LoadedPlan> load_plan(const std::string& path, std::optional<BackendKin
 
 // Same from memory: the bytes are copied once into an aligned buffer that the
 // constant tensors then share (for fuzzing, tests and embedded plans).
-Expected<LoadedPlan> load_plan_from_memory(const void* data, size_t size,
-                                           std::optional<BackendKind> expected_backend,
+Expected<LoadedPlan> load_plan_from_memory(const void* data, size_t size, std::optional<BackendKind> expected_backend,
                                            const std::string& display_name = "<memory>");
 
 // The checksum plans use: a 64-bit hash of `size` bytes (4 multiply-rotate

@@ -32,7 +32,8 @@ Expected<MemoryPlan> plan_memory(const std::vector<TensorLifetime>& lifetimes, s
   std::set<int64_t> ids;
   for (size_t i = 0; i < lifetimes.size(); ++i) {
     const TensorLifetime& t = lifetimes[i];
-    if (!ids.insert(t.id).second) return invalid_argument("memory plan: tensor id " + std::to_string(t.id) + " appears twice");
+    if (!ids.insert(t.id).second)
+      return invalid_argument("memory plan: tensor id " + std::to_string(t.id) + " appears twice");
     if (t.first_use > t.last_use) {
       return invalid_argument("memory plan: tensor " + std::to_string(t.id) + " is first used at step " +
                               std::to_string(t.first_use) + ", after its last use at step " +

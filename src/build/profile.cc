@@ -119,8 +119,8 @@ Status check_range_against_declaration(const std::string& name, const ProfileRan
   KILN_RETURN_IF_ERROR(check_same_rank(name, range));
   if (desc.shape.is_ranked() && desc.shape.rank() != range.min.size()) {
     return invalid_argument(where + ": shapes have rank " + std::to_string(range.min.size()) + " (" +
-                            range_text(range) + ") but the model declares rank " +
-                            std::to_string(desc.shape.rank()) + " (" + desc.shape.to_string() + ")");
+                            range_text(range) + ") but the model declares rank " + std::to_string(desc.shape.rank()) +
+                            " (" + desc.shape.to_string() + ")");
   }
   for (size_t axis = 0; axis < range.min.size(); ++axis) {
     const int64_t lo = range.min[axis], mid = range.opt[axis], hi = range.max[axis];
@@ -138,8 +138,8 @@ Status check_range_against_declaration(const std::string& name, const ProfileRan
     const Dim& declared = desc.shape[axis];
     if (declared.is_known()) {
       if (lo != declared.value || mid != declared.value || hi != declared.value) {
-        return invalid_argument(at + "the model fixes this axis to " + std::to_string(declared.value) +
-                                " (" + desc.shape.to_string() + "), so min, opt and max must all be " +
+        return invalid_argument(at + "the model fixes this axis to " + std::to_string(declared.value) + " (" +
+                                desc.shape.to_string() + "), so min, opt and max must all be " +
                                 std::to_string(declared.value) + "; got " + range_text(range));
       }
       continue;
@@ -149,10 +149,10 @@ Status check_range_against_declaration(const std::string& name, const ProfileRan
     auto [it, inserted] = symbols->emplace(declared.symbol, SymbolUse{name, axis, extents});
     if (!inserted && !(it->second.extents == extents)) {
       const SymbolUse& first = it->second;
-      return invalid_argument("dimension '" + declared.symbol + "' is shared by input '" + first.input +
-                              "' axis " + std::to_string(first.axis) + " (" + range_text(first.extents) +
-                              ") and input '" + name + "' axis " + std::to_string(axis) + " (" +
-                              range_text(extents) + "); the profile must give both the same range");
+      return invalid_argument("dimension '" + declared.symbol + "' is shared by input '" + first.input + "' axis " +
+                              std::to_string(first.axis) + " (" + range_text(first.extents) + ") and input '" + name +
+                              "' axis " + std::to_string(axis) + " (" + range_text(extents) +
+                              "); the profile must give both the same range");
     }
   }
   return ok_status();
@@ -164,8 +164,7 @@ std::string profile_to_string(const OptimizationProfile& profile) {
   std::string out;
   for (const auto& [name, range] : profile.inputs) {
     if (!out.empty()) out += ';';
-    out += name + ":" + dims_to_string(range.min) + "," + dims_to_string(range.opt) + "," +
-           dims_to_string(range.max);
+    out += name + ":" + dims_to_string(range.min) + "," + dims_to_string(range.opt) + "," + dims_to_string(range.max);
   }
   return out;
 }
@@ -179,8 +178,8 @@ Status validate_profile(const OptimizationProfile& profile, const std::vector<Io
     if (it == by_name.end()) {
       std::string known;
       for (const IoDesc& desc : graph_inputs) known += (known.empty() ? "" : ", ") + desc.name;
-      return not_found("the profile names input '" + name + "', which the model does not have (inputs: " +
-                       (known.empty() ? "none" : known) + ")");
+      return not_found("the profile names input '" + name +
+                       "', which the model does not have (inputs: " + (known.empty() ? "none" : known) + ")");
     }
     KILN_RETURN_IF_ERROR(check_range_against_declaration(name, range, *it->second, &symbols));
   }
@@ -318,7 +317,8 @@ Expected<std::vector<OptimizationProfile>> profiles_for_batch_buckets(const std:
     }
     if (desc.shape.rank() > 0 && !desc.shape[0].is_known()) batched.push_back(&desc);
   }
-  if (batched.empty()) return invalid_argument("no input has a dynamic batch axis (axis 0); batch buckets do not apply");
+  if (batched.empty())
+    return invalid_argument("no input has a dynamic batch axis (axis 0); batch buckets do not apply");
   std::vector<OptimizationProfile> profiles;
   int64_t previous = 0;
   for (int64_t bucket : buckets) {

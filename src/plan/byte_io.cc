@@ -39,8 +39,8 @@ Status ByteReader::error(const std::string& message) const {
 
 Status ByteReader::need(size_t bytes, const char* what) const {
   if (bytes <= remaining()) return ok_status();
-  return error(std::string("truncated while reading ") + what + " (needs " + std::to_string(bytes) +
-               " bytes, " + std::to_string(remaining()) + " left)");
+  return error(std::string("truncated while reading ") + what + " (needs " + std::to_string(bytes) + " bytes, " +
+               std::to_string(remaining()) + " left)");
 }
 
 uint64_t ByteReader::get_le(int width) {
@@ -104,8 +104,8 @@ Status ByteReader::string(std::string* out, const char* what) {
 Status ByteReader::count(uint64_t* out, size_t min_element_bytes, const char* what) {
   KILN_RETURN_IF_ERROR(u64(out, what));
   if (min_element_bytes > 0 && *out > remaining() / min_element_bytes) {
-    return error(std::string(what) + " is " + std::to_string(*out) + ", more than the " +
-                 std::to_string(remaining()) + " remaining bytes can hold");
+    return error(std::string(what) + " is " + std::to_string(*out) + ", more than the " + std::to_string(remaining()) +
+                 " remaining bytes can hold");
   }
   return ok_status();
 }

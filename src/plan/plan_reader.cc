@@ -14,8 +14,8 @@ namespace kiln {
 
 namespace {
 
-using plan_io::ByteReader;
 using plan_format::StoredAttributeKind;
+using plan_io::ByteReader;
 
 uint64_t load_le(const uint8_t* p, int width) {
   uint64_t value = 0;
@@ -45,7 +45,8 @@ Status read_dims(ByteReader& in, Dims* dims, const char* what) {
 Status read_dtype(ByteReader& in, DataType* dtype, const char* what) {
   int32_t raw = 0;
   KILN_RETURN_IF_ERROR(in.i32(&raw, what));
-  if (raw != 0 && !dtype_is_valid(raw)) return in.error(std::string(what) + " is an unknown type " + std::to_string(raw));
+  if (raw != 0 && !dtype_is_valid(raw))
+    return in.error(std::string(what) + " is an unknown type " + std::to_string(raw));
   *dtype = static_cast<DataType>(raw);
   return ok_status();
 }
@@ -186,9 +187,12 @@ Status read_attribute(ByteReader& in, const WeightBlob& blob, std::string* name,
 Status read_metadata(ByteReader& in, PlanMetadata* meta) {
   uint32_t backend = 0;
   KILN_RETURN_IF_ERROR(in.u32(&backend, "backend"));
-  if (backend == plan_format::kBackendCpu) meta->backend = BackendKind::kCpu;
-  else if (backend == plan_format::kBackendCuda) meta->backend = BackendKind::kCuda;
-  else return in.error("unknown backend number " + std::to_string(backend));
+  if (backend == plan_format::kBackendCpu)
+    meta->backend = BackendKind::kCpu;
+  else if (backend == plan_format::kBackendCuda)
+    meta->backend = BackendKind::kCuda;
+  else
+    return in.error("unknown backend number " + std::to_string(backend));
   KILN_RETURN_IF_ERROR(in.string(&meta->device_architecture, "device architecture"));
   KILN_RETURN_IF_ERROR(in.u32(&meta->precision_flags, "precision flags"));
   uint64_t profile_count = 0;
@@ -223,8 +227,8 @@ Status read_metadata(ByteReader& in, PlanMetadata* meta) {
   return ok_status();
 }
 
-Status read_value_refs(ByteReader& in, const std::vector<Value*>& values, bool allow_omitted,
-                       std::vector<Value*>* refs, const char* what) {
+Status read_value_refs(ByteReader& in, const std::vector<Value*>& values, bool allow_omitted, std::vector<Value*>* refs,
+                       const char* what) {
   uint64_t count = 0;
   KILN_RETURN_IF_ERROR(in.count(&count, 4, what));
   refs->resize(static_cast<size_t>(count));
@@ -426,8 +430,7 @@ Expected<LoadedPlan> load_plan(const std::string& path, std::optional<BackendKin
   return parse_plan(data ? data : &kNothing, size, std::move(owner), expected_backend, path);
 }
 
-Expected<LoadedPlan> load_plan_from_memory(const void* data, size_t size,
-                                           std::optional<BackendKind> expected_backend,
+Expected<LoadedPlan> load_plan_from_memory(const void* data, size_t size, std::optional<BackendKind> expected_backend,
                                            const std::string& display_name) {
   // Round up so aligned_alloc's size contract holds; at least one block so the pointer is real.
   const size_t capacity = (size / kPlanWeightAlignment + 1) * kPlanWeightAlignment;

@@ -12,8 +12,8 @@ namespace kiln {
 
 namespace {
 
-using plan_io::ByteWriter;
 using plan_format::StoredAttributeKind;
+using plan_io::ByteWriter;
 
 void write_dims(ByteWriter& out, const Dims& dims) {
   out.u64(dims.size());
@@ -202,8 +202,8 @@ Expected<std::vector<uint8_t>> serialize_plan(const Graph& graph, const PlanMeta
   file.raw(kPlanMagic, sizeof kPlanMagic);
   file.u32(kPlanFormatVersion);
   file.u32(static_cast<uint32_t>(plan_format::kHeaderSize));
-  file.u64(0);  // checksum, patched below
-  file.u64(0);  // file size, patched below
+  file.u64(0);                              // checksum, patched below
+  file.u64(0);                              // file size, patched below
   for (int i = 0; i < 6; ++i) file.u64(0);  // section table, patched below
 
   const size_t metadata_offset = file.size();
@@ -215,12 +215,11 @@ Expected<std::vector<uint8_t>> serialize_plan(const Graph& graph, const PlanMeta
   file.raw(weights.bytes().data(), weights.size());
 
   file.patch_u64(plan_format::kFileSizeOffset, file.size());
-  const uint64_t table[6] = {metadata_offset, metadata.size(), graph_offset, graph_section.size(),
-                             weights_offset, weights.size()};
+  const uint64_t table[6] = {metadata_offset,      metadata.size(), graph_offset,
+                             graph_section.size(), weights_offset,  weights.size()};
   for (int i = 0; i < 6; ++i) file.patch_u64(plan_format::kSectionTableOffset + 8 * i, table[i]);
-  file.patch_u64(plan_format::kChecksumOffset,
-                 plan_checksum(file.bytes().data() + plan_format::kChecksummedFrom,
-                               file.size() - plan_format::kChecksummedFrom));
+  file.patch_u64(plan_format::kChecksumOffset, plan_checksum(file.bytes().data() + plan_format::kChecksummedFrom,
+                                                             file.size() - plan_format::kChecksummedFrom));
   return std::move(file.bytes());
 }
 

@@ -1,8 +1,8 @@
+#include "build/memory_planner.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "build/memory_planner.h"
 
 namespace kiln {
 namespace {

@@ -1,3 +1,5 @@
+#include "kiln/plan.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 #include <sstream>
 
 #include "kiln/builder.h"
-#include "kiln/plan.h"
 
 namespace kiln {
 namespace {
@@ -291,7 +292,8 @@ class PlanErrors : public ::testing::Test {
 void expect_error(const Status& s, StatusCode code, std::vector<std::string> fragments) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), code) << s.to_string();
-  for (const std::string& f : fragments) EXPECT_NE(s.message().find(f), std::string::npos) << f << " not in " << s.message();
+  for (const std::string& f : fragments)
+    EXPECT_NE(s.message().find(f), std::string::npos) << f << " not in " << s.message();
 }
 
 TEST_F(PlanErrors, LoadsFromMemory) { EXPECT_TRUE(load(bytes_).ok()) << load(bytes_).to_string(); }

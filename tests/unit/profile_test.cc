@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "kiln/profile.h"
+
+#include <gtest/gtest.h>
 
 namespace kiln {
 namespace {
@@ -41,8 +41,8 @@ TEST(ProfileSpec, SingleShapeAndColonInName) {
 }
 
 TEST(ProfileSpec, RejectsMalformed) {
-  for (const char* bad : {"", "input", "input:1x3,2x3", "input:1xax3", "input:1x3,,4x3", ":1x3",
-                          "input:1x3;input:1x3", "input:99999999999999999999x3", "input:1x3,2x3,3x3,4x3"}) {
+  for (const char* bad : {"", "input", "input:1x3,2x3", "input:1xax3", "input:1x3,,4x3", ":1x3", "input:1x3;input:1x3",
+                          "input:99999999999999999999x3", "input:1x3,2x3,3x3,4x3"}) {
     auto p = parse_profile_spec(bad);
     EXPECT_FALSE(p.ok()) << bad;
   }
@@ -84,8 +84,7 @@ TEST(ValidateProfile, NamesInputAxisAndValues) {
   expect_invalid("input:1x3x224x224,8x3x300x224,32x3x256x224;mask:1x16,8x16,32x16",
                  {"'input'", "axis 2", "opt 300", "max 256"});
   // static axis changed
-  expect_invalid("input:1x4x224x224,8x3x224x224,32x3x224x224;mask:1x16,8x16,32x16",
-                 {"'input'", "axis 1", "3"});
+  expect_invalid("input:1x4x224x224,8x3x224x224,32x3x224x224;mask:1x16,8x16,32x16", {"'input'", "axis 1", "3"});
   // rank mismatch with the model
   expect_invalid("input:1x3x224,8x3x224,32x3x224;mask:1x16,8x16,32x16", {"'input'", "rank 3", "rank 4"});
   // rank mismatch inside the range
@@ -132,8 +131,8 @@ TEST(SelectProfile, ChoosesTightestCovering) {
   ASSERT_FALSE(none.ok());
   const std::string& m = none.status().message();
   EXPECT_EQ(none.status().code(), StatusCode::kOutOfRange);
-  for (const char* fragment : {"'x'", "65x3", "profile 0", "[1x3, 64x3]", "profile 1", "[1x3, 8x3]", "profile 2",
-                               "[9x3, 32x3]"}) {
+  for (const char* fragment :
+       {"'x'", "65x3", "profile 0", "[1x3, 64x3]", "profile 1", "[1x3, 8x3]", "profile 2", "[9x3, 32x3]"}) {
     EXPECT_NE(m.find(fragment), std::string::npos) << fragment << " not in: " << m;
   }
   EXPECT_FALSE(select_profile({}, {{"x", {1, 3}}}).ok());
