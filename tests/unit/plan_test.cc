@@ -398,6 +398,17 @@ TEST(PlanFiles, SubgraphAttributesAreRefused) {
   expect_error(bytes.status(), StatusCode::kUnimplemented, {"'custom'", "then_branch"});
 }
 
+TEST(PlanFiles, SavingIsDeterministicAcrossRoundTrips) {
+  auto graph = make_graph();
+  auto first = serialize_plan(*graph, make_metadata(*graph));
+  ASSERT_TRUE(first.ok());
+  auto loaded = load_plan_from_memory(first->data(), first->size(), BackendKind::kCpu);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  auto second = serialize_plan(*loaded->graph, loaded->metadata);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*first, *second);
+}
+
 TEST(PlanFiles, ChecksumIsStableAndSensitive) {
   std::vector<uint8_t> data(1000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 31 + 7);
