@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "kiln/engine.h"
+#include "kiln/io.h"
 #include "kiln/status.h"
 #include "kiln/types.h"
 
