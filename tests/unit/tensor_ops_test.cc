@@ -560,5 +560,51 @@ TEST(TensorOps, ReverseSequenceAndEyeLike) {
   EXPECT_EQ(values_of<int64_t>(out[0]), (std::vector<int64_t>{0, 1, 0, 0, 0, 1}));
 }
 
+TEST(TensorOps, PadReflectAndWrapBeyondTheExtent) {
+  auto x = random_floats(3, 30);
+  for (std::string mode : {"reflect", "wrap"}) {
+    OneNode g("Pad", 13);
+    g.input(floats({3}, x)).constant(ints({2}, {5, 4})).attr("mode", Attribute::of_string(mode));
+    auto out = run_ok(g);
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].dims(), (Dims{12}));
+    for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(out[0].data<float>()[i], x[reference_pad_index(i - 5, 3, mode)]) << mode << i;
+  }
+}
+
+TEST(TensorOps, UniqueAlongAnAxis) {
+  // Columns 0 and 2 are equal; sorted order compares columns lexicographically.
+  std::vector<int64_t> x{3, 1, 3, 0,
+                         2, 5, 2, 9};
+  OneNode g("Unique", 11);
+  g.input(ints({2, 4}, x)).attr("axis", Attribute::of_int(1)).outputs(4);
+  auto out = run_ok(g);
+  ASSERT_EQ(out.size(), 4u);
+  ASSERT_EQ(out[0].dims(), (Dims{2, 3}));
+  EXPECT_EQ(values_of<int64_t>(out[0]), (std::vector<int64_t>{0, 1, 3, 9, 5, 2}));
+  EXPECT_EQ(values_of<int64_t>(out[1]), (std::vector<int64_t>{3, 1, 0}));
+  EXPECT_EQ(values_of<int64_t>(out[2]), (std::vector<int64_t>{2, 1, 2, 0}));
+  EXPECT_EQ(values_of<int64_t>(out[3]), (std::vector<int64_t>{1, 1, 2}));
+}
+
+TEST(TensorOps, SqueezeFlattenAndGatherElements) {
+  auto x = random_floats(6, 31);
+  OneNode s("Squeeze", 13);
+  s.input(floats({1, 2, 1, 3}, x));
+  auto out = run_ok(s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].dims(), (Dims{2, 3}));
+  OneNode f("Flatten", 13);
+  f.input(floats({1, 2, 1, 3}, x)).attr("axis", Attribute::of_int(-1));
+  out = run_ok(f);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].dims(), (Dims{2, 3}));
+  OneNode g("GatherElements", 13);
+  g.input(floats({2, 3}, x)).input(ints({2, 2}, {-1, 0, 1, 1})).attr("axis", Attribute::of_int(1));
+  out = run_ok(g);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(values_of<float>(out[0]), (std::vector<float>{x[2], x[0], x[4], x[4]}));
+}
+
 }  // namespace
 }  // namespace kiln

@@ -9,7 +9,10 @@ namespace {
 
 std::string list_to_string(const std::vector<int64_t>& values) {
   std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(values[i]);
+  }
   return out + "]";
 }
 
