@@ -606,5 +606,40 @@ TEST(TensorOps, SqueezeFlattenAndGatherElements) {
   EXPECT_EQ(values_of<float>(out[0]), (std::vector<float>{x[2], x[0], x[4], x[4]}));
 }
 
+TEST(TensorOps, ReshapeInfersMinusOneWithUnknownBatch) {
+  auto graph = std::make_unique<Graph>();
+  graph->opsets[""] = 14;
+  Value* x = graph->value("x");
+  x->dtype = DataType::kFloat32;
+  x->shape = Shape({Dim::symbolic("batch"), Dim::known(3), Dim::known(4), Dim::known(5)});
+  graph->inputs().push_back(x);
+  Value* shape = graph->value("shape");
+  shape->dtype = DataType::kInt64;
+  shape->constant = ints({2}, {0, -1});
+  shape->shape = Shape::from_dims({2});
+  Value* y = graph->value("y");
+  auto node = std::make_unique<Node>();
+  node->name = "reshape";
+  node->op_type = "Reshape";
+  node->opset = 14;
+  node->inputs = {x, shape};
+  node->outputs = {y};
+  graph->add_node(std::move(node));
+  graph->outputs().push_back(y);
+  auto engine = Builder::build(std::move(graph));
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  const Shape& out = (*engine)->outputs()[0].shape;
+  ASSERT_EQ(out.rank(), 2u);
+  EXPECT_EQ(out[1].value, 60);
+  EXPECT_FALSE(out[0].is_known());
+  auto context = (*engine)->create_context();
+  ASSERT_TRUE(context.ok());
+  auto x_value = random_floats(2 * 60, 32);
+  auto result = (*context)->execute({{"x", floats({2, 3, 4, 5}, x_value)}});
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ((*result)[0].dims(), (Dims{2, 60}));
+  EXPECT_EQ(values_of<float>((*result)[0]), x_value);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -73,11 +73,32 @@ Expected<Dims> reshape_dims(const Node& node, const Dims& input, const std::vect
     else known_product *= out[i];
   }
   if (inferred_axis >= 0) {
-    if (!input_known || !others_known) return out;
-    if (known_product == 0 || total % known_product != 0) {
-      return infer_error(node, "cannot reshape " + dims_to_string(input) + " to " + list_to_string(shape));
+    if (input_known && others_known) {
+      if (known_product == 0 || total % known_product != 0) {
+        return infer_error(node, "cannot reshape " + dims_to_string(input) + " to " + list_to_string(shape));
+      }
+      out[inferred_axis] = total / known_product;
+      return out;
     }
-    out[inferred_axis] = total / known_product;
+    // Unknown extents that 0 copies to the same place cancel out: Reshape(x[N,C,H,W], [0,-1])
+    // still gives C*H*W for the -1.
+    int64_t remaining_input = 1;
+    int64_t remaining_output = 1;
+    for (size_t i = 0; i < input.size(); ++i) {
+      const bool copied = i < shape.size() && shape[i] == 0 && !allow_zero;
+      if (copied) continue;
+      if (input[i] < 0) return out;
+      remaining_input *= input[i];
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      const bool copied = shape[i] == 0 && !allow_zero;
+      if (copied || static_cast<int>(i) == inferred_axis) continue;
+      if (out[i] < 0) return out;
+      remaining_output *= out[i];
+    }
+    if (remaining_output > 0 && remaining_input % remaining_output == 0) {
+      out[inferred_axis] = remaining_input / remaining_output;
+    }
     return out;
   }
   if (input_known && others_known && known_product != total) {
