@@ -77,6 +77,51 @@ inline std::vector<int64_t> read_indices(const Tensor& t) {
   return out;
 }
 
+// strided_copy for the case where the input's contiguous axis lands on output
+// axis q (not the last): cache-blocked 2-D transposes of (q, last) tiles, one
+// per combination of the other axes.
+template <typename E>
+void strided_copy_tiled(const E* src, E* dst, const Dims& out_dims, const Dims& src_strides, int64_t src_base,
+                        int64_t q) {
+  constexpr int64_t kTile = 32;
+  const int64_t rank = static_cast<int64_t>(out_dims.size());
+  const Dims dst_strides = strides_of(out_dims);
+  const int64_t rows = out_dims[q];
+  const int64_t cols = out_dims[rank - 1];
+  const int64_t col_stride = src_strides[rank - 1];
+  const int64_t row_stride = dst_strides[q];
+  int64_t combos = 1;
+  for (int64_t a = 0; a < rank - 1; ++a) {
+    if (a != q) combos *= out_dims[a];
+  }
+  const int64_t row_tiles = (rows + kTile - 1) / kTile;
+#pragma omp parallel for collapse(2) if (combos * rows * cols > (1 << 16))
+  for (int64_t c = 0; c < combos; ++c) {
+    for (int64_t tile = 0; tile < row_tiles; ++tile) {
+      int64_t rest = c;
+      int64_t src_offset = src_base;
+      int64_t dst_offset = 0;
+      for (int64_t a = rank - 2; a >= 0; --a) {
+        if (a == q) continue;
+        const int64_t index = rest % out_dims[a];
+        rest /= out_dims[a];
+        src_offset += index * src_strides[a];
+        dst_offset += index * dst_strides[a];
+      }
+      const int64_t i0 = tile * kTile;
+      const int64_t i1 = std::min(i0 + kTile, rows);
+      for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+        const int64_t j1 = std::min(j0 + kTile, cols);
+        for (int64_t i = i0; i < i1; ++i) {
+          E* d = dst + dst_offset + i * row_stride;
+          const E* s = src + src_offset + i;
+          for (int64_t j = j0; j < j1; ++j) d[j] = s[j * col_stride];
+        }
+      }
+    }
+  }
+}
+
 // dst[i] = src[base + sum_a index_a(i) * src_strides[a]] for every i of the
 // row-major `out_dims`. Serves Transpose (permuted strides), Slice (scaled
 // strides and a base), Expand (zero strides), DepthToSpace/SpaceToDepth.
@@ -91,6 +136,14 @@ void strided_copy(const E* src, E* dst, const Dims& out_dims, const Dims& src_st
   const int64_t inner_stride = src_strides.back();
   const int64_t rows = product(out_dims, 0, rank - 1);
   if (inner == 0 || rows == 0) return;
+  if (inner_stride != 1 && inner > 1) {
+    for (int64_t q = rank - 2; q >= 0; --q) {
+      if (src_strides[q] == 1 && out_dims[q] > 1) {
+        strided_copy_tiled(src, dst, out_dims, src_strides, src_base, q);
+        return;
+      }
+    }
+  }
 #pragma omp parallel for if (rows * inner > (1 << 16))
   for (int64_t row = 0; row < rows; ++row) {
     int64_t rest = row;
