@@ -641,5 +641,28 @@ TEST(TensorOps, ReshapeInfersMinusOneWithUnknownBatch) {
   EXPECT_EQ(values_of<float>((*result)[0]), x_value);
 }
 
+TEST(TensorOps, LargeTransposeUsesTilesCorrectly) {
+  // Extents that are not multiples of the tile size, float and strings.
+  const int64_t b = 3, r = 70, c = 45;
+  auto x = random_floats(b * r * c, 33);
+  OneNode g("Transpose", 13);
+  g.input(floats({b, r, c}, x)).attr("perm", Attribute::of_ints({2, 0, 1}));
+  auto out = run_ok(g);
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].dims(), (Dims{c, b, r}));
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t j = 0; j < r; ++j) ASSERT_EQ(out[0].data<float>()[(k * b + i) * r + j], x[(i * r + j) * c + k]);
+
+  std::vector<std::string> s;
+  for (int64_t i = 0; i < r * c; ++i) s.push_back(std::to_string(i));
+  OneNode t("Transpose", 13);
+  t.input(Tensor::strings({r, c}, s));
+  out = run_ok(t);
+  ASSERT_EQ(out.size(), 1u);
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t j = 0; j < r; ++j) ASSERT_EQ(out[0].string_data()[k * r + j], s[j * c + k]);
+}
+
 }  // namespace
 }  // namespace kiln
