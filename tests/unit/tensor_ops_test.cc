@@ -29,8 +29,12 @@ std::vector<int64_t> random_ints(size_t count, uint32_t seed, int64_t lo, int64_
   return out;
 }
 
-Tensor floats(Dims dims, const std::vector<float>& v) { return Tensor::from_vector<float>(DataType::kFloat32, dims, v); }
-Tensor ints(Dims dims, const std::vector<int64_t>& v) { return Tensor::from_vector<int64_t>(DataType::kInt64, dims, v); }
+Tensor floats(Dims dims, const std::vector<float>& v) {
+  return Tensor::from_vector<float>(DataType::kFloat32, dims, v);
+}
+Tensor ints(Dims dims, const std::vector<int64_t>& v) {
+  return Tensor::from_vector<int64_t>(DataType::kInt64, dims, v);
+}
 Tensor scalar_bool(bool b) { return Tensor::from_vector<bool>(DataType::kBool, {}, {b}); }
 
 template <typename T>
@@ -175,7 +179,10 @@ TEST(TensorOps, SliceNegativeStepsAndClamping) {
   auto x = random_ints(30, 5, -100, 100);
   OneNode g("Slice", 13);
   // Axis 1 from the end backwards by 2 with an end far out of range; axis 0 from 1 to the end.
-  g.input(ints(dims, x)).input(ints({2}, {1, -1})).input(ints({2}, {1000, INT64_MIN})).input(ints({2}, {0, 1}))
+  g.input(ints(dims, x))
+      .input(ints({2}, {1, -1}))
+      .input(ints({2}, {1000, INT64_MIN}))
+      .input(ints({2}, {0, 1}))
       .input(ints({2}, {1, -2}));
   auto out = run_ok(g);
   ASSERT_EQ(out.size(), 1u);
@@ -220,7 +227,10 @@ TEST(TensorOps, PadAllModes) {
   const std::vector<int64_t> pads{2, 1, 1, 3};  // begin 0, begin 1, end 0, end 1
   for (std::string mode : {"constant", "reflect", "edge", "wrap"}) {
     OneNode g("Pad", 13);
-    g.input(floats(dims, x)).constant(ints({4}, pads)).constant(floats({}, {7.5f})).attr("mode", Attribute::of_string(mode));
+    g.input(floats(dims, x))
+        .constant(ints({4}, pads))
+        .constant(floats({}, {7.5f}))
+        .attr("mode", Attribute::of_string(mode));
     auto out = run_ok(g);
     ASSERT_EQ(out.size(), 1u) << mode;
     ASSERT_EQ(out[0].dims(), (Dims{6, 8})) << mode;
@@ -334,16 +344,18 @@ TEST(TensorOps, GatherNDWithBatchDims) {
   const int rows[2][2] = {{2, 0}, {1, 1}};
   for (int b = 0; b < 2; ++b)
     for (int t = 0; t < 2; ++t)
-      for (int k = 0; k < 4; ++k)
-        EXPECT_EQ(out[0].data<float>()[(b * 2 + t) * 4 + k], x[(b * 3 + rows[b][t]) * 4 + k]);
+      for (int k = 0; k < 4; ++k) EXPECT_EQ(out[0].data<float>()[(b * 2 + t) * 4 + k], x[(b * 3 + rows[b][t]) * 4 + k]);
 }
 
 TEST(TensorOps, ScatterElementsAddWithDuplicates) {
   auto data = random_floats(6, 15);
   auto updates = random_floats(4, 16);
   OneNode g("ScatterElements", 16);
-  g.input(floats({2, 3}, data)).input(ints({2, 2}, {0, 0, 2, -1})).input(floats({2, 2}, updates))
-      .attr("axis", Attribute::of_int(1)).attr("reduction", Attribute::of_string("add"));
+  g.input(floats({2, 3}, data))
+      .input(ints({2, 2}, {0, 0, 2, -1}))
+      .input(floats({2, 2}, updates))
+      .attr("axis", Attribute::of_int(1))
+      .attr("reduction", Attribute::of_string("add"));
   auto out = run_ok(g);
   ASSERT_EQ(out.size(), 1u);
   std::vector<float> expected = data;
@@ -358,7 +370,9 @@ TEST(TensorOps, ScatterElementsAddWithDuplicates) {
 TEST(TensorOps, ScatterNDMultiply) {
   auto data = random_ints(8, 17, -5, 5);
   OneNode g("ScatterND", 16);
-  g.input(ints({2, 4}, data)).input(ints({1, 1}, {1})).input(ints({1, 4}, {2, 3, 4, 5}))
+  g.input(ints({2, 4}, data))
+      .input(ints({1, 1}, {1}))
+      .input(ints({1, 4}, {2, 3, 4, 5}))
       .attr("reduction", Attribute::of_string("mul"));
   auto out = run_ok(g);
   ASSERT_EQ(out.size(), 1u);
@@ -391,7 +405,9 @@ TEST(TensorOps, ExpandAndTile) {
 TEST(TensorOps, CumSumExclusiveReverse) {
   auto x = random_floats(12, 20);
   OneNode g("CumSum", 14);
-  g.input(floats({3, 4}, x)).constant(ints({}, {1})).attr("exclusive", Attribute::of_int(1))
+  g.input(floats({3, 4}, x))
+      .constant(ints({}, {1}))
+      .attr("exclusive", Attribute::of_int(1))
       .attr("reverse", Attribute::of_int(1));
   auto out = run_ok(g);
   ASSERT_EQ(out.size(), 1u);
@@ -476,7 +492,8 @@ TEST(TensorOps, RangeAndConstantOfShapeKnownWhileBuilding) {
   EXPECT_EQ(values_of<int64_t>(out[0]), (std::vector<int64_t>{10, 7, 4}));
 
   OneNode c("ConstantOfShape", 9);
-  c.input(ints({2}, {2, 3})).attr("value", Attribute::of_tensor(Tensor::from_vector<int32_t>(DataType::kInt32, {1}, {7})));
+  c.input(ints({2}, {2, 3}))
+      .attr("value", Attribute::of_tensor(Tensor::from_vector<int32_t>(DataType::kInt32, {1}, {7})));
   out = run_ok(c);
   ASSERT_EQ(out.size(), 1u);
   ASSERT_EQ(out[0].dtype(), DataType::kInt32);
@@ -496,7 +513,8 @@ TEST(TensorOps, DepthToSpaceRoundTripsThroughSpaceToDepth) {
       for (int w = 0; w < 3; ++w)
         for (int i = 0; i < 2; ++i)
           for (int j = 0; j < 2; ++j)
-            EXPECT_EQ(out[0].data<float>()[(c * 4 + h * 2 + i) * 6 + w * 2 + j], x[(((i * 2 + j) * 2 + c) * 2 + h) * 3 + w]);
+            EXPECT_EQ(out[0].data<float>()[(c * 4 + h * 2 + i) * 6 + w * 2 + j],
+                      x[(((i * 2 + j) * 2 + c) * 2 + h) * 3 + w]);
   OneNode s("SpaceToDepth", 13);
   s.input(out[0]).attr("blocksize", Attribute::of_int(2));
   auto back = run_ok(s);
@@ -514,14 +532,18 @@ TEST(TensorOps, TriluOneHotAndCompress) {
     for (int j = 0; j < 4; ++j) EXPECT_EQ(out[0].data<float>()[i * 4 + j], j - i <= 1 ? x[i * 4 + j] : 0.f);
 
   OneNode o("OneHot", 11);
-  o.input(ints({3}, {0, -1, 7})).constant(ints({}, {3})).constant(floats({2}, {-1.f, 2.f})).attr("axis", Attribute::of_int(0));
+  o.input(ints({3}, {0, -1, 7}))
+      .constant(ints({}, {3}))
+      .constant(floats({2}, {-1.f, 2.f}))
+      .attr("axis", Attribute::of_int(0));
   out = run_ok(o);
   ASSERT_EQ(out.size(), 1u);
   ASSERT_EQ(out[0].dims(), (Dims{3, 3}));
   EXPECT_EQ(values_of<float>(out[0]), (std::vector<float>{2, -1, -1, -1, -1, -1, -1, 2, -1}));
 
   OneNode c("Compress", 11);
-  c.input(floats({3, 4}, x)).input(Tensor::from_vector<bool>(DataType::kBool, {3}, {true, false, true}))
+  c.input(floats({3, 4}, x))
+      .input(Tensor::from_vector<bool>(DataType::kBool, {3}, {true, false, true}))
       .attr("axis", Attribute::of_int(0));
   out = run_ok(c);
   ASSERT_EQ(out.size(), 1u);
@@ -533,7 +555,9 @@ TEST(TensorOps, TriluOneHotAndCompress) {
 
 TEST(TensorOps, ShapeWithStartEndAndSize) {
   OneNode g("Shape", 15);
-  g.input(floats({2, 3, 4, 5}, random_floats(120, 26))).attr("start", Attribute::of_int(1)).attr("end", Attribute::of_int(-1));
+  g.input(floats({2, 3, 4, 5}, random_floats(120, 26)))
+      .attr("start", Attribute::of_int(1))
+      .attr("end", Attribute::of_int(-1));
   auto out = run_ok(g);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(values_of<int64_t>(out[0]), (std::vector<int64_t>{3, 4}));
@@ -568,14 +592,14 @@ TEST(TensorOps, PadReflectAndWrapBeyondTheExtent) {
     auto out = run_ok(g);
     ASSERT_EQ(out.size(), 1u);
     ASSERT_EQ(out[0].dims(), (Dims{12}));
-    for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(out[0].data<float>()[i], x[reference_pad_index(i - 5, 3, mode)]) << mode << i;
+    for (int64_t i = 0; i < 12; ++i)
+      EXPECT_EQ(out[0].data<float>()[i], x[reference_pad_index(i - 5, 3, mode)]) << mode << i;
   }
 }
 
 TEST(TensorOps, UniqueAlongAnAxis) {
   // Columns 0 and 2 are equal; sorted order compares columns lexicographically.
-  std::vector<int64_t> x{3, 1, 3, 0,
-                         2, 5, 2, 9};
+  std::vector<int64_t> x{3, 1, 3, 0, 2, 5, 2, 9};
   OneNode g("Unique", 11);
   g.input(ints({2, 4}, x)).attr("axis", Attribute::of_int(1)).outputs(4);
   auto out = run_ok(g);

@@ -37,9 +37,9 @@ Expected<Infos> infer_range(const InferContext& c) {
   for (const Tensor* t : {start, limit, delta}) {
     if (t->element_count() != 1) return infer_error(c.node, "input " + t->describe() + " is not a scalar");
   }
-  KILN_ASSIGN_OR_RETURN(int64_t count, tensor_params::range_count(c.node, start->scalar_as_double(0),
-                                                                  limit->scalar_as_double(0),
-                                                                  delta->scalar_as_double(0)));
+  KILN_ASSIGN_OR_RETURN(int64_t count,
+                        tensor_params::range_count(c.node, start->scalar_as_double(0), limit->scalar_as_double(0),
+                                                   delta->scalar_as_double(0)));
   return Infos{make_info(dtype, {count})};
 }
 
@@ -53,7 +53,8 @@ Expected<Infos> infer_eye_like(const InferContext& c) {
     }
     dtype = static_cast<DataType>(raw);
   }
-  if (in.dims_known && in.dims.size() != 2) return infer_error(c.node, "input " + dims_to_string(in.dims) + " is not 2-D");
+  if (in.dims_known && in.dims.size() != 2)
+    return infer_error(c.node, "input " + dims_to_string(in.dims) + " is not 2-D");
   TensorInfo out = in;
   out.dtype = dtype;
   if (!in.dims_known) out = make_info(dtype, {-1, -1});
@@ -62,7 +63,8 @@ Expected<Infos> infer_eye_like(const InferContext& c) {
 
 Expected<Infos> infer_trilu(const InferContext& c) {
   const TensorInfo& in = c.input(0);
-  if (in.dims_known && in.dims.size() < 2) return infer_error(c.node, "input " + dims_to_string(in.dims) + " has rank below 2");
+  if (in.dims_known && in.dims.size() < 2)
+    return infer_error(c.node, "input " + dims_to_string(in.dims) + " has rank below 2");
   return Infos{in};
 }
 

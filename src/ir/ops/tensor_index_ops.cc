@@ -82,7 +82,8 @@ Expected<Infos> infer_one_hot(const InferContext& c) {
   const int64_t rank = static_cast<int64_t>(indices.dims.size()) + 1;
   int64_t axis = c.node.attr_int("axis", -1);
   if (axis < -rank || axis >= rank) {
-    return infer_error(c.node, "axis " + std::to_string(axis) + " is out of range for output rank " + std::to_string(rank));
+    return infer_error(c.node,
+                       "axis " + std::to_string(axis) + " is out of range for output rank " + std::to_string(rank));
   }
   if (axis < 0) axis += rank;
   int64_t depth = -1;
@@ -102,7 +103,13 @@ void register_index_ops(OpRegistry& r) {
   r.add({"Gather", "", 2, 2, 1, 1, {{"axis", Kind::kInt}}, infer_gather});
   r.add({"GatherElements", "", 2, 2, 1, 1, {{"axis", Kind::kInt}}, infer_gather_elements});
   r.add({"GatherND", "", 2, 2, 1, 1, {{"batch_dims", Kind::kInt}}, infer_gather_nd});
-  r.add({"ScatterElements", "", 3, 3, 1, 1, {{"axis", Kind::kInt}, {"reduction", Kind::kString}},
+  r.add({"ScatterElements",
+         "",
+         3,
+         3,
+         1,
+         1,
+         {{"axis", Kind::kInt}, {"reduction", Kind::kString}},
          infer_scatter_elements});
   r.add({"Scatter", "", 3, 3, 1, 1, {{"axis", Kind::kInt}}, infer_scatter_elements});
   r.add({"ScatterND", "", 3, 3, 1, 1, {{"reduction", Kind::kString}}, infer_scatter_nd});

@@ -31,7 +31,8 @@ inline TensorInfo unknown_rank(DataType dtype) {
   return info;
 }
 inline bool all_known(const Dims& dims) {
-  for (int64_t d : dims) if (d < 0) return false;
+  for (int64_t d : dims)
+    if (d < 0) return false;
   return true;
 }
 // Product of dims[begin, end), -1 when one of them is unknown.

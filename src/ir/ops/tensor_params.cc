@@ -69,8 +69,10 @@ Expected<Dims> reshape_dims(const Node& node, const Dims& input, const std::vect
   bool others_known = true;
   for (size_t i = 0; i < out.size(); ++i) {
     if (static_cast<int>(i) == inferred_axis) continue;
-    if (out[i] < 0) others_known = false;
-    else known_product *= out[i];
+    if (out[i] < 0)
+      others_known = false;
+    else
+      known_product *= out[i];
   }
   if (inferred_axis >= 0) {
     if (input_known && others_known) {
@@ -115,8 +117,8 @@ Expected<std::vector<SliceAxis>> resolve_slice(const Node& node, const Dims& inp
   std::vector<SliceAxis> result(input.size());
   for (size_t a = 0; a < input.size(); ++a) result[a] = SliceAxis{0, 1, input[a]};
   if (starts.size() != ends.size()) {
-    return infer_error(node, "starts " + list_to_string(starts) + " and ends " + list_to_string(ends) +
-                                 " differ in length");
+    return infer_error(node,
+                       "starts " + list_to_string(starts) + " and ends " + list_to_string(ends) + " differ in length");
   }
   std::vector<int64_t> axes = axes_in;
   if (axes.empty()) {
@@ -168,7 +170,8 @@ Expected<std::optional<std::vector<SliceAxis>>> slice_from_node(const Node& node
   for (const IntList* l : {&starts, &ends, &axes, &steps}) {
     if (l->state == IntList::State::kUnknown) return std::optional<std::vector<SliceAxis>>();
   }
-  KILN_ASSIGN_OR_RETURN(auto resolved, resolve_slice(node, input, starts.values, ends.values, axes.values, steps.values));
+  KILN_ASSIGN_OR_RETURN(auto resolved,
+                        resolve_slice(node, input, starts.values, ends.values, axes.values, steps.values));
   return std::optional<std::vector<SliceAxis>>(std::move(resolved));
 }
 
@@ -179,9 +182,8 @@ Expected<std::optional<std::vector<int64_t>>> split_sizes(const Node& node, int6
   if (split.state == IntList::State::kUnknown) return Result();
   if (split.known()) {
     if (split.values.size() != outputs) {
-      return infer_error(node, "split " + list_to_string(split.values) + " has " +
-                                   std::to_string(split.values.size()) + " entries for " + std::to_string(outputs) +
-                                   " outputs");
+      return infer_error(node, "split " + list_to_string(split.values) + " has " + std::to_string(split.values.size()) +
+                                   " entries for " + std::to_string(outputs) + " outputs");
     }
     int64_t sum = 0;
     for (int64_t s : split.values) {
@@ -196,8 +198,8 @@ Expected<std::optional<std::vector<int64_t>>> split_sizes(const Node& node, int6
   }
   int64_t parts = node.attr_int("num_outputs", static_cast<int64_t>(outputs));
   if (parts <= 0 || static_cast<size_t>(parts) != outputs) {
-    return infer_error(node, "num_outputs " + std::to_string(parts) + " does not match the " +
-                                 std::to_string(outputs) + " outputs");
+    return infer_error(
+        node, "num_outputs " + std::to_string(parts) + " does not match the " + std::to_string(outputs) + " outputs");
   }
   if (extent < 0) return Result(std::vector<int64_t>(outputs, -1));
   // Equal chunks rounded up; the last one takes what is left (opset 18 rule,
@@ -214,16 +216,18 @@ Expected<std::optional<std::vector<int64_t>>> split_sizes(const Node& node, int6
 
 Expected<std::optional<std::vector<int64_t>>> pads_from_node(const Node& node, size_t rank, const InputValues& values) {
   using Result = std::optional<std::vector<int64_t>>;
-  IntList pads = node.has_attribute("paddings") ? int_list(node, "paddings", 1, values) : int_list(node, "pads", 1, values);
+  IntList pads =
+      node.has_attribute("paddings") ? int_list(node, "paddings", 1, values) : int_list(node, "pads", 1, values);
   if (pads.state == IntList::State::kUnknown) return Result();
   if (pads.absent()) return infer_error(node, "pads are required");
-  IntList axes = node.has_attribute("pads") || node.has_attribute("paddings") ? IntList{} : int_list(node, "", 3, values);
+  IntList axes =
+      node.has_attribute("pads") || node.has_attribute("paddings") ? IntList{} : int_list(node, "", 3, values);
   if (axes.state == IntList::State::kUnknown) return Result();
   std::vector<int64_t> full(2 * rank, 0);
   if (axes.known()) {
     if (pads.values.size() != 2 * axes.values.size()) {
-      return infer_error(node, "pads " + list_to_string(pads.values) + " need 2 entries per axis of " +
-                                   list_to_string(axes.values));
+      return infer_error(
+          node, "pads " + list_to_string(pads.values) + " need 2 entries per axis of " + list_to_string(axes.values));
     }
     const size_t n = axes.values.size();
     for (size_t i = 0; i < n; ++i) {

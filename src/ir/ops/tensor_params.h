@@ -16,9 +16,7 @@ namespace kiln::tensor_params {
 // Aligned with node.inputs; nullptr when the value is not known (or omitted).
 using InputValues = std::vector<const Tensor*>;
 
-inline const Tensor* value_at(const InputValues& values, size_t i) {
-  return i < values.size() ? values[i] : nullptr;
-}
+inline const Tensor* value_at(const InputValues& values, size_t i) { return i < values.size() ? values[i] : nullptr; }
 
 // An integer list an op takes either as an attribute (older opsets) or as an
 // input (newer ones).

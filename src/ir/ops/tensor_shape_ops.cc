@@ -76,14 +76,15 @@ Expected<Infos> infer_squeeze(const InferContext& c) {
   Dims out;
   if (axes.absent() || axes.values.empty()) {
     if (!all_known(in.dims)) return Infos{unknown_rank(in.dtype)};
-    for (int64_t d : in.dims) if (d != 1) out.push_back(d);
+    for (int64_t d : in.dims)
+      if (d != 1) out.push_back(d);
     return Infos{make_info(in.dtype, out)};
   }
   KILN_ASSIGN_OR_RETURN(auto normalized, tensor_params::normalize_axes(c.node, axes.values, rank));
   for (int64_t a : normalized) {
     if (in.dims[a] >= 0 && in.dims[a] != 1) {
-      return infer_error(c.node, "cannot squeeze axis " + std::to_string(a) + " of shape " +
-                                     dims_to_string(in.dims) + ": its extent is not 1");
+      return infer_error(c.node, "cannot squeeze axis " + std::to_string(a) + " of shape " + dims_to_string(in.dims) +
+                                     ": its extent is not 1");
     }
   }
   for (int64_t i = 0; i < rank; ++i) {
@@ -114,7 +115,8 @@ Expected<Infos> infer_transpose(const InferContext& c) {
     for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
   }
   std::vector<bool> seen(rank, false);
-  if (perm.size() != rank) return infer_error(c.node, "perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
+  if (perm.size() != rank)
+    return infer_error(c.node, "perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
   Dims out;
   for (int64_t p : perm) {
     if (p < 0 || p >= static_cast<int64_t>(rank) || seen[p]) {
@@ -139,7 +141,8 @@ Expected<Infos> infer_expand(const InferContext& c) {
   Dims target = shape->to_int64_vector();
   if (!in.dims_known) return Infos{unknown_rank(in.dtype)};
   auto out = broadcast_dims({in.dims, target});
-  if (!out.ok()) return infer_error(c.node, "cannot expand " + dims_to_string(in.dims) + " to " + dims_to_string(target));
+  if (!out.ok())
+    return infer_error(c.node, "cannot expand " + dims_to_string(in.dims) + " to " + dims_to_string(target));
   return Infos{make_info(in.dtype, *out)};
 }
 
@@ -150,8 +153,8 @@ Expected<Infos> infer_tile(const InferContext& c) {
   if (!repeats_value) return Infos{make_info(in.dtype, Dims(in.dims.size(), -1))};
   std::vector<int64_t> repeats = repeats_value->to_int64_vector();
   if (repeats.size() != in.dims.size()) {
-    return infer_error(c.node, "repeats has " + std::to_string(repeats.size()) + " entries for input " +
-                                   dims_to_string(in.dims));
+    return infer_error(
+        c.node, "repeats has " + std::to_string(repeats.size()) + " entries for input " + dims_to_string(in.dims));
   }
   Dims out;
   for (size_t i = 0; i < repeats.size(); ++i) {
@@ -169,7 +172,8 @@ Expected<Infos> infer_depth_to_space(const InferContext& c) {
   if (in.dims.size() != 4) return infer_error(c.node, "input " + dims_to_string(in.dims) + " is not 4-D");
   const Dims& d = in.dims;
   if (d[1] >= 0 && d[1] % (b * b) != 0) {
-    return infer_error(c.node, "channels " + std::to_string(d[1]) + " are not divisible by blocksize^2 " + std::to_string(b * b));
+    return infer_error(
+        c.node, "channels " + std::to_string(d[1]) + " are not divisible by blocksize^2 " + std::to_string(b * b));
   }
   auto times = [&](int64_t v) { return v < 0 ? -1 : v * b; };
   return Infos{make_info(in.dtype, {d[0], d[1] < 0 ? -1 : d[1] / (b * b), times(d[2]), times(d[3])})};
@@ -195,11 +199,22 @@ Expected<Infos> infer_space_to_depth(const InferContext& c) {
 
 void register_shape_ops(OpRegistry& r) {
   r.add({"Identity", "", 1, 1, 1, 1, {}, infer_identity});
-  r.add({"Dropout", "", 1, 3, 1, 2,
+  r.add({"Dropout",
+         "",
+         1,
+         3,
+         1,
+         2,
          {{"ratio", Kind::kFloat}, {"seed", Kind::kInt}, {"is_test", Kind::kInt}, {"consumed_inputs", Kind::kInts}},
          infer_dropout});
-  r.add({"Reshape", "", 1, 2, 1, 1,
-         {{"shape", Kind::kInts}, {"allowzero", Kind::kInt}, {"consumed_inputs", Kind::kInts}}, infer_reshape});
+  r.add({"Reshape",
+         "",
+         1,
+         2,
+         1,
+         1,
+         {{"shape", Kind::kInts}, {"allowzero", Kind::kInt}, {"consumed_inputs", Kind::kInts}},
+         infer_reshape});
   r.add({"Shape", "", 1, 1, 1, 1, {{"start", Kind::kInt}, {"end", Kind::kInt}}, infer_shape});
   r.add({"Size", "", 1, 1, 1, 1, {}, infer_size});
   r.add({"Flatten", "", 1, 1, 1, 1, {{"axis", Kind::kInt}}, infer_flatten});
@@ -208,7 +223,13 @@ void register_shape_ops(OpRegistry& r) {
   r.add({"Transpose", "", 1, 1, 1, 1, {{"perm", Kind::kInts}}, infer_transpose});
   r.add({"Expand", "", 2, 2, 1, 1, {}, infer_expand});
   r.add({"Tile", "", 2, 2, 1, 1, {}, infer_tile});
-  r.add({"DepthToSpace", "", 1, 1, 1, 1, {{"blocksize", Kind::kInt, true}, {"mode", Kind::kString}},
+  r.add({"DepthToSpace",
+         "",
+         1,
+         1,
+         1,
+         1,
+         {{"blocksize", Kind::kInt, true}, {"mode", Kind::kString}},
          infer_depth_to_space});
   r.add({"SpaceToDepth", "", 1, 1, 1, 1, {{"blocksize", Kind::kInt, true}}, infer_space_to_depth});
 }

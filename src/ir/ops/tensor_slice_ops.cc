@@ -32,8 +32,8 @@ Expected<Infos> infer_concat(const InferContext& c) {
     if (!c.has_input(i) || !c.input(i).dims_known) continue;
     const Dims& d = c.input(i).dims;
     if (static_cast<int64_t>(d.size()) != rank) {
-      return infer_error(c.node, "inputs " + dims_to_string(ranked->dims) + " and " + dims_to_string(d) +
-                                     " differ in rank");
+      return infer_error(c.node,
+                         "inputs " + dims_to_string(ranked->dims) + " and " + dims_to_string(d) + " differ in rank");
     }
     for (int64_t a = 0; a < rank; ++a) {
       if (a == axis) continue;
@@ -93,7 +93,8 @@ Expected<Infos> infer_pad(const InferContext& c) {
     }
     out[a] = in.dims[a] + (*pads)[a] + (*pads)[rank + a];
     if (out[a] < 0) {
-      return infer_error(c.node, "pads make axis " + std::to_string(a) + " of " + dims_to_string(in.dims) + " negative");
+      return infer_error(c.node,
+                         "pads make axis " + std::to_string(a) + " of " + dims_to_string(in.dims) + " negative");
     }
   }
   return Infos{make_info(in.dtype, out)};
@@ -169,16 +170,34 @@ Expected<Infos> infer_reverse_sequence(const InferContext& c) {
 
 void register_slice_ops(OpRegistry& r) {
   r.add({"Concat", "", 1, kUnbounded, 1, 1, {{"axis", Kind::kInt}}, infer_concat});
-  r.add({"Split", "", 1, 2, 1, kUnbounded, {{"axis", Kind::kInt}, {"split", Kind::kInts}, {"num_outputs", Kind::kInt}},
+  r.add({"Split",
+         "",
+         1,
+         2,
+         1,
+         kUnbounded,
+         {{"axis", Kind::kInt}, {"split", Kind::kInts}, {"num_outputs", Kind::kInt}},
          infer_split});
-  r.add({"Slice", "", 1, 5, 1, 1, {{"starts", Kind::kInts}, {"ends", Kind::kInts}, {"axes", Kind::kInts}}, infer_slice});
-  r.add({"Pad", "", 1, 4, 1, 1,
+  r.add(
+      {"Slice", "", 1, 5, 1, 1, {{"starts", Kind::kInts}, {"ends", Kind::kInts}, {"axes", Kind::kInts}}, infer_slice});
+  r.add({"Pad",
+         "",
+         1,
+         4,
+         1,
+         1,
          {{"pads", Kind::kInts}, {"paddings", Kind::kInts}, {"mode", Kind::kString}, {"value", Kind::kFloat}},
          infer_pad});
   r.add({"Compress", "", 2, 2, 1, 1, {{"axis", Kind::kInt}}, infer_compress});
   r.add({"NonZero", "", 1, 1, 1, 1, {}, infer_non_zero});
   r.add({"Unique", "", 1, 1, 1, 4, {{"axis", Kind::kInt}, {"sorted", Kind::kInt}}, infer_unique});
-  r.add({"ReverseSequence", "", 2, 2, 1, 1, {{"batch_axis", Kind::kInt}, {"time_axis", Kind::kInt}},
+  r.add({"ReverseSequence",
+         "",
+         2,
+         2,
+         1,
+         1,
+         {{"batch_axis", Kind::kInt}, {"time_axis", Kind::kInt}},
          infer_reverse_sequence});
 }
 

@@ -102,8 +102,10 @@ Status run_cumsum(KernelArgs& args) {
             const int64_t j = reverse ? extent - 1 - step : step;
             const int64_t at = (o * extent + j) * inner + i;
             Acc value;
-            if constexpr (kIsHalf<T>) value = static_cast<float>(src[at]);
-            else value = src[at];
+            if constexpr (kIsHalf<T>)
+              value = static_cast<float>(src[at]);
+            else
+              value = src[at];
             if (exclusive) {
               dst[at] = T(sum);
               sum = static_cast<Acc>(sum + value);

@@ -65,8 +65,8 @@ Expected<std::vector<int64_t>> element_offsets(const Node& node, const Dims& dat
     for (int64_t a = 0; a < rank; ++a) {
       if (a == axis) continue;
       if (coord[a] >= data_dims[a]) {
-        return invalid_argument(node.describe() + ": indices " + dims_to_string(index_dims) +
-                                " exceed data " + dims_to_string(data_dims) + " outside the axis");
+        return invalid_argument(node.describe() + ": indices " + dims_to_string(index_dims) + " exceed data " +
+                                dims_to_string(data_dims) + " outside the axis");
       }
       offset += coord[a] * data_strides[a];
     }
@@ -103,8 +103,8 @@ Expected<std::vector<int64_t>> tuple_offsets(const Node& node, const Dims& data_
   const int64_t tuple = index_dims.back();
   const int64_t data_rank = static_cast<int64_t>(data_dims.size());
   if (batch_dims + tuple > data_rank) {
-    return invalid_argument(node.describe() + ": index tuples of length " + std::to_string(tuple) +
-                            " exceed data " + dims_to_string(data_dims));
+    return invalid_argument(node.describe() + ": index tuples of length " + std::to_string(tuple) + " exceed data " +
+                            dims_to_string(data_dims));
   }
   const Dims data_strides = strides_of(data_dims);
   *slice_size = product(data_dims, batch_dims + tuple, data_rank);
@@ -129,8 +129,8 @@ Expected<std::vector<int64_t>> tuple_offsets(const Node& node, const Dims& data_
 Status run_gather_nd(KernelArgs& args) {
   const Tensor& data = args.input(0);
   int64_t slice = 0;
-  KILN_ASSIGN_OR_RETURN(auto offsets, tuple_offsets(args.node, data.dims(), args.input(1),
-                                                    args.node.attr_int("batch_dims", 0), &slice));
+  KILN_ASSIGN_OR_RETURN(
+      auto offsets, tuple_offsets(args.node, data.dims(), args.input(1), args.node.attr_int("batch_dims", 0), &slice));
   Tensor& out = args.output(0);
   bool ok = dispatch_storage(data.dtype(), [&]<typename E>() {
     const E* src = storage<E>(data);
@@ -155,19 +155,29 @@ template <typename T>
 T combine(T current, T update, Reduction reduction) {
   if constexpr (std::is_same_v<T, bool>) {
     switch (reduction) {
-      case Reduction::kAdd: case Reduction::kMax: return current || update;
-      case Reduction::kMul: case Reduction::kMin: return current && update;
-      default: return update;
+      case Reduction::kAdd:
+      case Reduction::kMax:
+        return current || update;
+      case Reduction::kMul:
+      case Reduction::kMin:
+        return current && update;
+      default:
+        return update;
     }
   } else if constexpr (kIsHalf<T>) {
     return T(combine(static_cast<float>(current), static_cast<float>(update), reduction));
   } else {
     switch (reduction) {
-      case Reduction::kAdd: return static_cast<T>(current + update);
-      case Reduction::kMul: return static_cast<T>(current * update);
-      case Reduction::kMax: return std::max(current, update);
-      case Reduction::kMin: return std::min(current, update);
-      default: return update;
+      case Reduction::kAdd:
+        return static_cast<T>(current + update);
+      case Reduction::kMul:
+        return static_cast<T>(current * update);
+      case Reduction::kMax:
+        return std::max(current, update);
+      case Reduction::kMin:
+        return std::min(current, update);
+      default:
+        return update;
     }
   }
 }
@@ -181,8 +191,8 @@ Status scatter(KernelArgs& args, const std::vector<int64_t>& offsets, int64_t sl
                             args.input(1).describe());
   }
   if (updates.dtype() != data.dtype()) {
-    return invalid_argument(args.node.describe() + ": updates " + updates.describe() + " and data " +
-                            data.describe() + " differ in type");
+    return invalid_argument(args.node.describe() + ": updates " + updates.describe() + " and data " + data.describe() +
+                            " differ in type");
   }
   Tensor& out = args.output(0);
   const Reduction reduction = reduction_of(args.node);
@@ -202,7 +212,8 @@ Status scatter(KernelArgs& args, const std::vector<int64_t>& offsets, int64_t sl
     T* dst = out.data<T>();
     std::copy(src, src + data.element_count(), dst);
     for (size_t i = 0; i < offsets.size(); ++i) {
-      for (int64_t k = 0; k < slice; ++k) dst[offsets[i] + k] = combine(dst[offsets[i] + k], upd[i * slice + k], reduction);
+      for (int64_t k = 0; k < slice; ++k)
+        dst[offsets[i] + k] = combine(dst[offsets[i] + k], upd[i * slice + k], reduction);
     }
   });
   return ok ? ok_status() : unsupported_dtype(args.node, data.dtype());

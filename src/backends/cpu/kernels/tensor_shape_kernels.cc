@@ -26,7 +26,8 @@ Status run_identity(KernelArgs& args) {
 
 Status run_dropout(KernelArgs& args) {
   const Node& node = args.node;
-  const bool training = args.has_input(2) && args.input(2).element_count() > 0 && args.input(2).scalar_as_double(0) != 0;
+  const bool training =
+      args.has_input(2) && args.input(2).element_count() > 0 && args.input(2).scalar_as_double(0) != 0;
   if (training) {
     double ratio = args.has_input(1) ? args.input(1).scalar_as_double(0) : node.attr_float("ratio", 0.5);
     // With ratio 0 training mode keeps every element: output = input exactly.
@@ -109,7 +110,8 @@ Status run_tile(KernelArgs& args) {
   const Dims& out_dims = out.dims();
   const int64_t rank = static_cast<int64_t>(in_dims.size());
   if (out.element_count() == 0) return ok_status();
-  if (rank == 0) return strided_copy_tensor(in, out, {}, {}, 0) ? ok_status() : unsupported_dtype(args.node, in.dtype());
+  if (rank == 0)
+    return strided_copy_tensor(in, out, {}, {}, 0) ? ok_status() : unsupported_dtype(args.node, in.dtype());
   const Dims in_strides = strides_of(in_dims);
   const int64_t inner_in = in_dims.back();
   const int64_t inner_out = out_dims.back();

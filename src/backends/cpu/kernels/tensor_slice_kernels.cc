@@ -23,7 +23,8 @@ Status run_concat(KernelArgs& args) {
       const int64_t block = product(in.dims(), axis, rank);
       const E* src = storage<E>(in);
       if (block > 0) {
-        for (int64_t o = 0; o < outer; ++o) std::copy(src + o * block, src + (o + 1) * block, dst + o * out_block + column);
+        for (int64_t o = 0; o < outer; ++o)
+          std::copy(src + o * block, src + (o + 1) * block, dst + o * out_block + column);
       }
       column += block;
     }
@@ -35,7 +36,8 @@ Status run_split(KernelArgs& args) {
   const Tensor& in = args.input(0);
   const int64_t rank = static_cast<int64_t>(in.rank());
   KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", 0), rank, args.node));
-  KILN_ASSIGN_OR_RETURN(auto sizes, tensor_params::split_sizes(args.node, in.dim(axis), args.outputs.size(), args.inputs));
+  KILN_ASSIGN_OR_RETURN(auto sizes,
+                        tensor_params::split_sizes(args.node, in.dim(axis), args.outputs.size(), args.inputs));
   if (!sizes) return internal_error(args.node.describe() + ": split sizes are not known at execution");
   const int64_t outer = product(in.dims(), 0, axis);
   const int64_t inner = product(in.dims(), axis + 1, rank);
@@ -84,9 +86,12 @@ enum class PadMode { kConstant, kReflect, kEdge, kWrap };
 inline int64_t pad_source(int64_t x, int64_t n, PadMode mode) {
   if (x >= 0 && x < n) return x;
   switch (mode) {
-    case PadMode::kConstant: return -1;
-    case PadMode::kEdge: return x < 0 ? 0 : n - 1;
-    case PadMode::kWrap: return ((x % n) + n) % n;
+    case PadMode::kConstant:
+      return -1;
+    case PadMode::kEdge:
+      return x < 0 ? 0 : n - 1;
+    case PadMode::kWrap:
+      return ((x % n) + n) % n;
     case PadMode::kReflect: {
       if (n == 1) return 0;
       const int64_t period = 2 * (n - 1);
@@ -147,8 +152,10 @@ Status run_pad(KernelArgs& args) {
         const int64_t o = rest % out_dims[a];
         rest /= out_dims[a];
         const int64_t s = pad_source(o - (*pads)[a], in.dim(a), mode);
-        if (s < 0) constant_row = true;
-        else offset += s * in_strides[a];
+        if (s < 0)
+          constant_row = true;
+        else
+          offset += s * in_strides[a];
       }
       E* d = dst + row * inner;
       if (constant_row) {

@@ -24,23 +24,36 @@ bool dispatch_storage(DataType type, Fn&& fn) {
     return true;
   }
   switch (dtype_size(type)) {
-    case 1: fn.template operator()<uint8_t>(); return true;
-    case 2: fn.template operator()<uint16_t>(); return true;
-    case 4: fn.template operator()<uint32_t>(); return true;
-    case 8: fn.template operator()<uint64_t>(); return true;
-    default: return false;
+    case 1:
+      fn.template operator()<uint8_t>();
+      return true;
+    case 2:
+      fn.template operator()<uint16_t>();
+      return true;
+    case 4:
+      fn.template operator()<uint32_t>();
+      return true;
+    case 8:
+      fn.template operator()<uint64_t>();
+      return true;
+    default:
+      return false;
   }
 }
 
 template <typename E>
 const E* storage(const Tensor& t) {
-  if constexpr (std::is_same_v<E, std::string>) return t.string_data().data();
-  else return t.data<E>();
+  if constexpr (std::is_same_v<E, std::string>)
+    return t.string_data().data();
+  else
+    return t.data<E>();
 }
 template <typename E>
 E* storage(Tensor& t) {
-  if constexpr (std::is_same_v<E, std::string>) return t.string_data().data();
-  else return t.data<E>();
+  if constexpr (std::is_same_v<E, std::string>)
+    return t.string_data().data();
+  else
+    return t.data<E>();
 }
 
 // Row-major strides in elements.
@@ -70,8 +83,10 @@ inline std::vector<int64_t> read_indices(const Tensor& t) {
   dispatch_all_numeric(t.dtype(), [&]<typename T>() {
     const T* p = t.data<T>();
     for (size_t i = 0; i < out.size(); ++i) {
-      if constexpr (std::is_integral_v<T>) out[i] = static_cast<int64_t>(p[i]);
-      else out[i] = static_cast<int64_t>(to_double(p[i]));
+      if constexpr (std::is_integral_v<T>)
+        out[i] = static_cast<int64_t>(p[i]);
+      else
+        out[i] = static_cast<int64_t>(to_double(p[i]));
     }
   });
   return out;

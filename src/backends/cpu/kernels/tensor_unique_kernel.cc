@@ -106,8 +106,10 @@ Status run_unique(KernelArgs& args) {
     ok = dispatch_all_numeric(in.dtype(), [&]<typename T>() {
       using K = std::conditional_t<kIsHalf<T>, float, T>;
       auto keys = item_keys<K>(in.data<T>(), layout, [](T v) {
-        if constexpr (kIsHalf<T>) return static_cast<float>(v);
-        else return v;
+        if constexpr (kIsHalf<T>)
+          return static_cast<float>(v);
+        else
+          return v;
       });
       groups = group_items(keys, layout.count, layout.length(), sorted);
     });
