@@ -102,9 +102,15 @@ Expected<std::vector<int64_t>> tuple_offsets(const Node& node, const Dims& data_
   if (index_dims.empty()) return invalid_argument(node.describe() + ": indices must have rank at least 1");
   const int64_t tuple = index_dims.back();
   const int64_t data_rank = static_cast<int64_t>(data_dims.size());
-  if (batch_dims + tuple > data_rank) {
-    return invalid_argument(node.describe() + ": index tuples of length " + std::to_string(tuple) + " exceed data " +
-                            dims_to_string(data_dims));
+  if (batch_dims < 0 || batch_dims >= static_cast<int64_t>(index_dims.size()) || batch_dims + tuple > data_rank) {
+    return invalid_argument(node.describe() + ": index tuples of length " + std::to_string(tuple) + " with " +
+                            std::to_string(batch_dims) + " batch dims do not fit data " + dims_to_string(data_dims));
+  }
+  for (int64_t a = 0; a < batch_dims; ++a) {
+    if (index_dims[a] != data_dims[a]) {
+      return invalid_argument(node.describe() + ": batch dims of indices " + dims_to_string(index_dims) +
+                              " and data " + dims_to_string(data_dims) + " differ");
+    }
   }
   const Dims data_strides = strides_of(data_dims);
   *slice_size = product(data_dims, batch_dims + tuple, data_rank);
