@@ -688,5 +688,21 @@ TEST(TensorOps, LargeTransposeUsesTilesCorrectly) {
     for (int64_t j = 0; j < r; ++j) ASSERT_EQ(out[0].string_data()[k * r + j], s[j * c + k]);
 }
 
+TEST(TensorOps, SpaceToDepthInvertsDepthToSpaceInBothModes) {
+  auto x = random_floats(2 * 12 * 2 * 3, 34);
+  for (std::string mode : {"DCR", "CRD"}) {
+    OneNode d("DepthToSpace", 13);
+    d.input(floats({2, 12, 2, 3}, x)).attr("blocksize", Attribute::of_int(2)).attr("mode", Attribute::of_string(mode));
+    auto out = run_ok(d);
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].dims(), (Dims{2, 3, 4, 6}));
+    OneNode s("SpaceToDepth", 22);
+    s.input(out[0]).attr("blocksize", Attribute::of_int(2)).attr("mode", Attribute::of_string(mode));
+    auto back = run_ok(s);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(values_of<float>(back[0]), x) << mode;
+  }
+}
+
 }  // namespace
 }  // namespace kiln

@@ -231,7 +231,8 @@ void register_shape_ops(OpRegistry& r) {
          1,
          {{"blocksize", Kind::kInt, true}, {"mode", Kind::kString}},
          infer_depth_to_space});
-  r.add({"SpaceToDepth", "", 1, 1, 1, 1, {{"blocksize", Kind::kInt, true}}, infer_space_to_depth});
+  r.add({"SpaceToDepth", "", 1, 1, 1, 1, {{"blocksize", Kind::kInt, true}, {"mode", Kind::kString}},
+         infer_space_to_depth});
 }
 
 }  // namespace kiln::tensor_ops

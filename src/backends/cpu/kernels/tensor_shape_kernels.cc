@@ -147,6 +147,10 @@ Status run_depth_to_space(KernelArgs& args) {
 Status run_space_to_depth(KernelArgs& args) {
   const Dims& d = args.input(0).dims();
   const int64_t b = args.node.attr_int("blocksize", 1);
+  // The inverses of DepthToSpace's two orders (the mode attribute is newer; DCR is the default).
+  if (args.node.attr_string("mode", "DCR") == "CRD") {
+    return permute_into(args, {d[0], d[1], d[2] / b, b, d[3] / b, b}, {0, 1, 3, 5, 2, 4});
+  }
   return permute_into(args, {d[0], d[1], d[2] / b, b, d[3] / b, b}, {0, 3, 5, 1, 2, 4});
 }
 
@@ -171,7 +175,7 @@ void register_shape_kernels(KernelTable& table) {
   table.add("Expand", {nullptr, run_expand});
   table.add("Tile", {nullptr, run_tile});
   table.add("DepthToSpace", {check_mode, run_depth_to_space});
-  table.add("SpaceToDepth", {nullptr, run_space_to_depth});
+  table.add("SpaceToDepth", {check_mode, run_space_to_depth});
 }
 
 }  // namespace kiln::cpu::tensor_kernels
