@@ -1,0 +1,248 @@
+#include "backends/cpu/kernels/nn_onednn.h"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+
+namespace kiln::cpu {
+namespace {
+
+using dnnl::memory;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// Row-major strides of `dims`.
+memory::dims dense_strides(const memory::dims& dims) {
+  memory::dims strides(dims.size(), 1);
+  for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
+  return strides;
+}
+
+memory::desc dense_desc(const memory::dims& dims) {
+  return memory::desc(dims, memory::data_type::f32, dense_strides(dims));
+}
+
+memory::desc any_desc(const memory::dims& dims) {
+  return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
+}
+
+// The weights as oneDNN sees them ({G,} O, I, k...), with strides describing
+// ONNX's layout: forward [M, C/g, k...] is already goihw; transposed
+// [C, M/g, k...] is "gihw-o-swapped", i.e. giohw.
+memory::desc onnx_weights_desc(const ConvProblem& p, bool transposed, memory::dims* logical) {
+  const WindowGeometry& g = p.geometry;
+  int64_t k_size = 1;
+  for (int64_t k : g.kernel) k_size *= k;
+  memory::dims kernel_strides(g.rank(), 1);
+  for (int i = static_cast<int>(g.rank()) - 2; i >= 0; --i) kernel_strides[i] = kernel_strides[i + 1] * g.kernel[i + 1];
+  const int64_t og = p.out_channels / p.group, ig = p.in_channels / p.group;
+  memory::dims dims, strides;
+  if (p.group > 1) {
+    dims = {p.group, og, ig};
+    strides = transposed ? memory::dims{ig * og * k_size, k_size, og * k_size}
+                         : memory::dims{og * ig * k_size, ig * k_size, k_size};
+  } else {
+    dims = {og, ig};
+    strides = transposed ? memory::dims{k_size, og * k_size} : memory::dims{ig * k_size, k_size};
+  }
+  dims.insert(dims.end(), g.kernel.begin(), g.kernel.end());
+  strides.insert(strides.end(), kernel_strides.begin(), kernel_strides.end());
+  *logical = dims;
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+// One built convolution: the primitive, the layouts it chose and the reorders
+// between those and the dense layouts Kiln tensors use.
+struct ConvEntry {
+  dnnl::primitive primitive;
+  memory::desc src_dense, weights_onnx, dst_dense, bias;
+  memory::desc src_chosen, weights_chosen, dst_chosen;
+  std::optional<dnnl::reorder> src_reorder, dst_reorder;
+  bool has_bias = false;
+  // oneDNN refused this problem; remembered so the refusal is not rebuilt every run.
+  std::optional<Status> rejection;
+};
+
+// Reordered constant weights, keyed by primitive key and weight address. The
+// Tensor copy keeps the source buffer alive so the address stays unique.
+struct CachedWeights {
+  Tensor source;
+  memory reordered;
+};
+
+class ConvCache {
+ public:
+  static ConvCache& global() {
+    static ConvCache* cache = new ConvCache();  // never destroyed: may be used during exit
+    return *cache;
+  }
+
+  std::shared_ptr<ConvEntry> find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : it->second;
+  }
+  void insert(const std::string& key, std::shared_ptr<ConvEntry> entry) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_[key] = std::move(entry);
+  }
+  std::optional<memory> find_weights(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = weights_.find(key);
+    if (it == weights_.end()) return std::nullopt;
+    return it->second.reordered;
+  }
+  void insert_weights(const std::string& key, CachedWeights weights) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Bound the memory held for weights of engines that are long gone.
+    if (weights_.size() >= kMaxCachedWeights) weights_.clear();
+    weights_[key] = std::move(weights);
+  }
+
+ private:
+  static constexpr size_t kMaxCachedWeights = 1024;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<ConvEntry>> entries_;
+  std::unordered_map<std::string, CachedWeights> weights_;
+};
+
+std::string problem_key(const char* kind, const ConvProblem& p, bool has_bias) {
+  std::string key = kind;
+  auto add = [&key](const Dims& d) { key += "|" + dims_to_string(d); };
+  key += "|" + std::to_string(p.batch) + "," + std::to_string(p.in_channels) + "," + std::to_string(p.out_channels) +
+         "," + std::to_string(p.group) + (has_bias ? ",b" : ",nb");
+  const WindowGeometry& g = p.geometry;
+  add(g.input), add(g.kernel), add(g.strides), add(g.dilations), add(g.pads_begin), add(g.pads_end), add(g.output);
+  return key;
+}
+
+Expected<std::shared_ptr<ConvEntry>> build_entry(const ConvProblem& p, bool transposed, bool has_bias) {
+  const WindowGeometry& g = p.geometry;
+  memory::dims src_dims = {p.batch, p.in_channels};
+  src_dims.insert(src_dims.end(), g.input.begin(), g.input.end());
+  memory::dims dst_dims = {p.batch, p.out_channels};
+  dst_dims.insert(dst_dims.end(), g.output.begin(), g.output.end());
+  memory::dims strides(g.strides.begin(), g.strides.end());
+  memory::dims dilates, padding_l(g.pads_begin.begin(), g.pads_begin.end()), padding_r;
+  for (int64_t d : g.dilations) dilates.push_back(d - 1);  // oneDNN counts the gaps
+  for (size_t i = 0; i < g.rank(); ++i) {
+    // ConvTranspose's output_padding extends the end of the output.
+    padding_r.push_back(g.pads_end[i] - (transposed ? g.output_padding[i] : 0));
+    if (padding_l[i] < 0 || padding_r[i] < 0) return unimplemented("negative padding");
+  }
+  auto entry = std::make_shared<ConvEntry>();
+  entry->has_bias = has_bias;
+  entry->src_dense = dense_desc(src_dims);
+  entry->dst_dense = dense_desc(dst_dims);
+  memory::dims weight_dims;
+  entry->weights_onnx = onnx_weights_desc(p, transposed, &weight_dims);
+  if (has_bias) entry->bias = dense_desc({p.out_channels});
+  try {
+    dnnl::engine& engine = cpu_engine();
+    if (transposed) {
+      dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                                             any_desc(src_dims), any_desc(weight_dims), entry->bias,
+                                             any_desc(dst_dims), strides, dilates, padding_l, padding_r);
+      dnnl::deconvolution_forward::primitive_desc pd(desc, engine);
+      entry->src_chosen = pd.src_desc();
+      entry->weights_chosen = pd.weights_desc();
+      entry->dst_chosen = pd.dst_desc();
+      entry->primitive = dnnl::deconvolution_forward(pd);
+    } else {
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                           any_desc(src_dims), any_desc(weight_dims), entry->bias, any_desc(dst_dims),
+                                           strides, dilates, padding_l, padding_r);
+      dnnl::convolution_forward::primitive_desc pd(desc, engine);
+      entry->src_chosen = pd.src_desc();
+      entry->weights_chosen = pd.weights_desc();
+      entry->dst_chosen = pd.dst_desc();
+      entry->primitive = dnnl::convolution_forward(pd);
+    }
+    if (entry->src_chosen != entry->src_dense) {
+      entry->src_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine, entry->src_dense, engine,
+                                                                       entry->src_chosen));
+    }
+    if (entry->dst_chosen != entry->dst_dense) {
+      entry->dst_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine, entry->dst_chosen, engine,
+                                                                       entry->dst_dense));
+    }
+  } catch (const dnnl::error& e) {
+    return unimplemented(std::string("oneDNN rejected the convolution: ") + e.what());
+  }
+  return entry;
+}
+
+Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const float* x, const float* w,
+                  const float* bias, float* y, const Tensor* constant_weights) {
+  ConvCache& cache = ConvCache::global();
+  const std::string key = problem_key(kind, p, bias != nullptr);
+  std::shared_ptr<ConvEntry> entry = cache.find(key);
+  if (!entry) {
+    auto built = build_entry(p, transposed, bias != nullptr);
+    if (built.ok()) {
+      entry = *built;
+    } else {
+      entry = std::make_shared<ConvEntry>();
+      entry->rejection = built.status();
+    }
+    cache.insert(key, entry);
+  }
+  if (entry->rejection) return *entry->rejection;
+  try {
+    dnnl::engine& engine = cpu_engine();
+    dnnl::stream stream(engine);
+    memory src_user(entry->src_dense, engine, const_cast<float*>(x));
+    memory src = src_user;
+    if (entry->src_reorder) {
+      src = memory(entry->src_chosen, engine);
+      entry->src_reorder->execute(stream, src_user, src);
+    }
+    memory weights_user(entry->weights_onnx, engine, const_cast<float*>(w));
+    memory weights = weights_user;
+    if (entry->weights_chosen != entry->weights_onnx) {
+      std::string weights_key;
+      std::optional<memory> cached;
+      if (constant_weights) {
+        weights_key = key + "@" + std::to_string(reinterpret_cast<uintptr_t>(constant_weights->raw_data()));
+        cached = cache.find_weights(weights_key);
+      }
+      if (cached) {
+        weights = *cached;
+      } else {
+        weights = memory(entry->weights_chosen, engine);
+        dnnl::reorder(weights_user, weights).execute(stream, weights_user, weights);
+        if (constant_weights) cache.insert_weights(weights_key, CachedWeights{*constant_weights, weights});
+      }
+    }
+    memory dst_user(entry->dst_dense, engine, y);
+    memory dst = entry->dst_reorder ? memory(entry->dst_chosen, engine) : dst_user;
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
+    if (bias) args[DNNL_ARG_BIAS] = memory(entry->bias, engine, const_cast<float*>(bias));
+    entry->primitive.execute(stream, args);
+    if (entry->dst_reorder) entry->dst_reorder->execute(stream, dst, dst_user);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return unimplemented(std::string("oneDNN failed to run the convolution: ") + e.what());
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status onednn_conv(const ConvProblem& problem, const float* x, const float* w, const float* bias, float* y,
+                   const Tensor* constant_weights) {
+  return run_onednn("conv", false, problem, x, w, bias, y, constant_weights);
+}
+
+Status onednn_conv_transpose(const ConvProblem& problem, const float* x, const float* w, const float* bias, float* y,
+                             const Tensor* constant_weights) {
+  return run_onednn("deconv", true, problem, x, w, bias, y, constant_weights);
+}
+
+}  // namespace kiln::cpu
