@@ -32,6 +32,17 @@ memory::desc any_desc(const memory::dims& dims) {
   return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
 }
 
+// Which layouts the primitive may pick for src/dst. Measured on ResNet-50
+// layers (AVX-512, 1-8 threads): pointwise (1x1) convolutions run faster on
+// plain NCHW (a GEMM, no reorders), larger kernels faster in oneDNN's blocked
+// layouts even counting the reorders to and from NCHW.
+bool prefers_blocked_layout(const ConvProblem& p) {
+  for (int64_t k : p.geometry.kernel) {
+    if (k != 1) return true;
+  }
+  return false;
+}
+
 // The weights as oneDNN sees them ({G,} O, I, k...), with strides describing
 // ONNX's layout: forward [M, C/g, k...] is already goihw; transposed
 // [C, M/g, k...] is "gihw-o-swapped", i.e. giohw.
@@ -143,12 +154,14 @@ Expected<std::shared_ptr<ConvEntry>> build_entry(const ConvProblem& p, bool tran
   memory::dims weight_dims;
   entry->weights_onnx = onnx_weights_desc(p, transposed, &weight_dims);
   if (has_bias) entry->bias = dense_desc({p.out_channels});
+  const bool blocked = prefers_blocked_layout(p);
+  const memory::desc src_md = blocked ? any_desc(src_dims) : entry->src_dense;
+  const memory::desc dst_md = blocked ? any_desc(dst_dims) : entry->dst_dense;
   try {
     dnnl::engine& engine = cpu_engine();
     if (transposed) {
       dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                                             any_desc(src_dims), any_desc(weight_dims), entry->bias,
-                                             any_desc(dst_dims), strides, dilates, padding_l, padding_r);
+                                             src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates, padding_l, padding_r);
       dnnl::deconvolution_forward::primitive_desc pd(desc, engine);
       entry->src_chosen = pd.src_desc();
       entry->weights_chosen = pd.weights_desc();
@@ -156,8 +169,7 @@ Expected<std::shared_ptr<ConvEntry>> build_entry(const ConvProblem& p, bool tran
       entry->primitive = dnnl::deconvolution_forward(pd);
     } else {
       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                           any_desc(src_dims), any_desc(weight_dims), entry->bias, any_desc(dst_dims),
-                                           strides, dilates, padding_l, padding_r);
+                                           src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates, padding_l, padding_r);
       dnnl::convolution_forward::primitive_desc pd(desc, engine);
       entry->src_chosen = pd.src_desc();
       entry->weights_chosen = pd.weights_desc();
