@@ -3,6 +3,7 @@
 // kernels (random inputs, stated tolerances).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -468,6 +469,20 @@ TEST(NnGemm, TransposesAlphaBetaAndBroadcastC) {
   }
 }
 
+TEST(NnGemm, Float16ComputesInFloat32) {
+  Tensor a = random_tensor(DataType::kFloat32, {3, 4}, 350);
+  Tensor b = random_tensor(DataType::kFloat32, {4, 2}, 351);
+  auto a16 = cast_tensor(a, DataType::kFloat16);
+  auto b16 = cast_tensor(b, DataType::kFloat16);
+  ASSERT_TRUE(a16.ok() && b16.ok());
+  auto out = run_node("Gemm", {{"a", *a16}, {"b", *b16}}, {});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  ASSERT_EQ((*out)[0].dtype(), DataType::kFloat16);
+  Dims out_dims;
+  std::vector<double> expected = naive_matmul({3, 4}, as_doubles(*a16), {4, 2}, as_doubles(*b16), &out_dims);
+  expect_close((*out)[0], {3, 2}, expected, 2e-3, 2e-3, "Gemm float16");
+}
+
 // ---------------------------------------------------------------- integer ops
 
 TEST(NnInteger, MatMulIntegerWithZeroPoints) {
@@ -498,6 +513,61 @@ TEST(NnInteger, ConvIntegerWithZeroPointAndPadding) {
   auto out = run_node("ConvInteger", {{"x", x}, {"w", w, true}, {"xz", x_zero, true}}, conv_attributes(c));
   ASSERT_TRUE(out.ok()) << out.status().to_string();
   expect_close((*out)[0], out_dims, expected, 0, 0, "ConvInteger");
+}
+
+// Requantizes like the ONNX reference: round half to even, then saturate to uint8.
+double requantize_uint8(double acc, double scale, double y_scale, double y_zero) {
+  double v = std::nearbyint(static_cast<float>(acc) * static_cast<float>(scale / y_scale)) + y_zero;
+  return std::clamp(v, 0.0, 255.0);
+}
+
+TEST(NnInteger, QLinearMatMulRequantizes) {
+  Tensor a = random_tensor(DataType::kUint8, {2, 3, 4}, 420, 0, 255);
+  Tensor b = random_tensor(DataType::kUint8, {4, 5}, 421, 0, 255);
+  auto scalar_u8 = [](uint8_t v) { return Tensor::from_vector<uint8_t>(DataType::kUint8, {}, {v}); };
+  auto scalar_f = [](float v) { return Tensor::from_vector<float>(DataType::kFloat32, {}, {v}); };
+  const float a_scale = 0.02f, b_scale = 0.01f, y_scale = 0.05f;
+  auto out = run_node("QLinearMatMul",
+                      {{"a", a}, {"as", scalar_f(a_scale)}, {"az", scalar_u8(120)}, {"b", b, true},
+                       {"bs", scalar_f(b_scale)}, {"bz", scalar_u8(130)}, {"ys", scalar_f(y_scale)},
+                       {"yz", scalar_u8(128)}},
+                      {});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  ASSERT_EQ((*out)[0].dtype(), DataType::kUint8);
+  std::vector<double> av = as_doubles(a), bv = as_doubles(b);
+  for (double& v : av) v -= 120;
+  for (double& v : bv) v -= 130;
+  Dims out_dims;
+  std::vector<double> expected = naive_matmul({2, 3, 4}, av, {4, 5}, bv, &out_dims);
+  for (double& v : expected) v = requantize_uint8(v, a_scale * b_scale, y_scale, 128);
+  expect_close((*out)[0], out_dims, expected, 0, 0, "QLinearMatMul");
+}
+
+TEST(NnInteger, QLinearConvPerChannelWeightScale) {
+  ConvCase c{{1, 2, 6, 6}, {3, 2, 3, 3}, 1, {1, 1}, {}, {1, 1, 1, 1}, false};
+  Tensor x = random_tensor(DataType::kUint8, c.x, 430, 0, 255);
+  Tensor w = random_tensor(DataType::kUint8, c.w, 431, 0, 255);
+  Tensor bias = random_tensor(DataType::kInt32, {3}, 432, -500, 500);
+  Tensor w_scale = Tensor::from_vector<float>(DataType::kFloat32, {3}, {0.001f, 0.002f, 0.0005f});
+  Tensor w_zero = Tensor::from_vector<uint8_t>(DataType::kUint8, {3}, {120, 128, 140});
+  auto scalar_u8 = [](uint8_t v) { return Tensor::from_vector<uint8_t>(DataType::kUint8, {}, {v}); };
+  auto scalar_f = [](float v) { return Tensor::from_vector<float>(DataType::kFloat32, {}, {v}); };
+  auto out = run_node("QLinearConv",
+                      {{"x", x}, {"xs", scalar_f(0.01f)}, {"xz", scalar_u8(100)}, {"w", w, true},
+                       {"ws", w_scale, true}, {"wz", w_zero, true}, {"ys", scalar_f(0.02f)},
+                       {"yz", scalar_u8(110)}, {"b", bias, true}},
+                      conv_attributes(c));
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  std::vector<double> xv = as_doubles(x), wv = as_doubles(w), bv = as_doubles(bias);
+  for (double& v : xv) v -= 100;
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] -= w_zero.data<uint8_t>()[i / 18];
+  Dims out_dims = forward_output_dims(c);
+  std::vector<double> expected = naive_conv(c, out_dims, xv, wv, &bv, pads_begin_of(c));
+  for (size_t i = 0; i < expected.size(); ++i) {
+    int64_t channel = (i / 36) % 3;
+    expected[i] = requantize_uint8(expected[i], 0.01 * w_scale.data<float>()[channel], 0.02, 110);
+  }
+  expect_close((*out)[0], out_dims, expected, 1, 0, "QLinearConv");  // one step for float rounding
 }
 
 // ---------------------------------------------------------------- pooling

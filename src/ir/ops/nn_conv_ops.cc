@@ -92,6 +92,13 @@ void register_conv_schemas(OpRegistry& registry) {
 
   registry.add(OpSchema{"ConvInteger", "", 2, 4, 1, 1, conv_attributes(),
                         [](const InferContext& ctx) { return infer_conv(ctx, DataType::kInt32, false); }});
+
+  // Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B.
+  // infer_conv reads inputs 0 and 1, so it sees a view with w moved into place.
+  registry.add(OpSchema{"QLinearConv", "", 8, 9, 1, 1, conv_attributes(), [](const InferContext& ctx) {
+                          InferContext view{ctx.node, {ctx.input(0), ctx.input(3)}, {ctx.value(0), ctx.value(3)}};
+                          return infer_conv(view, ctx.input(7).dtype, false);
+                        }});
 }
 
 }  // namespace kiln

@@ -1,9 +1,12 @@
-// Conv, ConvTranspose and ConvInteger. float32 goes through oneDNN, with the
+// Conv, ConvTranspose, ConvInteger and QLinearConv. float32 goes through oneDNN, with the
 // reference loops as fallback; float64 and integer problems use the loops;
 // half types are widened to float32.
+#include <optional>
+
 #include "backends/cpu/kernels/nn_conv_reference.h"
 #include "backends/cpu/kernels/nn_kernels.h"
 #include "backends/cpu/kernels/nn_onednn.h"
+#include "backends/cpu/kernels/nn_requantize.h"
 #include "core/dispatch.h"
 
 namespace kiln::cpu {
@@ -182,12 +185,53 @@ Status run_conv_integer(KernelArgs& args) {
   return ok_status();
 }
 
+// Scalar float input (a scale) or its per-channel values.
+Expected<std::vector<float>> scales_of(const Node& node, const Tensor& t, int64_t channels, const char* name) {
+  if (t.dtype() != DataType::kFloat32 || (t.element_count() != 1 && t.element_count() != channels)) {
+    return invalid_argument(node.describe() + ": " + name + " " + t.describe() + " must be a float32 scalar" +
+                            (channels > 1 ? " or have " + std::to_string(channels) + " values" : std::string()));
+  }
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.element_count());
+}
+
+// Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, B (int32).
+Status run_qlinear_conv(KernelArgs& args) {
+  const Node& node = args.node;
+  if (args.input(2).element_count() != 1) {
+    return invalid_argument(node.describe() + ": x_zero_point must be a scalar, got " + args.input(2).describe());
+  }
+  KILN_ASSIGN_OR_RETURN(Tensor x, subtract_zero_point(node, args.input(0), args.inputs[2], "input x"));
+  KILN_ASSIGN_OR_RETURN(Tensor w, subtract_zero_point(node, args.input(3), args.inputs[5], "input w"));
+  KILN_ASSIGN_OR_RETURN(ConvProblem p, conv_problem(node, x.dims(), w.dims(), false));
+  const Tensor* bias = args.has_input(8) ? args.inputs[8] : nullptr;
+  if (bias && bias->dtype() != DataType::kInt32) return unsupported_dtype(node, bias->dtype(), "bias B");
+  KILN_RETURN_IF_ERROR(check_bias(node, bias, p.out_channels));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> x_scale, scales_of(node, args.input(1), 1, "x_scale"));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> w_scale, scales_of(node, args.input(4), p.out_channels, "w_scale"));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> y_scale, scales_of(node, args.input(6), 1, "y_scale"));
+  const Tensor& y_zero = args.input(7);
+  Dims dims = output_dims(p);
+  Tensor acc = Tensor::empty(DataType::kInt32, dims);
+  reference_conv<int32_t>(p, x.data<int32_t>(), w.data<int32_t>(), bias ? bias->data<int32_t>() : nullptr,
+                          acc.data<int32_t>());
+  Tensor& y = prepare_output(args, y_zero.dtype(), dims);
+  const int64_t plane = p.batch * p.out_channels > 0 ? acc.element_count() / (p.batch * p.out_channels) : 1;
+  auto scale_of = [&](int64_t i) {
+    return x_scale[0] * w_scale[w_scale.size() == 1 ? 0 : (i / plane) % p.out_channels];
+  };
+  if (!requantize_into(acc, scale_of, y_scale[0], static_cast<int32_t>(y_zero.scalar_as_int64()), y)) {
+    return unsupported_dtype(node, y_zero.dtype(), "y_zero_point");
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 void register_conv_kernels(KernelTable& table) {
   table.add("Conv", CpuKernel{nullptr, [](KernelArgs& args) { return run_conv(args, false); }});
   table.add("ConvTranspose", CpuKernel{nullptr, [](KernelArgs& args) { return run_conv(args, true); }});
   table.add("ConvInteger", CpuKernel{nullptr, run_conv_integer});
+  table.add("QLinearConv", CpuKernel{nullptr, run_qlinear_conv});
 }
 
 }  // namespace kiln::cpu

@@ -1,12 +1,14 @@
-// MatMul, Gemm and MatMulInteger. float32 runs on oneDNN's sgemm; other types
+// MatMul, Gemm, MatMulInteger and QLinearMatMul. float32 runs on oneDNN's sgemm; other types
 // on plain loops (integers wrap like the element type does).
 #include <oneapi/dnnl/dnnl.h>
 
 #include <cstring>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
 #include "backends/cpu/kernels/nn_kernels.h"
+#include "backends/cpu/kernels/nn_requantize.h"
 #include "core/dispatch.h"
 #include "ir/ops/nn_geometry.h"
 
@@ -170,30 +172,15 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
   }
 }
 
-Status run_gemm(KernelArgs& args) {
-  const Node& node = args.node;
-  const Tensor& a = args.input(0);
-  const Tensor& b = args.input(1);
-  const Tensor* c = args.has_input(2) ? args.inputs[2] : nullptr;
-  if (a.rank() != 2 || b.rank() != 2 || a.dtype() != b.dtype() || (c && c->dtype() != a.dtype())) {
-    return invalid_argument(node.describe() + ": A " + a.describe() + " and B " + b.describe() +
-                            " must be matrices of one element type (C too)");
-  }
+// y = alpha * op(A) op(B) + beta * C for tensors of one arithmetic type; y is [m, n].
+Status gemm_tensors(const Node& node, const Tensor& a, const Tensor& b, const Tensor* c, Tensor& y) {
   const bool trans_a = node.attr_int("transA", 0) != 0, trans_b = node.attr_int("transB", 0) != 0;
   const int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
-  const int64_t n = trans_b ? b.dim(0) : b.dim(1), kb = trans_b ? b.dim(1) : b.dim(0);
-  if (k != kb) {
-    return invalid_argument(node.describe() + ": inner dimensions differ: A " + a.describe() + ", B " + b.describe());
-  }
+  const int64_t n = trans_b ? b.dim(0) : b.dim(1);
   const double alpha = node.attr_float("alpha", 1.0);
-  double beta = c ? node.attr_float("beta", 1.0) : 0.0;
-  Tensor& y = prepare_output(args, a.dtype(), {m, n});
-  DataType dtype = a.dtype();
-  if (dtype == DataType::kFloat16 || dtype == DataType::kBFloat16) {
-    return unsupported_dtype(node, dtype);
-  }
+  const double beta = c ? node.attr_float("beta", 1.0) : 0.0;
   Status status = ok_status();
-  bool handled = dispatch_arithmetic(dtype, [&]<typename T>() {
+  bool handled = dispatch_arithmetic(a.dtype(), [&]<typename T>() {
     if (beta != 0.0) status = broadcast_into<T>(node, *c, m, n, y.data<T>());
     if (!status.ok()) return;
     if constexpr (std::is_same_v<T, float>) {
@@ -210,8 +197,36 @@ Status run_gemm(KernelArgs& args) {
       gemm_reference<T>(trans_a, trans_b, m, n, k, alpha, a.data<T>(), b.data<T>(), beta, y.data<T>());
     }
   });
-  if (!handled) return unsupported_dtype(node, dtype);
+  if (!handled) return unsupported_dtype(node, a.dtype());
   return status;
+}
+
+Status run_gemm(KernelArgs& args) {
+  const Node& node = args.node;
+  const Tensor& a = args.input(0);
+  const Tensor& b = args.input(1);
+  const Tensor* c = args.has_input(2) ? args.inputs[2] : nullptr;
+  if (a.rank() != 2 || b.rank() != 2 || a.dtype() != b.dtype() || (c && c->dtype() != a.dtype())) {
+    return invalid_argument(node.describe() + ": A " + a.describe() + " and B " + b.describe() +
+                            " must be matrices of one element type (C too)");
+  }
+  const bool trans_a = node.attr_int("transA", 0) != 0, trans_b = node.attr_int("transB", 0) != 0;
+  const int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
+  const int64_t n = trans_b ? b.dim(0) : b.dim(1), kb = trans_b ? b.dim(1) : b.dim(0);
+  if (k != kb) {
+    return invalid_argument(node.describe() + ": inner dimensions differ: A " + a.describe() + ", B " + b.describe());
+  }
+  Tensor& y = prepare_output(args, a.dtype(), {m, n});
+  if (a.dtype() != DataType::kFloat16 && a.dtype() != DataType::kBFloat16) return gemm_tensors(node, a, b, c, y);
+  // Half types: compute in float32.
+  KILN_ASSIGN_OR_RETURN(Tensor a32, cast_tensor(a, DataType::kFloat32));
+  KILN_ASSIGN_OR_RETURN(Tensor b32, cast_tensor(b, DataType::kFloat32));
+  std::optional<Tensor> c32;
+  if (c) { KILN_ASSIGN_OR_RETURN(c32, cast_tensor(*c, DataType::kFloat32)); }
+  Tensor y32 = Tensor::empty(DataType::kFloat32, {m, n});
+  KILN_RETURN_IF_ERROR(gemm_tensors(node, a32, b32, c32 ? &*c32 : nullptr, y32));
+  KILN_ASSIGN_OR_RETURN(y, cast_tensor(y32, a.dtype()));
+  return ok_status();
 }
 
 // (value - zero point) as int32. A's zero point is per tensor or per row (axis
@@ -256,12 +271,44 @@ Status run_matmul_integer(KernelArgs& args) {
   return ok_status();
 }
 
+Expected<std::vector<float>> scales_of(const Node& node, const Tensor& t, int64_t count, const char* name) {
+  if (t.dtype() != DataType::kFloat32 || (t.element_count() != 1 && t.element_count() != count)) {
+    return invalid_argument(node.describe() + ": " + name + " " + t.describe() + " must be a float32 scalar or have " +
+                            std::to_string(count) + " values");
+  }
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.element_count());
+}
+
+// Inputs: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point.
+// A's scale and zero point are per tensor or per row, B's per tensor or per column.
+Status run_qlinear_matmul(KernelArgs& args) {
+  const Node& node = args.node;
+  KILN_ASSIGN_OR_RETURN(Tensor a, widen_with_zero_point(node, args.input(0), args.inputs[2], true, "A"));
+  KILN_ASSIGN_OR_RETURN(Tensor b, widen_with_zero_point(node, args.input(3), args.inputs[5], false, "B"));
+  KILN_ASSIGN_OR_RETURN(MatMulShape s, matmul_shape(node, a.dims(), b.dims()));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> a_scale, scales_of(node, args.input(1), s.m, "a_scale"));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> b_scale, scales_of(node, args.input(4), s.n, "b_scale"));
+  KILN_ASSIGN_OR_RETURN(std::vector<float> y_scale, scales_of(node, args.input(6), 1, "y_scale"));
+  Tensor acc = Tensor::empty(DataType::kInt32, s.output);
+  matmul_reference<int32_t>(s, a.data<int32_t>(), b.data<int32_t>(), acc.data<int32_t>());
+  const Tensor& y_zero = args.input(7);
+  Tensor& y = prepare_output(args, y_zero.dtype(), s.output);
+  auto scale_of = [&](int64_t i) {
+    return a_scale[a_scale.size() == 1 ? 0 : (i / s.n) % s.m] * b_scale[b_scale.size() == 1 ? 0 : i % s.n];
+  };
+  if (!requantize_into(acc, scale_of, y_scale[0], static_cast<int32_t>(y_zero.scalar_as_int64()), y)) {
+    return unsupported_dtype(node, y_zero.dtype(), "y_zero_point");
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 void register_matmul_kernels(KernelTable& table) {
   table.add("MatMul", CpuKernel{nullptr, run_matmul});
   table.add("Gemm", CpuKernel{nullptr, run_gemm});
   table.add("MatMulInteger", CpuKernel{nullptr, run_matmul_integer});
+  table.add("QLinearMatMul", CpuKernel{nullptr, run_qlinear_matmul});
 }
 
 }  // namespace kiln::cpu
