@@ -70,7 +70,7 @@ memory::desc onnx_weights_desc(const ConvProblem& p, bool transposed, memory::di
 
 // One built convolution: the primitive, the layouts it chose and the reorders
 // between those and the dense layouts Kiln tensors use.
-struct ConvEntry {
+struct CachedPrimitive {
   dnnl::primitive primitive;
   memory::desc src_dense, weights_onnx, dst_dense, bias;
   memory::desc src_chosen, weights_chosen, dst_chosen;
@@ -87,20 +87,22 @@ struct CachedWeights {
   memory reordered;
 };
 
-class ConvCache {
+class PrimitiveCache {
  public:
-  static ConvCache& global() {
-    static ConvCache* cache = new ConvCache();  // never destroyed: may be used during exit
+  static PrimitiveCache& global() {
+    static PrimitiveCache* cache = new PrimitiveCache();  // never destroyed: may be used during exit
     return *cache;
   }
 
-  std::shared_ptr<ConvEntry> find(const std::string& key) {
+  std::shared_ptr<CachedPrimitive> find(const std::string& key) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = entries_.find(key);
     return it == entries_.end() ? nullptr : it->second;
   }
-  void insert(const std::string& key, std::shared_ptr<ConvEntry> entry) {
+  void insert(const std::string& key, std::shared_ptr<CachedPrimitive> entry) {
     std::lock_guard<std::mutex> lock(mutex_);
+    // Dynamic shapes add an entry per shape; bound what is kept.
+    if (entries_.size() >= kMaxEntries) entries_.clear();
     entries_[key] = std::move(entry);
   }
   std::optional<memory> find_weights(const std::string& key) {
@@ -118,8 +120,9 @@ class ConvCache {
 
  private:
   static constexpr size_t kMaxCachedWeights = 1024;
+  static constexpr size_t kMaxEntries = 4096;
   std::mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<ConvEntry>> entries_;
+  std::unordered_map<std::string, std::shared_ptr<CachedPrimitive>> entries_;
   std::unordered_map<std::string, CachedWeights> weights_;
 };
 
@@ -133,7 +136,7 @@ std::string problem_key(const char* kind, const ConvProblem& p, bool has_bias) {
   return key;
 }
 
-Expected<std::shared_ptr<ConvEntry>> build_entry(const ConvProblem& p, bool transposed, bool has_bias) {
+Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, bool transposed, bool has_bias) {
   const WindowGeometry& g = p.geometry;
   memory::dims src_dims = {p.batch, p.in_channels};
   src_dims.insert(src_dims.end(), g.input.begin(), g.input.end());
@@ -147,7 +150,7 @@ Expected<std::shared_ptr<ConvEntry>> build_entry(const ConvProblem& p, bool tran
     padding_r.push_back(g.pads_end[i] - (transposed ? g.output_padding[i] : 0));
     if (padding_l[i] < 0 || padding_r[i] < 0) return unimplemented("negative padding");
   }
-  auto entry = std::make_shared<ConvEntry>();
+  auto entry = std::make_shared<CachedPrimitive>();
   entry->has_bias = has_bias;
   entry->src_dense = dense_desc(src_dims);
   entry->dst_dense = dense_desc(dst_dims);
@@ -192,15 +195,15 @@ Expected<std::shared_ptr<ConvEntry>> build_entry(const ConvProblem& p, bool tran
 
 Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const float* x, const float* w,
                   const float* bias, float* y, const Tensor* constant_weights) {
-  ConvCache& cache = ConvCache::global();
+  PrimitiveCache& cache = PrimitiveCache::global();
   const std::string key = problem_key(kind, p, bias != nullptr);
-  std::shared_ptr<ConvEntry> entry = cache.find(key);
+  std::shared_ptr<CachedPrimitive> entry = cache.find(key);
   if (!entry) {
     auto built = build_entry(p, transposed, bias != nullptr);
     if (built.ok()) {
       entry = *built;
     } else {
-      entry = std::make_shared<ConvEntry>();
+      entry = std::make_shared<CachedPrimitive>();
       entry->rejection = built.status();
     }
     cache.insert(key, entry);
@@ -246,6 +249,59 @@ Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const
 }
 
 }  // namespace
+
+Status onednn_pool(OnednnPoolKind kind, int64_t batch, int64_t channels, const WindowGeometry& g, const float* x,
+                   float* y) {
+  const char* names[] = {"max", "avg_include_pad", "avg_exclude_pad"};
+  std::string key = std::string("pool|") + names[static_cast<int>(kind)] + "|" + std::to_string(batch) + "," +
+                    std::to_string(channels);
+  for (const Dims* d : {&g.input, &g.kernel, &g.strides, &g.dilations, &g.pads_begin, &g.pads_end, &g.output}) {
+    key += "|" + dims_to_string(*d);
+  }
+  PrimitiveCache& cache = PrimitiveCache::global();
+  std::shared_ptr<CachedPrimitive> entry = cache.find(key);
+  if (!entry) {
+    entry = std::make_shared<CachedPrimitive>();
+    memory::dims src_dims = {batch, channels}, dst_dims = {batch, channels};
+    src_dims.insert(src_dims.end(), g.input.begin(), g.input.end());
+    dst_dims.insert(dst_dims.end(), g.output.begin(), g.output.end());
+    memory::dims strides(g.strides.begin(), g.strides.end()), kernel(g.kernel.begin(), g.kernel.end());
+    memory::dims dilation, padding_l(g.pads_begin.begin(), g.pads_begin.end()), padding_r;
+    for (int64_t d : g.dilations) dilation.push_back(d - 1);
+    for (size_t i = 0; i < g.rank(); ++i) {
+      // ceil_mode may need windows past the end padding: oneDNN sizes its
+      // output from the padding, so extend it (those cells never count).
+      padding_r.push_back((g.output[i] - 1) * g.strides[i] + (g.kernel[i] - 1) * g.dilations[i] + 1 - g.input[i] -
+                          g.pads_begin[i]);
+    }
+    entry->src_dense = dense_desc(src_dims);
+    entry->dst_dense = dense_desc(dst_dims);
+    dnnl::algorithm algorithm = kind == OnednnPoolKind::kMax ? dnnl::algorithm::pooling_max
+                                : kind == OnednnPoolKind::kAverageIncludePad
+                                    ? dnnl::algorithm::pooling_avg_include_padding
+                                    : dnnl::algorithm::pooling_avg_exclude_padding;
+    try {
+      dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, entry->src_dense,
+                                          entry->dst_dense, strides, kernel, dilation, padding_l, padding_r);
+      entry->primitive = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, cpu_engine()));
+    } catch (const dnnl::error& e) {
+      entry->rejection = unimplemented(std::string("oneDNN rejected the pooling: ") + e.what());
+    }
+    cache.insert(key, entry);
+  }
+  if (entry->rejection) return *entry->rejection;
+  try {
+    dnnl::engine& engine = cpu_engine();
+    dnnl::stream stream(engine);
+    memory src(entry->src_dense, engine, const_cast<float*>(x));
+    memory dst(entry->dst_dense, engine, y);
+    entry->primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return unimplemented(std::string("oneDNN failed to run the pooling: ") + e.what());
+  }
+  return ok_status();
+}
 
 Status onednn_conv(const ConvProblem& problem, const float* x, const float* w, const float* bias, float* y,
                    const Tensor* constant_weights) {

@@ -7,6 +7,7 @@
 
 #include "backends/cpu/kernels/nn_conv_reference.h"
 #include "backends/cpu/kernels/nn_kernels.h"
+#include "backends/cpu/kernels/nn_onednn.h"
 #include "core/dispatch.h"
 
 namespace kiln::cpu {
@@ -16,6 +17,8 @@ enum class PoolKind { kMax, kAverage, kLp };
 
 struct PoolProblem {
   int64_t planes = 0;  // batch * channels
+  int64_t batch = 0, channels = 0;
+  WindowGeometry geometry;
   Geometry3d g;
   bool count_include_pad = false;
   double p = 2;
@@ -43,6 +46,9 @@ Expected<PoolProblem> pool_problem(const Node& node, const Tensor& x, Dims* out_
                         forward_window_geometry(node, spatial, kernel, node.attr_int("ceil_mode", 0) != 0));
   PoolProblem p;
   p.planes = x.dim(0) * x.dim(1);
+  p.batch = x.dim(0);
+  p.channels = x.dim(1);
+  p.geometry = geometry;
   p.g = to_3d(geometry);
   p.count_include_pad = node.attr_int("count_include_pad", 0) != 0;
   p.p = node.attr_float("p", 2.0);
@@ -140,6 +146,23 @@ void average_or_lp_pool(const PoolProblem& p, PoolKind kind, const T* x, T* y) {
   }
 }
 
+// oneDNN for max and average pooling where its semantics match ONNX's.
+Status run_onednn_pool(const PoolProblem& p, PoolKind kind, const float* x, float* y) {
+  if (kind == PoolKind::kLp) return unimplemented("LpPool");
+  OnednnPoolKind onednn_kind = OnednnPoolKind::kMax;
+  if (kind == PoolKind::kAverage) {
+    onednn_kind = p.count_include_pad ? OnednnPoolKind::kAverageIncludePad : OnednnPoolKind::kAverageExcludePad;
+    if (p.count_include_pad) {
+      const WindowGeometry& g = p.geometry;
+      for (size_t i = 0; i < g.rank(); ++i) {
+        int64_t last_end = (g.output[i] - 1) * g.strides[i] + (g.kernel[i] - 1) * g.dilations[i] + 1;
+        if (last_end > g.input[i] + g.pads_begin[i] + g.pads_end[i]) return unimplemented("window past the padding");
+      }
+    }
+  }
+  return onednn_pool(onednn_kind, p.batch, p.channels, p.geometry, x, y);
+}
+
 Status run_pool(KernelArgs& args, PoolKind kind) {
   const Node& node = args.node;
   const Tensor& x = args.input(0);
@@ -149,6 +172,10 @@ Status run_pool(KernelArgs& args, PoolKind kind) {
   int64_t* indices = nullptr;
   if (kind == PoolKind::kMax && node.has_output(1)) {
     indices = prepare_output(args, 1, DataType::kInt64, out_dims).data<int64_t>();
+  }
+  if (x.dtype() == DataType::kFloat32 && !indices && y.element_count() > 0) {
+    Status status = run_onednn_pool(p, kind, x.data<float>(), y.data<float>());
+    if (status.code() != StatusCode::kUnimplemented) return status;
   }
   bool handled = false;
   if (kind == PoolKind::kMax) {
