@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "ir/op_registry.h"
 #include "kiln/builder.h"
@@ -293,6 +294,62 @@ TEST(NnConv, Float64MatchesNaiveLoops) {
   uint32_t seed = 3;
   for (const ConvCase& c : conv_cases()) {
     check_conv(c, DataType::kFloat64, false, true, seed += 10, "conv f64 x=" + dims_to_string(c.x));
+  }
+}
+
+TEST(NnConv, ContextsOnSeveralThreadsShareCachedPrimitives) {
+  ConvCase c = conv_cases()[6];  // 3x3, blocked layouts with reorders
+  Tensor w = random_tensor(DataType::kFloat32, c.w, 21);
+  auto graph = std::make_unique<Graph>();
+  graph->opsets[""] = 17;
+  Value* x = graph->value("x");
+  x->dtype = DataType::kFloat32;
+  x->shape = Shape::from_dims(c.x);
+  graph->inputs().push_back(x);
+  Value* weights = graph->value("w");
+  weights->dtype = DataType::kFloat32;
+  weights->shape = Shape::from_dims(c.w);
+  weights->constant = w;
+  Value* y = graph->value("y");
+  graph->outputs().push_back(y);
+  auto node = std::make_unique<Node>();
+  node->name = "conv";
+  node->op_type = "Conv";
+  node->opset = 17;
+  node->attributes = conv_attributes(c);
+  node->inputs = {x, weights};
+  node->outputs = {y};
+  graph->add_node(std::move(node));
+  auto engine = Builder::build(std::move(graph));
+  ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+  ConvCase no_bias = c;
+  no_bias.bias = false;
+  Dims out_dims = forward_output_dims(c);
+  constexpr int kThreads = 4;
+  std::vector<Tensor> inputs;
+  std::vector<std::vector<double>> expected;
+  for (int t = 0; t < kThreads; ++t) {
+    inputs.push_back(random_tensor(DataType::kFloat32, c.x, 30 + t));
+    expected.push_back(naive_conv(no_bias, out_dims, as_doubles(inputs[t]), as_doubles(w), nullptr, pads_begin_of(c)));
+  }
+  std::vector<std::vector<Tensor>> results(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto context = (*engine)->create_context();
+      if (!context.ok()) return void(errors[t] = context.status().to_string());
+      for (int run = 0; run < 3; ++run) {
+        auto out = (*context)->execute({{"x", inputs[t]}});
+        if (!out.ok()) return void(errors[t] = out.status().to_string());
+        results[t] = *out;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_TRUE(errors[t].empty()) << errors[t];
+    expect_close(results[t][0], out_dims, expected[t], 1e-4, 1e-4, "thread " + std::to_string(t));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "backends/cpu/kernels/nn_onednn.h"
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,6 +16,60 @@ using dnnl::memory;
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
+}
+
+// Every primitive runs in user scratchpad mode with a per-thread buffer: the
+// library-managed scratchpad would tie a cached primitive to the thread that
+// created it, and contexts run on any thread, several at once.
+dnnl::primitive_attr user_scratchpad_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void* thread_scratchpad(size_t bytes) {
+  struct Buffer {
+    void* data = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffer;
+  if (buffer.size < bytes) {
+    std::free(buffer.data);
+    size_t rounded = (bytes + 63) / 64 * 64;
+    buffer.data = std::aligned_alloc(64, rounded);
+    buffer.size = buffer.data ? rounded : 0;
+  }
+  return buffer.data;
+}
+
+// Runs `primitive` with the calling thread's scratchpad added to `args`.
+Status execute(const dnnl::primitive& primitive, const memory::desc& scratchpad, dnnl::stream& stream,
+               std::unordered_map<int, memory> args) {
+  size_t bytes = scratchpad.get_size();
+  if (bytes > 0) {
+    void* buffer = thread_scratchpad(bytes);
+    if (!buffer) return resource_exhausted("cannot allocate " + std::to_string(bytes) + " bytes of oneDNN scratchpad");
+    args[DNNL_ARG_SCRATCHPAD] = memory(scratchpad, stream.get_engine(), buffer);
+  }
+  primitive.execute(stream, args);
+  return ok_status();
+}
+
+// A reorder in user scratchpad mode, with the scratchpad it needs.
+struct Reorder {
+  dnnl::reorder primitive;
+  memory::desc scratchpad;
+};
+
+Reorder make_reorder(const memory::desc& from, const memory::desc& to) {
+  dnnl::engine& engine = cpu_engine();
+  dnnl::reorder::primitive_desc pd(engine, from, engine, to, user_scratchpad_attr());
+  return Reorder{dnnl::reorder(pd), pd.scratchpad_desc()};
+}
+
+Status run_reorder(const Reorder& reorder, dnnl::stream& stream, const memory& from, const memory& to) {
+  return execute(reorder.primitive, reorder.scratchpad, stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
 }
 
 // Row-major strides of `dims`.
@@ -74,7 +129,8 @@ struct CachedPrimitive {
   dnnl::primitive primitive;
   memory::desc src_dense, weights_onnx, dst_dense, bias;
   memory::desc src_chosen, weights_chosen, dst_chosen;
-  std::optional<dnnl::reorder> src_reorder, dst_reorder;
+  memory::desc scratchpad;
+  std::optional<Reorder> src_reorder, dst_reorder;
   bool has_bias = false;
   // oneDNN refused this problem; remembered so the refusal is not rebuilt every run.
   std::optional<Status> rejection;
@@ -165,7 +221,8 @@ Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, boo
     if (transposed) {
       dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
                                              src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates, padding_l, padding_r);
-      dnnl::deconvolution_forward::primitive_desc pd(desc, engine);
+      dnnl::deconvolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), engine);
+      entry->scratchpad = pd.scratchpad_desc();
       entry->src_chosen = pd.src_desc();
       entry->weights_chosen = pd.weights_desc();
       entry->dst_chosen = pd.dst_desc();
@@ -173,19 +230,18 @@ Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, boo
     } else {
       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                            src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates, padding_l, padding_r);
-      dnnl::convolution_forward::primitive_desc pd(desc, engine);
+      dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), engine);
+      entry->scratchpad = pd.scratchpad_desc();
       entry->src_chosen = pd.src_desc();
       entry->weights_chosen = pd.weights_desc();
       entry->dst_chosen = pd.dst_desc();
       entry->primitive = dnnl::convolution_forward(pd);
     }
     if (entry->src_chosen != entry->src_dense) {
-      entry->src_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine, entry->src_dense, engine,
-                                                                       entry->src_chosen));
+      entry->src_reorder = make_reorder(entry->src_dense, entry->src_chosen);
     }
     if (entry->dst_chosen != entry->dst_dense) {
-      entry->dst_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(engine, entry->dst_chosen, engine,
-                                                                       entry->dst_dense));
+      entry->dst_reorder = make_reorder(entry->dst_chosen, entry->dst_dense);
     }
   } catch (const dnnl::error& e) {
     return unimplemented(std::string("oneDNN rejected the convolution: ") + e.what());
@@ -216,7 +272,7 @@ Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const
     memory src = src_user;
     if (entry->src_reorder) {
       src = memory(entry->src_chosen, engine);
-      entry->src_reorder->execute(stream, src_user, src);
+      KILN_RETURN_IF_ERROR(run_reorder(*entry->src_reorder, stream, src_user, src));
     }
     memory weights_user(entry->weights_onnx, engine, const_cast<float*>(w));
     memory weights = weights_user;
@@ -231,7 +287,8 @@ Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const
         weights = *cached;
       } else {
         weights = memory(entry->weights_chosen, engine);
-        dnnl::reorder(weights_user, weights).execute(stream, weights_user, weights);
+        KILN_RETURN_IF_ERROR(run_reorder(make_reorder(entry->weights_onnx, entry->weights_chosen), stream,
+                                         weights_user, weights));
         if (constant_weights) cache.insert_weights(weights_key, CachedWeights{*constant_weights, weights});
       }
     }
@@ -239,8 +296,8 @@ Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const
     memory dst = entry->dst_reorder ? memory(entry->dst_chosen, engine) : dst_user;
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
     if (bias) args[DNNL_ARG_BIAS] = memory(entry->bias, engine, const_cast<float*>(bias));
-    entry->primitive.execute(stream, args);
-    if (entry->dst_reorder) entry->dst_reorder->execute(stream, dst, dst_user);
+    KILN_RETURN_IF_ERROR(execute(entry->primitive, entry->scratchpad, stream, std::move(args)));
+    if (entry->dst_reorder) KILN_RETURN_IF_ERROR(run_reorder(*entry->dst_reorder, stream, dst, dst_user));
     stream.wait();
   } catch (const dnnl::error& e) {
     return unimplemented(std::string("oneDNN failed to run the convolution: ") + e.what());
@@ -283,7 +340,9 @@ Status onednn_pool(OnednnPoolKind kind, int64_t batch, int64_t channels, const W
     try {
       dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, algorithm, entry->src_dense,
                                           entry->dst_dense, strides, kernel, dilation, padding_l, padding_r);
-      entry->primitive = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, cpu_engine()));
+      dnnl::pooling_v2_forward::primitive_desc pd(desc, user_scratchpad_attr(), cpu_engine());
+      entry->scratchpad = pd.scratchpad_desc();
+      entry->primitive = dnnl::pooling_v2_forward(pd);
     } catch (const dnnl::error& e) {
       entry->rejection = unimplemented(std::string("oneDNN rejected the pooling: ") + e.what());
     }
@@ -295,7 +354,7 @@ Status onednn_pool(OnednnPoolKind kind, int64_t batch, int64_t channels, const W
     dnnl::stream stream(engine);
     memory src(entry->src_dense, engine, const_cast<float*>(x));
     memory dst(entry->dst_dense, engine, y);
-    entry->primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+    KILN_RETURN_IF_ERROR(execute(entry->primitive, entry->scratchpad, stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}));
     stream.wait();
   } catch (const dnnl::error& e) {
     return unimplemented(std::string("oneDNN failed to run the pooling: ") + e.what());
