@@ -25,8 +25,7 @@ struct InputSpec {
 
 // Builds a one-node graph, runs it on the CPU backend and returns its outputs.
 Expected<std::vector<Tensor>> run_node(const std::string& op_type, const std::vector<InputSpec>& inputs,
-                                       std::map<std::string, Attribute> attributes, int outputs = 1,
-                                       int opset = 19) {
+                                       std::map<std::string, Attribute> attributes, int outputs = 1, int opset = 19) {
   auto graph = std::make_unique<Graph>();
   graph->opsets[""] = opset;
   auto node = std::make_unique<Node>();
@@ -69,13 +68,26 @@ Tensor random_tensor(DataType dtype, const Dims& dims, uint32_t seed, double low
   for (int64_t i = 0; i < t.element_count(); ++i) {
     double v = dist(rng);
     switch (dtype) {
-      case DataType::kFloat32: t.data<float>()[i] = static_cast<float>(v); break;
-      case DataType::kFloat64: t.data<double>()[i] = v; break;
-      case DataType::kInt32: t.data<int32_t>()[i] = static_cast<int32_t>(std::lround(v)); break;
-      case DataType::kInt64: t.data<int64_t>()[i] = std::lround(v); break;
-      case DataType::kUint8: t.data<uint8_t>()[i] = static_cast<uint8_t>(std::lround(v)); break;
-      case DataType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(std::lround(v)); break;
-      default: break;
+      case DataType::kFloat32:
+        t.data<float>()[i] = static_cast<float>(v);
+        break;
+      case DataType::kFloat64:
+        t.data<double>()[i] = v;
+        break;
+      case DataType::kInt32:
+        t.data<int32_t>()[i] = static_cast<int32_t>(std::lround(v));
+        break;
+      case DataType::kInt64:
+        t.data<int64_t>()[i] = std::lround(v);
+        break;
+      case DataType::kUint8:
+        t.data<uint8_t>()[i] = static_cast<uint8_t>(std::lround(v));
+        break;
+      case DataType::kInt8:
+        t.data<int8_t>()[i] = static_cast<int8_t>(std::lround(v));
+        break;
+      default:
+        break;
     }
   }
   return t;
@@ -118,8 +130,8 @@ bool next_index(const Dims& dims, Dims& index) {
 // ---------------------------------------------------------------- naive references
 
 struct ConvCase {
-  Dims x;       // N, C, spatial...
-  Dims w;       // forward: M, C/g, k...; transposed: C, M/g, k...
+  Dims x;  // N, C, spatial...
+  Dims w;  // forward: M, C/g, k...; transposed: C, M/g, k...
   int64_t group = 1;
   Dims strides, dilations, pads;  // empty = default
   bool bias = true;
@@ -250,9 +262,9 @@ void check_conv(const ConvCase& c, DataType dtype, bool transposed, bool constan
   std::vector<double> bias = as_doubles(b);
   Dims out_dims = transposed ? transposed_output_dims(c) : forward_output_dims(c);
   std::vector<double> expected =
-      transposed ? naive_conv_transpose(c, out_dims, as_doubles(x), as_doubles(w), c.bias ? &bias : nullptr,
-                                        pads_begin_of(c))
-                 : naive_conv(c, out_dims, as_doubles(x), as_doubles(w), c.bias ? &bias : nullptr, pads_begin_of(c));
+      transposed
+          ? naive_conv_transpose(c, out_dims, as_doubles(x), as_doubles(w), c.bias ? &bias : nullptr, pads_begin_of(c))
+          : naive_conv(c, out_dims, as_doubles(x), as_doubles(w), c.bias ? &bias : nullptr, pads_begin_of(c));
   double tol = dtype == DataType::kFloat32 ? 1e-4 : 1e-10;
   // Twice: the second run reuses the cached oneDNN primitive (and weights).
   for (int run = 0; run < 2; ++run) {
@@ -268,12 +280,12 @@ const std::vector<ConvCase>& conv_cases() {
   static const std::vector<ConvCase> cases = {
       {{1, 3, 8, 8}, {4, 3, 3, 3}},
       {{2, 4, 9, 7}, {6, 2, 3, 3}, 2, {2, 2}, {}, {1, 1, 1, 1}},
-      {{1, 8, 10, 10}, {8, 1, 3, 3}, 8, {1, 1}, {}, {1, 1, 1, 1}},        // depthwise
-      {{1, 4, 10, 10}, {8, 1, 3, 3}, 4, {2, 2}, {}, {0, 1, 2, 1}},        // depthwise x2, asymmetric pads
-      {{1, 3, 11, 12}, {5, 3, 3, 2}, 1, {1, 2}, {2, 3}, {2, 1, 0, 1}},    // dilated, strided
-      {{2, 16, 7, 7}, {32, 16, 1, 1}, 1, {}, {}, {}, false},              // 1x1, no bias
-      {{1, 64, 14, 14}, {64, 64, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},         // ResNet-like
-      {{1, 3, 17}, {4, 3, 4}, 1, {2}, {2}, {1, 2}},                        // 1-D
+      {{1, 8, 10, 10}, {8, 1, 3, 3}, 8, {1, 1}, {}, {1, 1, 1, 1}},                      // depthwise
+      {{1, 4, 10, 10}, {8, 1, 3, 3}, 4, {2, 2}, {}, {0, 1, 2, 1}},                      // depthwise x2, asymmetric pads
+      {{1, 3, 11, 12}, {5, 3, 3, 2}, 1, {1, 2}, {2, 3}, {2, 1, 0, 1}},                  // dilated, strided
+      {{2, 16, 7, 7}, {32, 16, 1, 1}, 1, {}, {}, {}, false},                            // 1x1, no bias
+      {{1, 64, 14, 14}, {64, 64, 3, 3}, 1, {}, {}, {1, 1, 1, 1}},                       // ResNet-like
+      {{1, 3, 17}, {4, 3, 4}, 1, {2}, {2}, {1, 2}},                                     // 1-D
       {{1, 4, 5, 6, 7}, {6, 2, 2, 3, 2}, 2, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 0, 1, 1}},  // 3-D grouped
   };
   return cases;
@@ -282,7 +294,8 @@ const std::vector<ConvCase>& conv_cases() {
 TEST(NnConv, Float32MatchesNaiveLoops) {
   uint32_t seed = 1;
   for (const ConvCase& c : conv_cases()) {
-    check_conv(c, DataType::kFloat32, false, true, seed += 10, "conv x=" + dims_to_string(c.x) + " w=" + dims_to_string(c.w));
+    check_conv(c, DataType::kFloat32, false, true, seed += 10,
+               "conv x=" + dims_to_string(c.x) + " w=" + dims_to_string(c.w));
   }
 }
 
@@ -375,7 +388,8 @@ TEST(NnConv, ShapeInferenceKeepsUnknownExtentsUnknown) {
   node.op_type = "Conv";
   node.attributes["strides"] = ints({2, 2});
   node.attributes["auto_pad"] = Attribute::of_string("SAME_UPPER");
-  InferContext ctx{node, {TensorInfo{DataType::kFloat32, {-1, 3, -1, 9}}, TensorInfo{DataType::kFloat32, {8, 3, 3, 3}}},
+  InferContext ctx{node,
+                   {TensorInfo{DataType::kFloat32, {-1, 3, -1, 9}}, TensorInfo{DataType::kFloat32, {8, 3, 3, 3}}},
                    {nullptr, nullptr}};
   auto out = OpRegistry::global().infer(ctx);
   ASSERT_TRUE(out.ok()) << out.status().to_string();
@@ -398,7 +412,7 @@ TEST(NnConvTranspose, Float32AndFloat64MatchNaiveLoops) {
       {{2, 4, 5, 3}, {4, 3, 3, 2}, 2, {2, 3}, {}, {1, 0, 1, 1}},
       {{1, 2, 4, 5}, {2, 3, 3, 3}, 1, {2, 2}, {2, 1}, {0, 1, 1, 0}, true, {1, 1}},  // dilation, output_padding
       {{1, 6, 5}, {6, 1, 4}, 6, {3}, {}, {1, 2}},                                   // 1-D depthwise
-      {{1, 2, 3, 3, 3}, {2, 2, 2, 2, 2}, 1, {2, 2, 2}, {}, {}, false},                 // 3-D
+      {{1, 2, 3, 3, 3}, {2, 2, 2, 2, 2}, 1, {2, 2, 2}, {}, {}, false},              // 3-D
   };
   uint32_t seed = 100;
   for (const ConvCase& c : cases) {
@@ -461,9 +475,16 @@ std::vector<double> naive_matmul(const Dims& a_dims, const std::vector<double>& 
 
 TEST(NnMatMul, BroadcastingAndVectorsMatchNaiveLoops) {
   const std::vector<std::pair<Dims, Dims>> shapes = {
-      {{3, 4}, {4, 5}},       {{2, 3, 4}, {4, 5}},          {{2, 3, 4}, {2, 4, 5}}, {{2, 1, 3, 4}, {5, 4, 6}},
-      {{4}, {2, 4, 3}},       {{2, 3, 4}, {4}},             {{7}, {7}},             {{1, 3, 4}, {6, 4, 2}},
-      {{65, 70}, {70, 80}},   {{3, 2, 66, 67}, {67, 68}},
+      {{3, 4}, {4, 5}},
+      {{2, 3, 4}, {4, 5}},
+      {{2, 3, 4}, {2, 4, 5}},
+      {{2, 1, 3, 4}, {5, 4, 6}},
+      {{4}, {2, 4, 3}},
+      {{2, 3, 4}, {4}},
+      {{7}, {7}},
+      {{1, 3, 4}, {6, 4, 2}},
+      {{65, 70}, {70, 80}},
+      {{3, 2, 66, 67}, {67, 68}},
   };
   uint32_t seed = 200;
   for (const auto& [a_dims, b_dims] : shapes) {
@@ -488,7 +509,7 @@ TEST(NnGemm, TransposesAlphaBetaAndBroadcastC) {
     Dims c;  // empty: no C
   };
   const int64_t m = 5, n = 7, k = 6;
-  const std::vector<Case> cases = {{false, false, {m, n}}, {true, false, {n}}, {false, true, {m, 1}},
+  const std::vector<Case> cases = {{false, false, {m, n}}, {true, false, {n}},  {false, true, {m, 1}},
                                    {true, true, {}},       {false, false, {1}}, {true, true, {1, n}}};
   uint32_t seed = 300;
   for (const Case& c : cases) {
@@ -516,8 +537,10 @@ TEST(NnGemm, TransposesAlphaBetaAndBroadcastC) {
       std::vector<InputSpec> inputs = {{"a", a}, {"b", b, true}};
       if (!c.c.empty()) inputs.push_back({"c", cc, true});
       auto out = run_node("Gemm", inputs,
-                          {{"transA", Attribute::of_int(c.trans_a)}, {"transB", Attribute::of_int(c.trans_b)},
-                           {"alpha", Attribute::of_float(alpha)}, {"beta", Attribute::of_float(beta)}});
+                          {{"transA", Attribute::of_int(c.trans_a)},
+                           {"transB", Attribute::of_int(c.trans_b)},
+                           {"alpha", Attribute::of_float(alpha)},
+                           {"beta", Attribute::of_float(beta)}});
       std::string what = std::string("gemm transA=") + (c.trans_a ? "1" : "0") + " transB=" + (c.trans_b ? "1" : "0") +
                          " C=" + dims_to_string(c.c) + " " + dtype_name(dtype);
       ASSERT_TRUE(out.ok()) << what << ": " << out.status().to_string();
@@ -585,8 +608,13 @@ TEST(NnInteger, QLinearMatMulRequantizes) {
   auto scalar_f = [](float v) { return Tensor::from_vector<float>(DataType::kFloat32, {}, {v}); };
   const float a_scale = 0.02f, b_scale = 0.01f, y_scale = 0.05f;
   auto out = run_node("QLinearMatMul",
-                      {{"a", a}, {"as", scalar_f(a_scale)}, {"az", scalar_u8(120)}, {"b", b, true},
-                       {"bs", scalar_f(b_scale)}, {"bz", scalar_u8(130)}, {"ys", scalar_f(y_scale)},
+                      {{"a", a},
+                       {"as", scalar_f(a_scale)},
+                       {"az", scalar_u8(120)},
+                       {"b", b, true},
+                       {"bs", scalar_f(b_scale)},
+                       {"bz", scalar_u8(130)},
+                       {"ys", scalar_f(y_scale)},
                        {"yz", scalar_u8(128)}},
                       {});
   ASSERT_TRUE(out.ok()) << out.status().to_string();
@@ -610,9 +638,15 @@ TEST(NnInteger, QLinearConvPerChannelWeightScale) {
   auto scalar_u8 = [](uint8_t v) { return Tensor::from_vector<uint8_t>(DataType::kUint8, {}, {v}); };
   auto scalar_f = [](float v) { return Tensor::from_vector<float>(DataType::kFloat32, {}, {v}); };
   auto out = run_node("QLinearConv",
-                      {{"x", x}, {"xs", scalar_f(0.01f)}, {"xz", scalar_u8(100)}, {"w", w, true},
-                       {"ws", w_scale, true}, {"wz", w_zero, true}, {"ys", scalar_f(0.02f)},
-                       {"yz", scalar_u8(110)}, {"b", bias, true}},
+                      {{"x", x},
+                       {"xs", scalar_f(0.01f)},
+                       {"xz", scalar_u8(100)},
+                       {"w", w, true},
+                       {"ws", w_scale, true},
+                       {"wz", w_zero, true},
+                       {"ys", scalar_f(0.02f)},
+                       {"yz", scalar_u8(110)},
+                       {"b", bias, true}},
                       conv_attributes(c));
   ASSERT_TRUE(out.ok()) << out.status().to_string();
   std::vector<double> xv = as_doubles(x), wv = as_doubles(w), bv = as_doubles(bias);

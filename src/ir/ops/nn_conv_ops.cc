@@ -8,8 +8,8 @@ namespace {
 using Kind = Attribute::Kind;
 
 std::vector<AttributeSpec> conv_attributes() {
-  return {{"auto_pad", Kind::kString},    {"dilations", Kind::kInts}, {"group", Kind::kInt},
-          {"kernel_shape", Kind::kInts},  {"pads", Kind::kInts},      {"strides", Kind::kInts}};
+  return {{"auto_pad", Kind::kString},   {"dilations", Kind::kInts}, {"group", Kind::kInt},
+          {"kernel_shape", Kind::kInts}, {"pads", Kind::kInts},      {"strides", Kind::kInts}};
 }
 
 TensorInfo unknown_output(DataType dtype) {

@@ -51,11 +51,16 @@ Expected<Dims> broadcast_batch(const Dims& a, const Dims& b) {
   for (size_t i = 0; i < rank; ++i) {
     int64_t x = i + a.size() >= rank ? a[i + a.size() - rank] : 1;
     int64_t y = i + b.size() >= rank ? b[i + b.size() - rank] : 1;
-    if (x == 1) out[i] = y;
-    else if (y == 1) out[i] = x;
-    else if (x < 0 || y < 0) out[i] = x < 0 ? y : x;
-    else if (x != y) return invalid_argument("batch axes do not broadcast");
-    else out[i] = x;
+    if (x == 1)
+      out[i] = y;
+    else if (y == 1)
+      out[i] = x;
+    else if (x < 0 || y < 0)
+      out[i] = x < 0 ? y : x;
+    else if (x != y)
+      return invalid_argument("batch axes do not broadcast");
+    else
+      out[i] = x;
   }
   return out;
 }
@@ -96,11 +101,10 @@ Expected<WindowGeometry> forward_window_geometry(const Node& node, const Dims& i
     if (auto_pad == AutoPad::kValid) g.pads_begin[i] = g.pads_end[i] = 0;
     int64_t span = in + g.pads_begin[i] + g.pads_end[i] - window;
     if (span < 0) {
-      return invalid_argument(node.describe() + ": window " + std::to_string(window) + " (kernel " +
-                              dims_to_string(g.kernel) + ", dilations " + dims_to_string(g.dilations) +
-                              ") is larger than the padded input extent " +
-                              std::to_string(in + g.pads_begin[i] + g.pads_end[i]) + " on spatial axis " +
-                              std::to_string(i));
+      return invalid_argument(
+          node.describe() + ": window " + std::to_string(window) + " (kernel " + dims_to_string(g.kernel) +
+          ", dilations " + dims_to_string(g.dilations) + ") is larger than the padded input extent " +
+          std::to_string(in + g.pads_begin[i] + g.pads_end[i]) + " on spatial axis " + std::to_string(i));
     }
     int64_t out = (ceil_mode ? ceil_div(span, stride) : floor_div(span, stride)) + 1;
     // The last window must start inside the input or its leading padding.
@@ -148,9 +152,9 @@ Expected<WindowGeometry> transposed_window_geometry(const Node& node, const Dims
       g.output[i] = natural - g.pads_begin[i] - g.pads_end[i];
     }
     if (g.output[i] <= 0) {
-      return invalid_argument(node.describe() + ": output extent " + std::to_string(g.output[i]) +
-                              " on spatial axis " + std::to_string(i) + " is not positive (input " +
-                              dims_to_string(g.input) + ", pads end " + dims_to_string(g.pads_end) + ")");
+      return invalid_argument(node.describe() + ": output extent " + std::to_string(g.output[i]) + " on spatial axis " +
+                              std::to_string(i) + " is not positive (input " + dims_to_string(g.input) + ", pads end " +
+                              dims_to_string(g.pads_end) + ")");
     }
   }
   return g;
@@ -177,8 +181,8 @@ Expected<MatMulShape> matmul_shape(const Node& node, const Dims& a, const Dims& 
   Dims b_batch(b2.begin(), b2.end() - 2);
   auto batch = broadcast_batch(a_batch, b_batch);
   if (!batch.ok()) {
-    return invalid_argument(node.describe() + ": batch axes of A " + dims_to_string(a) + " and B " +
-                            dims_to_string(b) + " do not broadcast");
+    return invalid_argument(node.describe() + ": batch axes of A " + dims_to_string(a) + " and B " + dims_to_string(b) +
+                            " do not broadcast");
   }
   s.batch = *batch;
   s.a_batch = Dims(s.batch.size() - a_batch.size(), 1);

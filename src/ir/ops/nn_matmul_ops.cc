@@ -57,17 +57,23 @@ Expected<std::vector<TensorInfo>> infer_gemm(const InferContext& ctx) {
 }  // namespace
 
 void register_matmul_schemas(OpRegistry& registry) {
-  registry.add(OpSchema{"MatMul", "", 2, 2, 1, 1, {},
-                        [](const InferContext& ctx) { return infer_matmul(ctx, ctx.input(0).dtype); }});
-  registry.add(OpSchema{"MatMulInteger", "", 2, 4, 1, 1, {},
-                        [](const InferContext& ctx) { return infer_matmul(ctx, DataType::kInt32); }});
+  registry.add(OpSchema{
+      "MatMul", "", 2, 2, 1, 1, {}, [](const InferContext& ctx) { return infer_matmul(ctx, ctx.input(0).dtype); }});
+  registry.add(OpSchema{"MatMulInteger", "", 2, 4, 1, 1, {}, [](const InferContext& ctx) {
+                          return infer_matmul(ctx, DataType::kInt32);
+                        }});
   // Inputs: a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point.
   registry.add(OpSchema{"QLinearMatMul", "", 8, 8, 1, 1, {}, [](const InferContext& ctx) {
                           InferContext view{ctx.node, {ctx.input(0), ctx.input(3)}, {ctx.value(0), ctx.value(3)}};
                           return infer_matmul(view, ctx.input(7).dtype);
                         }});
   // broadcast: opsets 1-6 only (C broadcasting became implicit in opset 7).
-  registry.add(OpSchema{"Gemm", "", 2, 3, 1, 1,
+  registry.add(OpSchema{"Gemm",
+                        "",
+                        2,
+                        3,
+                        1,
+                        1,
                         {{"alpha", Kind::kFloat},
                          {"beta", Kind::kFloat},
                          {"transA", Kind::kInt},

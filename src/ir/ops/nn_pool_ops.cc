@@ -23,8 +23,8 @@ Expected<Dims> pooled_dims(const InferContext& ctx) {
   Dims spatial(x.dims.begin() + 2, x.dims.end());
   Dims kernel = node.attr_ints("kernel_shape", {});
   if (kernel.size() != spatial.size()) {
-    return infer_error(node, "kernel_shape " + dims_to_string(kernel) + " does not match input X of shape " +
-                                 dims_to_string(x.dims));
+    return infer_error(
+        node, "kernel_shape " + dims_to_string(kernel) + " does not match input X of shape " + dims_to_string(x.dims));
   }
   bool ceil_mode = node.attr_int("ceil_mode", 0) != 0;
   KILN_ASSIGN_OR_RETURN(WindowGeometry geometry, forward_window_geometry(node, spatial, kernel, ceil_mode));
@@ -72,7 +72,8 @@ Expected<std::vector<TensorInfo>> infer_max_unpool(const InferContext& ctx) {
     return std::vector<TensorInfo>{unknown_output(x.dtype)};
   }
   if (!x.dims_known) return std::vector<TensorInfo>{unknown_output(x.dtype)};
-  if (x.dims.size() < 3) return infer_error(node, "input X has shape " + dims_to_string(x.dims) + ", expected rank >= 3");
+  if (x.dims.size() < 3)
+    return infer_error(node, "input X has shape " + dims_to_string(x.dims) + ", expected rank >= 3");
   size_t rank = x.dims.size() - 2;
   Dims kernel = node.attr_ints("kernel_shape", {});
   Dims strides = node.attr_ints("strides", Dims(rank, 1));
@@ -113,7 +114,12 @@ void register_pool_schemas(OpRegistry& registry) {
   registry.add(OpSchema{"GlobalMaxPool", "", 1, 1, 1, 1, {}, infer_global_pool});
   registry.add(OpSchema{"GlobalLpPool", "", 1, 1, 1, 1, {{"p", Kind::kFloat}}, infer_global_pool});
 
-  registry.add(OpSchema{"MaxUnpool", "", 2, 3, 1, 1,
+  registry.add(OpSchema{"MaxUnpool",
+                        "",
+                        2,
+                        3,
+                        1,
+                        1,
                         {{"kernel_shape", Kind::kInts, true}, {"pads", Kind::kInts}, {"strides", Kind::kInts}},
                         infer_max_unpool});
 }

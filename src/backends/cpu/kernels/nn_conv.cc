@@ -91,8 +91,10 @@ Status run_float_conv(const ConvProblem& p, bool transposed, const Tensor& x, co
                       : onednn_conv(p, x.data<float>(), w.data<float>(), b, y.data<float>(), constant_weights);
   if (status.ok()) return status;
   if (status.code() != StatusCode::kUnimplemented) return status;
-  if (transposed) reference_conv_transpose<float>(p, x.data<float>(), w.data<float>(), b, y.data<float>());
-  else reference_conv<float>(p, x.data<float>(), w.data<float>(), b, y.data<float>());
+  if (transposed)
+    reference_conv_transpose<float>(p, x.data<float>(), w.data<float>(), b, y.data<float>());
+  else
+    reference_conv<float>(p, x.data<float>(), w.data<float>(), b, y.data<float>());
   return ok_status();
 }
 
@@ -117,8 +119,10 @@ Status run_conv(KernelArgs& args, bool transposed) {
     }
     case DataType::kFloat64: {
       const double* b = bias ? bias->data<double>() : nullptr;
-      if (transposed) reference_conv_transpose<double>(p, x.data<double>(), w.data<double>(), b, y.data<double>());
-      else reference_conv<double>(p, x.data<double>(), w.data<double>(), b, y.data<double>());
+      if (transposed)
+        reference_conv_transpose<double>(p, x.data<double>(), w.data<double>(), b, y.data<double>());
+      else
+        reference_conv<double>(p, x.data<double>(), w.data<double>(), b, y.data<double>());
       return ok_status();
     }
     case DataType::kFloat16:
@@ -126,7 +130,9 @@ Status run_conv(KernelArgs& args, bool transposed) {
       KILN_ASSIGN_OR_RETURN(Tensor x32, cast_tensor(x, DataType::kFloat32));
       KILN_ASSIGN_OR_RETURN(Tensor w32, cast_tensor(w, DataType::kFloat32));
       std::optional<Tensor> b32;
-      if (bias) { KILN_ASSIGN_OR_RETURN(b32, cast_tensor(*bias, DataType::kFloat32)); }
+      if (bias) {
+        KILN_ASSIGN_OR_RETURN(b32, cast_tensor(*bias, DataType::kFloat32));
+      }
       Tensor y32 = Tensor::empty(DataType::kFloat32, y.dims());
       KILN_RETURN_IF_ERROR(run_float_conv(p, transposed, x32, w32, b32 ? &*b32 : nullptr, y32, nullptr));
       KILN_ASSIGN_OR_RETURN(y, cast_tensor(y32, x.dtype()));
@@ -158,7 +164,8 @@ Expected<Tensor> subtract_zero_point(const Node& node, const Tensor& values, con
                               " must be a scalar or have one value per row of " + values.describe());
     }
     zeros.clear();
-    for (int64_t i = 0; i < zero_point->element_count(); ++i) zeros.push_back(static_cast<int32_t>(zero_point->scalar_as_int64(i)));
+    for (int64_t i = 0; i < zero_point->element_count(); ++i)
+      zeros.push_back(static_cast<int32_t>(zero_point->scalar_as_int64(i)));
   }
   int32_t* dst = out.data<int32_t>();
   for (int64_t i = 0; i < count; ++i) {
@@ -171,14 +178,14 @@ Expected<Tensor> subtract_zero_point(const Node& node, const Tensor& values, con
 
 Status run_conv_integer(KernelArgs& args) {
   const Node& node = args.node;
-  KILN_ASSIGN_OR_RETURN(Tensor x, subtract_zero_point(node, args.input(0), args.has_input(2) ? args.inputs[2] : nullptr,
-                                                      "input x"));
+  KILN_ASSIGN_OR_RETURN(
+      Tensor x, subtract_zero_point(node, args.input(0), args.has_input(2) ? args.inputs[2] : nullptr, "input x"));
   // Zero points of x are per tensor: a per-row value would be per batch item.
   if (args.has_input(2) && args.inputs[2]->element_count() != 1) {
     return invalid_argument(node.describe() + ": x_zero_point must be a scalar, got " + args.inputs[2]->describe());
   }
-  KILN_ASSIGN_OR_RETURN(Tensor w, subtract_zero_point(node, args.input(1), args.has_input(3) ? args.inputs[3] : nullptr,
-                                                      "input w"));
+  KILN_ASSIGN_OR_RETURN(
+      Tensor w, subtract_zero_point(node, args.input(1), args.has_input(3) ? args.inputs[3] : nullptr, "input w"));
   KILN_ASSIGN_OR_RETURN(ConvProblem p, conv_problem(node, x.dims(), w.dims(), false));
   Tensor& y = prepare_output(args, DataType::kInt32, output_dims(p));
   reference_conv<int32_t>(p, x.data<int32_t>(), w.data<int32_t>(), nullptr, y.data<int32_t>());

@@ -42,8 +42,8 @@ std::vector<std::pair<int64_t, int64_t>> batch_operands(const MatMulShape& s) {
   return result;
 }
 
-Status sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-             const float* b, float beta, float* c) {
+Status sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
+             float beta, float* c) {
   if (m == 0 || n == 0) return ok_status();
   dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, trans_a ? m : k, b,
                                     trans_b ? k : n, beta, c, n);
@@ -131,9 +131,8 @@ Status run_matmul(KernelArgs& args) {
       return ok_status();
     }
     default: {
-      bool handled = dispatch_arithmetic(a.dtype(), [&]<typename T>() {
-        matmul_reference<T>(s, a.data<T>(), b.data<T>(), y.data<T>());
-      });
+      bool handled = dispatch_arithmetic(
+          a.dtype(), [&]<typename T>() { matmul_reference<T>(s, a.data<T>(), b.data<T>(), y.data<T>()); });
       return handled ? ok_status() : unsupported_dtype(node, a.dtype());
     }
   }
@@ -145,8 +144,8 @@ Status broadcast_into(const Node& node, const Tensor& c, int64_t m, int64_t n, T
   Dims cd = c.dims();
   while (cd.size() < 2) cd.insert(cd.begin(), 1);
   if (cd.size() != 2 || (cd[0] != 1 && cd[0] != m) || (cd[1] != 1 && cd[1] != n)) {
-    return invalid_argument(node.describe() + ": C " + c.describe() + " does not broadcast to [" +
-                            std::to_string(m) + "x" + std::to_string(n) + "]");
+    return invalid_argument(node.describe() + ": C " + c.describe() + " does not broadcast to [" + std::to_string(m) +
+                            "x" + std::to_string(n) + "]");
   }
   const T* src = c.data<T>();
   for (int64_t i = 0; i < m; ++i)
@@ -222,7 +221,9 @@ Status run_gemm(KernelArgs& args) {
   KILN_ASSIGN_OR_RETURN(Tensor a32, cast_tensor(a, DataType::kFloat32));
   KILN_ASSIGN_OR_RETURN(Tensor b32, cast_tensor(b, DataType::kFloat32));
   std::optional<Tensor> c32;
-  if (c) { KILN_ASSIGN_OR_RETURN(c32, cast_tensor(*c, DataType::kFloat32)); }
+  if (c) {
+    KILN_ASSIGN_OR_RETURN(c32, cast_tensor(*c, DataType::kFloat32));
+  }
   Tensor y32 = Tensor::empty(DataType::kFloat32, {m, n});
   KILN_RETURN_IF_ERROR(gemm_tensors(node, a32, b32, c32 ? &*c32 : nullptr, y32));
   KILN_ASSIGN_OR_RETURN(y, cast_tensor(y32, a.dtype()));
@@ -261,10 +262,10 @@ Expected<Tensor> widen_with_zero_point(const Node& node, const Tensor& values, c
 
 Status run_matmul_integer(KernelArgs& args) {
   const Node& node = args.node;
-  KILN_ASSIGN_OR_RETURN(Tensor a, widen_with_zero_point(node, args.input(0), args.has_input(2) ? args.inputs[2] : nullptr,
-                                                        true, "A"));
-  KILN_ASSIGN_OR_RETURN(Tensor b, widen_with_zero_point(node, args.input(1), args.has_input(3) ? args.inputs[3] : nullptr,
-                                                        false, "B"));
+  KILN_ASSIGN_OR_RETURN(
+      Tensor a, widen_with_zero_point(node, args.input(0), args.has_input(2) ? args.inputs[2] : nullptr, true, "A"));
+  KILN_ASSIGN_OR_RETURN(
+      Tensor b, widen_with_zero_point(node, args.input(1), args.has_input(3) ? args.inputs[3] : nullptr, false, "B"));
   KILN_ASSIGN_OR_RETURN(MatMulShape s, matmul_shape(node, a.dims(), b.dims()));
   Tensor& y = prepare_output(args, DataType::kInt32, s.output);
   matmul_reference<int32_t>(s, a.data<int32_t>(), b.data<int32_t>(), y.data<int32_t>());

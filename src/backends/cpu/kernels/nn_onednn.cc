@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -220,7 +220,8 @@ Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, boo
     dnnl::engine& engine = cpu_engine();
     if (transposed) {
       dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                                             src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates, padding_l, padding_r);
+                                             src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates,
+                                             padding_l, padding_r);
       dnnl::deconvolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), engine);
       entry->scratchpad = pd.scratchpad_desc();
       entry->src_chosen = pd.src_desc();
@@ -229,7 +230,8 @@ Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, boo
       entry->primitive = dnnl::deconvolution_forward(pd);
     } else {
       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                           src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates, padding_l, padding_r);
+                                           src_md, any_desc(weight_dims), entry->bias, dst_md, strides, dilates,
+                                           padding_l, padding_r);
       dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad_attr(), engine);
       entry->scratchpad = pd.scratchpad_desc();
       entry->src_chosen = pd.src_desc();
@@ -287,8 +289,8 @@ Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const
         weights = *cached;
       } else {
         weights = memory(entry->weights_chosen, engine);
-        KILN_RETURN_IF_ERROR(run_reorder(make_reorder(entry->weights_onnx, entry->weights_chosen), stream,
-                                         weights_user, weights));
+        KILN_RETURN_IF_ERROR(
+            run_reorder(make_reorder(entry->weights_onnx, entry->weights_chosen), stream, weights_user, weights));
         if (constant_weights) cache.insert_weights(weights_key, CachedWeights{*constant_weights, weights});
       }
     }
@@ -354,7 +356,8 @@ Status onednn_pool(OnednnPoolKind kind, int64_t batch, int64_t channels, const W
     dnnl::stream stream(engine);
     memory src(entry->src_dense, engine, const_cast<float*>(x));
     memory dst(entry->dst_dense, engine, y);
-    KILN_RETURN_IF_ERROR(execute(entry->primitive, entry->scratchpad, stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}));
+    KILN_RETURN_IF_ERROR(
+        execute(entry->primitive, entry->scratchpad, stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}));
     stream.wait();
   } catch (const dnnl::error& e) {
     return unimplemented(std::string("oneDNN failed to run the pooling: ") + e.what());

@@ -26,7 +26,7 @@ enum class OnednnPoolKind { kMax, kAverageIncludePad, kAverageExcludePad };
 // resolved (ceil_mode included). Average pooling with count_include_pad must
 // only come here when no window reaches past the end padding (oneDNN would
 // count those cells). kUnimplemented when oneDNN declines.
-Status onednn_pool(OnednnPoolKind kind, int64_t batch, int64_t channels, const WindowGeometry& geometry,
-                   const float* x, float* y);
+Status onednn_pool(OnednnPoolKind kind, int64_t batch, int64_t channels, const WindowGeometry& geometry, const float* x,
+                   float* y);
 
 }  // namespace kiln::cpu

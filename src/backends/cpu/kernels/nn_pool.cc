@@ -39,8 +39,8 @@ Expected<PoolProblem> pool_problem(const Node& node, const Tensor& x, Dims* out_
   Dims spatial(x.dims().begin() + 2, x.dims().end());
   Dims kernel = node.attr_ints("kernel_shape", {});
   if (kernel.size() != spatial.size()) {
-    return invalid_argument(node.describe() + ": kernel_shape " + dims_to_string(kernel) +
-                            " does not match input X " + x.describe());
+    return invalid_argument(node.describe() + ": kernel_shape " + dims_to_string(kernel) + " does not match input X " +
+                            x.describe());
   }
   KILN_ASSIGN_OR_RETURN(WindowGeometry geometry,
                         forward_window_geometry(node, spatial, kernel, node.attr_int("ceil_mode", 0) != 0));
@@ -108,8 +108,8 @@ void max_pool(const PoolProblem& p, const T* x, T* y, int64_t* indices) {
           });
           y[o] = best_index < 0 ? T{} : xp[best_index];
           if (indices) {
-            int64_t within = p.column_major_indices ? best_d + best_h * g.in[0] + best_w * g.in[0] * g.in[1]
-                                                    : best_index;
+            int64_t within =
+                p.column_major_indices ? best_d + best_h * g.in[0] + best_w * g.in[0] * g.in[1] : best_index;
             indices[o] = plane * in_size + within;
           }
         }
@@ -186,7 +186,8 @@ Status run_pool(KernelArgs& args, PoolKind kind) {
       }
     });
   } else {
-    handled = dispatch_float(x.dtype(), [&]<typename T>() { average_or_lp_pool<T>(p, kind, x.data<T>(), y.data<T>()); });
+    handled =
+        dispatch_float(x.dtype(), [&]<typename T>() { average_or_lp_pool<T>(p, kind, x.data<T>(), y.data<T>()); });
   }
   return handled ? ok_status() : unsupported_dtype(node, x.dtype());
 }
@@ -199,9 +200,12 @@ void global_pool(PoolKind kind, double p, int64_t planes, int64_t size, const T*
     double acc = kind == PoolKind::kMax ? -std::numeric_limits<double>::infinity() : 0.0;
     for (int64_t i = 0; i < size; ++i) {
       double v = to_double(xp[i]);
-      if (kind == PoolKind::kMax) acc = std::max(acc, v);
-      else if (kind == PoolKind::kLp) acc += std::pow(std::fabs(v), p);
-      else acc += v;
+      if (kind == PoolKind::kMax)
+        acc = std::max(acc, v);
+      else if (kind == PoolKind::kLp)
+        acc += std::pow(std::fabs(v), p);
+      else
+        acc += v;
     }
     if (kind == PoolKind::kAverage) acc /= static_cast<double>(size);
     if (kind == PoolKind::kLp) acc = std::pow(acc, 1.0 / p);
@@ -221,9 +225,8 @@ Status run_global_pool(KernelArgs& args, PoolKind kind) {
   Tensor& y = prepare_output(args, 0, x.dtype(), out_dims);
   double p = node.attr_float("p", 2.0);
   int64_t planes = x.dim(0) * x.dim(1);
-  bool handled = dispatch_float(x.dtype(), [&]<typename T>() {
-    global_pool<T>(kind, p, planes, size, x.data<T>(), y.data<T>());
-  });
+  bool handled =
+      dispatch_float(x.dtype(), [&]<typename T>() { global_pool<T>(kind, p, planes, size, x.data<T>(), y.data<T>()); });
   return handled ? ok_status() : unsupported_dtype(node, x.dtype());
 }
 
