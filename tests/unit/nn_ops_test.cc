@@ -396,6 +396,66 @@ TEST(NnConv, ShapeInferenceKeepsUnknownExtentsUnknown) {
   EXPECT_EQ((*out)[0].dims, (Dims{-1, 8, -1, 5}));
 }
 
+TEST(NnConv, Float16ComputesInFloat32) {
+  ConvCase c = conv_cases()[1];
+  Tensor x = random_tensor(DataType::kFloat32, c.x, 41);
+  Tensor w = random_tensor(DataType::kFloat32, c.w, 42);
+  Tensor b = random_tensor(DataType::kFloat32, {c.w[0]}, 43);
+  auto x16 = cast_tensor(x, DataType::kFloat16);
+  auto w16 = cast_tensor(w, DataType::kFloat16);
+  auto b16 = cast_tensor(b, DataType::kFloat16);
+  ASSERT_TRUE(x16.ok() && w16.ok() && b16.ok());
+  std::vector<double> bias = as_doubles(*b16);
+  Dims out_dims = forward_output_dims(c);
+  std::vector<double> expected = naive_conv(c, out_dims, as_doubles(*x16), as_doubles(*w16), &bias, pads_begin_of(c));
+  auto out = run_node("Conv", {{"x", *x16}, {"w", *w16, true}, {"b", *b16, true}}, conv_attributes(c));
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  ASSERT_EQ((*out)[0].dtype(), DataType::kFloat16);
+  expect_close((*out)[0], out_dims, expected, 5e-3, 2e-3, "Conv float16");
+}
+
+TEST(NnShapes, UnknownExtentsStayUnknownAndKnownOnesAreExact) {
+  auto infer = [](const std::string& op, std::vector<TensorInfo> inputs, std::map<std::string, Attribute> attrs,
+                  size_t outputs = 1) {
+    Node node;
+    node.name = "n";
+    node.op_type = op;
+    node.opset = 19;
+    node.attributes = std::move(attrs);
+    static Value dummy;
+    node.outputs.assign(outputs, &dummy);
+    InferContext ctx{node, inputs, std::vector<const Tensor*>(inputs.size(), nullptr)};
+    return OpRegistry::global().infer(ctx);
+  };
+  auto pool = infer("MaxPool", {TensorInfo{DataType::kFloat32, {-1, 64, 112, 112}}},
+                    {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}}, 2);
+  ASSERT_TRUE(pool.ok()) << pool.status().to_string();
+  EXPECT_EQ((*pool)[0].dims, (Dims{-1, 64, 56, 56}));
+  EXPECT_EQ((*pool)[1].dtype, DataType::kInt64);
+  auto ceil = infer("AveragePool", {TensorInfo{DataType::kFloat32, {1, 1, 5, 5}}},
+                    {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", Attribute::of_int(1)}});
+  ASSERT_TRUE(ceil.ok());
+  EXPECT_EQ((*ceil)[0].dims, (Dims{1, 1, 3, 3}));
+  auto matmul =
+      infer("MatMul", {TensorInfo{DataType::kFloat32, {-1, 1, 8, 16}}, TensorInfo{DataType::kFloat32, {4, 16, 3}}}, {});
+  ASSERT_TRUE(matmul.ok());
+  EXPECT_EQ((*matmul)[0].dims, (Dims{-1, 4, 8, 3}));
+  auto bad = infer("MatMul", {TensorInfo{DataType::kFloat32, {2, 8, 16}}, TensorInfo{DataType::kFloat32, {15, 3}}}, {});
+  EXPECT_FALSE(bad.ok());
+  auto transposed = infer("ConvTranspose",
+                          {TensorInfo{DataType::kFloat32, {1, 8, 7, 7}}, TensorInfo{DataType::kFloat32, {8, 4, 3, 3}}},
+                          {{"strides", ints({2, 2})},
+                           {"pads", ints({1, 1, 1, 1})},
+                           {"output_padding", ints({1, 1})},
+                           {"group", Attribute::of_int(2)}});
+  ASSERT_TRUE(transposed.ok()) << transposed.status().to_string();
+  EXPECT_EQ((*transposed)[0].dims, (Dims{1, 8, 14, 14}));
+  auto gemm = infer("Gemm", {TensorInfo{DataType::kFloat32, {5, -1}}, TensorInfo{DataType::kFloat32, {10, 5}}},
+                    {{"transA", Attribute::of_int(1)}, {"transB", Attribute::of_int(1)}});
+  ASSERT_TRUE(gemm.ok());
+  EXPECT_EQ((*gemm)[0].dims, (Dims{-1, 10}));
+}
+
 TEST(NnConv, MismatchedChannelsIsAnError) {
   Tensor x = random_tensor(DataType::kFloat32, {1, 3, 5, 5}, 1);
   Tensor w = random_tensor(DataType::kFloat32, {2, 4, 3, 3}, 2);
