@@ -456,6 +456,15 @@ TEST(NnShapes, UnknownExtentsStayUnknownAndKnownOnesAreExact) {
   EXPECT_EQ((*gemm)[0].dims, (Dims{-1, 10}));
 }
 
+TEST(NnConv, UnsupportedTypeIsRejectedAtBuildTime) {
+  Tensor x = random_tensor(DataType::kInt32, {1, 1, 4, 4}, 1, -5, 5);
+  Tensor w = random_tensor(DataType::kInt32, {1, 1, 2, 2}, 2, -5, 5);
+  auto out = run_node("Conv", {{"x", x}, {"w", w, true}}, {});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(out.status().message().find("int32"), std::string::npos) << out.status().message();
+}
+
 TEST(NnConv, MismatchedChannelsIsAnError) {
   Tensor x = random_tensor(DataType::kFloat32, {1, 3, 5, 5}, 1);
   Tensor w = random_tensor(DataType::kFloat32, {2, 4, 3, 3}, 2);

@@ -235,10 +235,12 @@ Status run_qlinear_conv(KernelArgs& args) {
 }  // namespace
 
 void register_conv_kernels(KernelTable& table) {
-  table.add("Conv", CpuKernel{nullptr, [](KernelArgs& args) { return run_conv(args, false); }});
-  table.add("ConvTranspose", CpuKernel{nullptr, [](KernelArgs& args) { return run_conv(args, true); }});
-  table.add("ConvInteger", CpuKernel{nullptr, run_conv_integer});
-  table.add("QLinearConv", CpuKernel{nullptr, run_qlinear_conv});
+  const std::vector<DataType> eight_bit = {DataType::kUint8, DataType::kInt8};
+  table.add("Conv", CpuKernel{input_type_in(float_types()), [](KernelArgs& args) { return run_conv(args, false); }});
+  table.add("ConvTranspose",
+            CpuKernel{input_type_in(float_types()), [](KernelArgs& args) { return run_conv(args, true); }});
+  table.add("ConvInteger", CpuKernel{input_type_in(eight_bit), run_conv_integer});
+  table.add("QLinearConv", CpuKernel{input_type_in(eight_bit), run_qlinear_conv});
 }
 
 }  // namespace kiln::cpu

@@ -306,10 +306,17 @@ Status run_qlinear_matmul(KernelArgs& args) {
 }  // namespace
 
 void register_matmul_kernels(KernelTable& table) {
-  table.add("MatMul", CpuKernel{nullptr, run_matmul});
-  table.add("Gemm", CpuKernel{nullptr, run_gemm});
-  table.add("MatMulInteger", CpuKernel{nullptr, run_matmul_integer});
-  table.add("QLinearMatMul", CpuKernel{nullptr, run_qlinear_matmul});
+  // Every numeric type but bool.
+  std::vector<DataType> numeric = float_types();
+  for (DataType t : {DataType::kInt8, DataType::kInt16, DataType::kInt32, DataType::kInt64, DataType::kUint8,
+                     DataType::kUint16, DataType::kUint32, DataType::kUint64}) {
+    numeric.push_back(t);
+  }
+  const std::vector<DataType> eight_bit = {DataType::kUint8, DataType::kInt8};
+  table.add("MatMul", CpuKernel{input_type_in(numeric), run_matmul});
+  table.add("Gemm", CpuKernel{input_type_in(numeric), run_gemm});
+  table.add("MatMulInteger", CpuKernel{input_type_in(eight_bit), run_matmul_integer});
+  table.add("QLinearMatMul", CpuKernel{input_type_in(eight_bit), run_qlinear_matmul});
 }
 
 }  // namespace kiln::cpu

@@ -307,13 +307,22 @@ Status run_max_unpool(KernelArgs& args) {
 }  // namespace
 
 void register_pool_kernels(KernelTable& table) {
-  table.add("MaxPool", CpuKernel{nullptr, [](KernelArgs& a) { return run_pool(a, PoolKind::kMax); }});
-  table.add("AveragePool", CpuKernel{nullptr, [](KernelArgs& a) { return run_pool(a, PoolKind::kAverage); }});
-  table.add("LpPool", CpuKernel{nullptr, [](KernelArgs& a) { return run_pool(a, PoolKind::kLp); }});
-  table.add("GlobalMaxPool", CpuKernel{nullptr, [](KernelArgs& a) { return run_global_pool(a, PoolKind::kMax); }});
-  table.add("GlobalAveragePool",
-            CpuKernel{nullptr, [](KernelArgs& a) { return run_global_pool(a, PoolKind::kAverage); }});
-  table.add("GlobalLpPool", CpuKernel{nullptr, [](KernelArgs& a) { return run_global_pool(a, PoolKind::kLp); }});
+  std::vector<DataType> max_types = float_types();
+  for (DataType t : {DataType::kInt8, DataType::kUint8, DataType::kInt16, DataType::kUint16, DataType::kInt32,
+                     DataType::kInt64, DataType::kUint32, DataType::kUint64}) {
+    max_types.push_back(t);
+  }
+  table.add("MaxPool", CpuKernel{input_type_in(max_types), [](KernelArgs& a) { return run_pool(a, PoolKind::kMax); }});
+  table.add("AveragePool",
+            CpuKernel{input_type_in(float_types()), [](KernelArgs& a) { return run_pool(a, PoolKind::kAverage); }});
+  table.add("LpPool",
+            CpuKernel{input_type_in(float_types()), [](KernelArgs& a) { return run_pool(a, PoolKind::kLp); }});
+  table.add("GlobalMaxPool",
+            CpuKernel{input_type_in(float_types()), [](KernelArgs& a) { return run_global_pool(a, PoolKind::kMax); }});
+  table.add("GlobalAveragePool", CpuKernel{input_type_in(float_types()),
+                                           [](KernelArgs& a) { return run_global_pool(a, PoolKind::kAverage); }});
+  table.add("GlobalLpPool",
+            CpuKernel{input_type_in(float_types()), [](KernelArgs& a) { return run_global_pool(a, PoolKind::kLp); }});
   table.add("MaxUnpool", CpuKernel{nullptr, run_max_unpool});
 }
 
