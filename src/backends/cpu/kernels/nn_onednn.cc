@@ -98,9 +98,10 @@ bool prefers_blocked_layout(const ConvProblem& p) {
   return false;
 }
 
-// The weights as oneDNN sees them ({G,} O, I, k...), with strides describing
-// ONNX's layout: forward [M, C/g, k...] is already goihw; transposed
-// [C, M/g, k...] is "gihw-o-swapped", i.e. giohw.
+// The weights as oneDNN sees them, logical dims ({G,} O, I, k...), with
+// strides describing where ONNX stores each element: forward weights
+// [M, C/g, k...] are plain goihw; transposed weights [C, M/g, k...] are giohw
+// (input channels outermost), so only the O and I strides swap.
 memory::desc onnx_weights_desc(const ConvProblem& p, bool transposed, memory::dims* logical) {
   const WindowGeometry& g = p.geometry;
   int64_t k_size = 1;
@@ -131,7 +132,6 @@ struct CachedPrimitive {
   memory::desc src_chosen, weights_chosen, dst_chosen;
   memory::desc scratchpad;
   std::optional<Reorder> src_reorder, dst_reorder;
-  bool has_bias = false;
   // oneDNN refused this problem; remembered so the refusal is not rebuilt every run.
   std::optional<Status> rejection;
 };
@@ -207,7 +207,6 @@ Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, boo
     if (padding_l[i] < 0 || padding_r[i] < 0) return unimplemented("negative padding");
   }
   auto entry = std::make_shared<CachedPrimitive>();
-  entry->has_bias = has_bias;
   entry->src_dense = dense_desc(src_dims);
   entry->dst_dense = dense_desc(dst_dims);
   memory::dims weight_dims;
