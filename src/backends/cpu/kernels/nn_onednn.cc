@@ -1,5 +1,6 @@
 #include "backends/cpu/kernels/nn_onednn.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -7,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace kiln::cpu {
 namespace {
@@ -132,6 +134,8 @@ struct CachedPrimitive {
   memory::desc src_chosen, weights_chosen, dst_chosen;
   memory::desc scratchpad;
   std::optional<Reorder> src_reorder, dst_reorder;
+  // Set when oneDNN computes only the leading corner of the output (see build_entry).
+  Dims computed_dims;
   // oneDNN refused this problem; remembered so the refusal is not rebuilt every run.
   std::optional<Status> rejection;
 };
@@ -201,12 +205,21 @@ Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, boo
   memory::dims strides(g.strides.begin(), g.strides.end());
   memory::dims dilates, padding_l(g.pads_begin.begin(), g.pads_begin.end()), padding_r;
   for (int64_t d : g.dilations) dilates.push_back(d - 1);  // oneDNN counts the gaps
+  bool extended = false;
   for (size_t i = 0; i < g.rank(); ++i) {
     // ConvTranspose's output_padding extends the end of the output.
     padding_r.push_back(g.pads_end[i] - (transposed ? g.output_padding[i] : 0));
-    if (padding_l[i] < 0 || padding_r[i] < 0) return unimplemented("negative padding");
+    if (padding_l[i] < 0 || (padding_r[i] < 0 && !transposed)) return unimplemented("negative padding");
+    if (padding_r[i] < 0) {
+      // Output cells past every kernel tap: oneDNN computes the smaller
+      // output and the caller adds those cells (bias only).
+      dst_dims[i + 2] += padding_r[i];
+      padding_r[i] = 0;
+      extended = true;
+    }
   }
   auto entry = std::make_shared<CachedPrimitive>();
+  if (extended) entry->computed_dims = Dims(dst_dims.begin(), dst_dims.end());
   entry->src_dense = dense_desc(src_dims);
   entry->dst_dense = dense_desc(dst_dims);
   memory::dims weight_dims;
@@ -248,6 +261,32 @@ Expected<std::shared_ptr<CachedPrimitive>> build_entry(const ConvProblem& p, boo
     return unimplemented(std::string("oneDNN rejected the convolution: ") + e.what());
   }
   return entry;
+}
+
+// Writes y [N, M, out...]: bias (or zero) everywhere, then the computed leading
+// corner [N, M, smaller...] over it.
+void place_corner(const ConvProblem& p, const Dims& corner_dims, const float* corner, const float* bias, float* y) {
+  const WindowGeometry& g = p.geometry;
+  const int64_t planes = p.batch * p.out_channels;
+  int64_t plane_size = 1, corner_size = 1;
+  for (size_t i = 0; i < g.rank(); ++i) plane_size *= g.output[i], corner_size *= corner_dims[i + 2];
+  Dims out_spatial = g.output, corner_spatial(corner_dims.begin() + 2, corner_dims.end());
+#pragma omp parallel for schedule(static)
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    float* out = y + plane * plane_size;
+    std::fill(out, out + plane_size, bias ? bias[plane % p.out_channels] : 0.0f);
+    const float* in = corner + plane * corner_size;
+    Dims index(corner_spatial.size(), 0);
+    for (int64_t i = 0; i < corner_size; ++i) {
+      int64_t flat = 0;
+      for (size_t d = 0; d < index.size(); ++d) flat = flat * out_spatial[d] + index[d];
+      out[flat] = in[i];
+      for (size_t d = index.size(); d-- > 0;) {
+        if (++index[d] < corner_spatial[d]) break;
+        index[d] = 0;
+      }
+    }
+  }
 }
 
 Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const float* x, const float* w,
@@ -293,13 +332,16 @@ Status run_onednn(const char* kind, bool transposed, const ConvProblem& p, const
         if (constant_weights) cache.insert_weights(weights_key, CachedWeights{*constant_weights, weights});
       }
     }
-    memory dst_user(entry->dst_dense, engine, y);
+    // With an extended output, oneDNN writes a smaller buffer copied in below.
+    std::vector<float> corner(entry->computed_dims.empty() ? 0 : element_count(entry->computed_dims));
+    memory dst_user(entry->dst_dense, engine, entry->computed_dims.empty() ? y : corner.data());
     memory dst = entry->dst_reorder ? memory(entry->dst_chosen, engine) : dst_user;
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}};
     if (bias) args[DNNL_ARG_BIAS] = memory(entry->bias, engine, const_cast<float*>(bias));
     KILN_RETURN_IF_ERROR(execute(entry->primitive, entry->scratchpad, stream, std::move(args)));
     if (entry->dst_reorder) KILN_RETURN_IF_ERROR(run_reorder(*entry->dst_reorder, stream, dst, dst_user));
     stream.wait();
+    if (!entry->computed_dims.empty()) place_corner(p, entry->computed_dims, corner.data(), bias, y);
   } catch (const dnnl::error& e) {
     return unimplemented(std::string("oneDNN failed to run the convolution: ") + e.what());
   }
