@@ -112,7 +112,7 @@ std::string model_ops(const Graph& g) {
   return out.empty() ? "(no nodes)" : out;
 }
 
-TestResult run_test(const fs::path& dir, BackendKind backend) {
+TestResult run_test(const fs::path& dir, BackendKind backend, bool optimize) {
   TestResult result;
   auto graph = import_onnx_file((dir / "model.onnx").string());
   if (!graph.ok()) {
@@ -137,6 +137,7 @@ TestResult run_test(const fs::path& dir, BackendKind backend) {
   result.op = ops;
   BuildConfig config;
   config.backend = backend;
+  config.optimize = optimize;
   auto engine = Builder::build(std::move(graph).value(), config);
   if (!engine.ok()) {
     result.outcome = TestResult::Outcome::kFail;
@@ -237,12 +238,14 @@ int main(int argc, char** argv) {
   std::string write_expectations;
   std::string filter;
   bool verbose = false;
+  bool no_optimize = false;
   app.add_option("--backend", backend_name, "cpu or cuda");
   app.add_option("--data", data_dir, "directory holding node/, pytorch-converted/, pytorch-operator/, simple/");
   app.add_option("--expectations", expectations_path, "expected failures: 'suite/test: reason' per line");
   app.add_option("--write-expectations", write_expectations, "write the current failures as an expectation file");
   app.add_option("--filter", filter, "run only tests whose 'suite/name' contains this text");
   app.add_flag("-v,--verbose", verbose, "print every test's result");
+  app.add_flag("--no-optimize", no_optimize, "build without the graph passes");
   CLI11_PARSE(app, argc, argv);
 
   auto backend = parse_backend_kind(backend_name);
@@ -277,7 +280,7 @@ int main(int argc, char** argv) {
     for (const fs::path& dir : tests) {
       std::string key = std::string(suite) + "/" + dir.filename().string();
       if (!filter.empty() && key.find(filter) == std::string::npos) continue;
-      TestResult r = run_test(dir, *backend);
+      TestResult r = run_test(dir, *backend, !no_optimize);
       const bool listed = expected_failures.count(key) != 0;
       switch (r.outcome) {
         case TestResult::Outcome::kPass:

@@ -6,6 +6,7 @@
 
 #include "graph_test_util.h"
 #include "ir/pointwise_program.h"
+#include "ir/shape_inference.h"
 #include "kiln/builder.h"
 #include "passes/passes.h"
 
@@ -45,6 +46,7 @@ void check_equivalent(MakeFn make, const TensorMap& inputs, double tol, std::uni
   auto expected = run(reference_maker.take(), inputs, false);
   if (optimized) {
     auto g = optimized_maker.take();
+    ASSERT_TRUE(infer_graph_shapes(*g).ok());
     ASSERT_TRUE(run_default_passes(*g).ok());
     *optimized = g->clone();
     auto actual = run(std::move(g), inputs, false);

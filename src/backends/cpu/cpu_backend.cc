@@ -139,15 +139,21 @@ class CpuExecutor final : public BackendExecutor {
         if (!outputs[i].defined()) {
           return internal_error(node->describe() + ": kernel left output " + std::to_string(i) + " unset");
         }
+        // A kernel may return a view of another value (reshape-like ops). When
+        // that view points into the arena, the slot it points at is reused once
+        // its own value dies, so the data moves to this value's own slot, or to
+        // the heap for values the arena does not hold (graph outputs).
         auto off = p.memory.offsets.find(out);
-        if (planned && off != p.memory.offsets.end() && outputs[i].raw_data() != arena + off->second &&
-            in_arena(outputs[i].raw_data())) {
-          // The kernel returned a view of another arena value (a reshape-like
-          // alias); that slot may be reused, so the data moves to its own slot.
-          Tensor own = Tensor::view(outputs[i].dtype(), outputs[i].dims(), arena + off->second, p.arena);
-          std::copy_n(static_cast<const char*>(outputs[i].raw_data()), outputs[i].byte_size(),
-                      static_cast<char*>(own.raw_data()));
-          outputs[i] = own;
+        const bool own_slot = off != p.memory.offsets.end() && outputs[i].raw_data() == arena + off->second;
+        if (!own_slot && in_arena(outputs[i].raw_data())) {
+          if (off != p.memory.offsets.end()) {
+            Tensor own = Tensor::view(outputs[i].dtype(), outputs[i].dims(), arena + off->second, p.arena);
+            std::copy_n(static_cast<const char*>(outputs[i].raw_data()), outputs[i].byte_size(),
+                        static_cast<char*>(own.raw_data()));
+            outputs[i] = own;
+          } else {
+            outputs[i] = outputs[i].clone();
+          }
         }
         live[out] = std::move(outputs[i]);
       }
