@@ -1,0 +1,94 @@
+// kiln bench: latency and throughput of a model, measured like trtexec.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli_support.h"
+#include "commands.h"
+#include "kiln/bench.h"
+
+namespace kiln::cli {
+namespace {
+
+struct BenchCommandOptions {
+  std::string model;
+  int64_t batch = 0;
+  std::string shapes;
+  int64_t iterations = 10;
+  double duration_s = 3.0;
+  double warmup_s = 0.2;
+  std::string json_path;
+  std::string backend = "cpu";
+  uint64_t seed = 1;
+};
+
+int bench_model(const BenchCommandOptions& options) {
+  auto engine = load_engine(options.model, options.backend);
+  if (!engine.ok()) return report_error("bench", engine.status());
+  ShapeRequest request;
+  request.batch = options.batch;
+  if (!options.shapes.empty()) {
+    auto shapes = parse_shape_list(options.shapes);
+    if (!shapes.ok()) return report_error("bench", shapes.status());
+    request.shapes = std::move(shapes).value();
+  }
+  auto dims = resolve_input_dims((*engine)->inputs(), request);
+  if (!dims.ok()) return report_error("bench", dims.status());
+  auto inputs = make_random_inputs((*engine)->inputs(), *dims, options.seed);
+  if (!inputs.ok()) return report_error("bench", inputs.status());
+  auto context = (*engine)->create_context();
+  if (!context.ok()) return report_error("bench", context.status());
+
+  BenchOptions bench;
+  bench.min_iterations = options.iterations;
+  bench.min_duration_s = options.duration_s;
+  bench.warmup_s = options.warmup_s;
+  bench.batch = batch_size_of((*engine)->inputs(), *dims);
+
+  std::cout << "Model: " << options.model << "\nBackend: " << options.backend << "\n";
+  for (const IoDesc& d : (*engine)->inputs()) {
+    std::cout << "Input " << d.name << ": " << dtype_name(inputs->at(d.name).dtype()) << "["
+              << dims_to_string(dims->at(d.name)) << "] (declared " << d.shape.to_string() << ")\n";
+  }
+  std::cout << "Running at least " << bench.min_iterations << " queries and at least " << bench.min_duration_s
+            << " s after " << bench.warmup_s << " s of warm-up\n"
+            << std::flush;
+  auto result = run_benchmark(**context, *inputs, bench);
+  if (!result.ok()) return report_error("bench", result.status().with_context("'" + options.model + "'"));
+  std::cout << bench_result_to_text(*result);
+  if (!options.json_path.empty()) {
+    std::ofstream out(options.json_path, std::ios::trunc);
+    out << bench_result_to_json(*result, options.model, options.backend);
+    out.close();
+    if (!out) return report_error("bench", io_error("cannot write '" + options.json_path + "'"));
+    std::cout << "JSON report written to " << options.json_path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, CommandAction& action) {
+  auto options = std::make_shared<BenchCommandOptions>();
+  CLI::App* sub = app.add_subcommand("bench", "Measure latency and throughput with random inputs");
+  sub->add_option("model", options->model, "ONNX model file")->required();
+  sub->add_option("--batch", options->batch,
+                  "Batch size: first axis of every input whose first axis is symbolic")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--shapes", options->shapes, "Input shapes, NAME:1x3x224x224,... (win over --batch)");
+  sub->add_option("--iterations", options->iterations, "Run at least this many timed queries")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--duration", options->duration_s, "Run for at least this many seconds")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--warmup", options->warmup_s, "Seconds of untimed queries first")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--json", options->json_path, "Write the results as JSON to FILE");
+  sub->add_option("--backend,-b", options->backend, "cpu or cuda")->capture_default_str();
+  sub->add_option("--seed", options->seed, "Seed of the random inputs")->capture_default_str();
+  sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });
+}
+
+}  // namespace kiln::cli
