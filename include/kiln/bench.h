@@ -41,18 +41,22 @@ Expected<LatencyStats> compute_latency_stats(std::vector<double> latencies_ms);
 // ---- input shapes and data --------------------------------------------------
 
 // What the user asked for: a batch size for every input whose first axis is not
-// fixed, and/or full shapes for named inputs (which win over `batch`).
+// fixed, and/or full shapes for named inputs (which win over `batch`), and/or
+// values of named symbolic axes ("batch" = 2, e.g. learnt from an input file).
 struct ShapeRequest {
   int64_t batch = 0;  // 0: not given
   std::map<std::string, Dims> shapes;
+  std::map<std::string, int64_t> symbols;
 };
 
 // Parses "input:1x3x224x224,mask:1x128" (a name may itself contain ':'; the
 // last one separates the shape).
 Expected<std::map<std::string, Dims>> parse_shape_list(const std::string& text);
 
-// Concrete dims for every model input. Symbolic or unknown axes not covered by
-// the request become 1. Errors name the input: a --batch that contradicts a
+// Concrete dims for every model input. A named symbolic axis takes one value
+// across all inputs: from `symbols`, else from a shape given for an input that
+// declares it, else `batch` on a first axis, else 1. Unnamed unknown axes become
+// `batch` on a first axis, else 1. Errors name the input: a --batch that contradicts a
 // fixed first axis, a shape of the wrong rank or a fixed extent, a shape for an
 // input the model does not have.
 Expected<std::map<std::string, Dims>> resolve_input_dims(const std::vector<IoDesc>& inputs,

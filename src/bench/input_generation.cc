@@ -44,17 +44,30 @@ Expected<std::map<std::string, Dims>> resolve_input_dims(const std::vector<IoDes
       return not_found("a shape was given for '" + name + "', but the model has no such input (inputs: " + known + ")");
     }
   }
+  // Named symbols are bound first by explicit values, then by the shapes given.
+  std::map<std::string, int64_t> symbols = request.symbols;
   std::map<std::string, Dims> resolved;
   for (const IoDesc& input : inputs) {
     auto given = request.shapes.find(input.name);
-    if (given != request.shapes.end()) {
-      if (input.shape.is_ranked() && !input.shape.accepts(given->second)) {
-        return invalid_argument("shape " + dims_to_string(given->second) + " given for input '" + input.name +
-                                "' does not fit its declared shape " + input.shape.to_string());
-      }
-      resolved[input.name] = given->second;
-      continue;
+    if (given == request.shapes.end()) continue;
+    if (input.shape.is_ranked() && !input.shape.accepts(given->second)) {
+      return invalid_argument("shape " + dims_to_string(given->second) + " given for input '" + input.name +
+                              "' does not fit its declared shape " + input.shape.to_string());
     }
+    for (size_t axis = 0; input.shape.is_ranked() && axis < input.shape.rank(); ++axis) {
+      const std::string& symbol = input.shape[axis].symbol;
+      if (symbol.empty()) continue;
+      auto [it, inserted] = symbols.emplace(symbol, given->second[axis]);
+      if (!inserted && it->second != given->second[axis]) {
+        return invalid_argument("shape " + dims_to_string(given->second) + " given for input '" + input.name +
+                                "' sets axis '" + symbol + "' to " + std::to_string(given->second[axis]) +
+                                ", but it is " + std::to_string(it->second) + " elsewhere");
+      }
+    }
+    resolved[input.name] = given->second;
+  }
+  for (const IoDesc& input : inputs) {
+    if (resolved.count(input.name)) continue;
     if (!input.shape.is_ranked()) {
       return invalid_argument("input '" + input.name + "' has no declared rank; give its shape with --shapes " +
                               input.name + ":DIMS");
@@ -62,15 +75,24 @@ Expected<std::map<std::string, Dims>> resolve_input_dims(const std::vector<IoDes
     Dims dims;
     for (size_t axis = 0; axis < input.shape.rank(); ++axis) {
       const Dim& dim = input.shape[axis];
-      if (axis == 0 && request.batch > 0) {
-        if (dim.is_known() && dim.value != request.batch) {
+      bool batch_axis = axis == 0 && request.batch > 0;
+      if (dim.is_known()) {
+        if (batch_axis && dim.value != request.batch) {
           return invalid_argument("--batch " + std::to_string(request.batch) + " does not fit input '" + input.name +
                                   "': its first axis is fixed at " + std::to_string(dim.value) + " (shape " +
                                   input.shape.to_string() + ")");
         }
-        dims.push_back(request.batch);
+        dims.push_back(dim.value);
+      } else if (!dim.symbol.empty()) {
+        auto [it, inserted] = symbols.emplace(dim.symbol, batch_axis ? request.batch : 1);
+        if (batch_axis && it->second != request.batch) {
+          return invalid_argument("--batch " + std::to_string(request.batch) + " does not fit input '" + input.name +
+                                  "': its first axis '" + dim.symbol + "' is " + std::to_string(it->second) +
+                                  " elsewhere");
+        }
+        dims.push_back(it->second);
       } else {
-        dims.push_back(dim.is_known() ? dim.value : 1);
+        dims.push_back(batch_axis ? request.batch : 1);
       }
     }
     resolved[input.name] = std::move(dims);

@@ -39,6 +39,8 @@ std::string describe_tensor(const std::string& name, const Tensor& tensor, int64
         out << (i ? ", " : "");
         if constexpr (std::is_same_v<T, bool>) {
           out << (tensor.data<T>()[i] ? "true" : "false");
+        } else if constexpr (std::is_unsigned_v<T>) {
+          out << static_cast<unsigned long long>(tensor.data<T>()[i]);
         } else if constexpr (std::is_integral_v<T>) {
           out << static_cast<long long>(tensor.data<T>()[i]);
         } else {

@@ -55,6 +55,14 @@ Expected<TensorMap> load_inputs(const Engine& engine, const RunOptions& options)
       }
     }
   }
+  // Symbolic axes of the inputs read from files fix the same axes of the random ones.
+  for (const IoDesc& d : engine.inputs()) {
+    auto it = inputs.find(d.name);
+    if (it == inputs.end() || !d.shape.is_ranked() || d.shape.rank() != it->second.rank()) continue;
+    for (size_t axis = 0; axis < d.shape.rank(); ++axis) {
+      if (!d.shape[axis].symbol.empty()) request.symbols.emplace(d.shape[axis].symbol, it->second.dim(axis));
+    }
+  }
   KILN_ASSIGN_OR_RETURN(auto dims, resolve_input_dims(missing, request));
   KILN_ASSIGN_OR_RETURN(TensorMap random, make_random_inputs(missing, dims, options.seed));
   for (auto& [name, tensor] : random) inputs[name] = std::move(tensor);
