@@ -104,7 +104,16 @@ Expected<Tensor> random_tensor(DataType dtype, const Dims& dims, uint64_t seed) 
   if (dtype == DataType::kString || dtype == DataType::kUndefined) {
     return unimplemented(std::string("cannot make random data of type ") + dtype_name(dtype));
   }
+  uint64_t bytes = dtype_size(dtype);
+  for (int64_t extent : dims) {
+    if (extent < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(extent), &bytes)) {
+      return out_of_range("shape " + dims_to_string(dims) + " is too large to allocate");
+    }
+  }
   Tensor tensor = Tensor::empty(dtype, dims);
+  if (bytes > 0 && tensor.raw_data() == nullptr) {
+    return resource_exhausted("cannot allocate " + std::to_string(bytes) + " bytes for shape " + dims_to_string(dims));
+  }
   std::mt19937_64 rng(seed);
   if (dtype == DataType::kBool) {
     std::bernoulli_distribution coin(0.5);

@@ -214,13 +214,22 @@ Expected<Tensor> decode_npy(std::string_view bytes, const std::string& file) {
                          "(numpy.ascontiguousarray) first");
   }
   KILN_ASSIGN_OR_RETURN(DataType dtype, dtype_from_descr(descr->second.string_value, file));
-  Tensor tensor = Tensor::empty(dtype, shape->second.tuple_value);
+  const Dims& dims = shape->second.tuple_value;
+  // Size the data from the header before allocating, so a corrupt shape cannot
+  // request (or overflow into) an absurd allocation.
+  uint64_t needed = dtype_size(dtype);
+  for (int64_t extent : dims) {
+    if (__builtin_mul_overflow(needed, static_cast<uint64_t>(extent), &needed)) needed = UINT64_MAX;
+  }
   size_t data_offset = preamble + header_length;
   size_t available = bytes.size() - data_offset;
-  if (available < tensor.byte_size()) {
-    return format_error("'" + file + "' is truncated: shape " + dims_to_string(tensor.dims()) + " of " +
-                        dtype_name(dtype) + " needs " + std::to_string(tensor.byte_size()) + " bytes of data, found " +
-                        std::to_string(available));
+  if (available < needed) {
+    return format_error("'" + file + "' is truncated: shape " + dims_to_string(dims) + " of " + dtype_name(dtype) +
+                        " needs " + std::to_string(needed) + " bytes of data, found " + std::to_string(available));
+  }
+  Tensor tensor = Tensor::empty(dtype, dims);
+  if (tensor.byte_size() > 0 && tensor.raw_data() == nullptr) {
+    return resource_exhausted("'" + file + "': cannot allocate " + std::to_string(needed) + " bytes");
   }
   if (tensor.byte_size() > 0) std::memcpy(tensor.raw_data(), bytes.data() + data_offset, tensor.byte_size());
   return tensor;

@@ -2,6 +2,9 @@
 // Each subcommand lives in its own file (run_command.cc, bench_command.cc, ...).
 #include <CLI/CLI.hpp>
 
+#include <exception>
+#include <iostream>
+
 #include "commands.h"
 
 int main(int argc, char** argv) {
@@ -12,5 +15,12 @@ int main(int argc, char** argv) {
   kiln::cli::add_bench_command(app, action);
   kiln::cli::add_inspect_command(app, action);
   CLI11_PARSE(app, argc, argv);
-  return action ? action() : 0;
+  // The library reports errors as values; this only turns an escaped exception
+  // (std::bad_alloc from a container, say) into a message and exit code 1.
+  try {
+    return action ? action() : 0;
+  } catch (const std::exception& e) {
+    std::cerr << "kiln: error: " << e.what() << "\n";
+    return 1;
+  }
 }
