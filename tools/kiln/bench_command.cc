@@ -14,6 +14,7 @@ struct BenchCommandOptions {
   std::string model;
   int64_t batch = 0;
   std::string shapes;
+  std::vector<std::string> inputs;  // NAME=FILE.npy
   int64_t iterations = 10;
   double duration_s = 3.0;
   double warmup_s = 0.2;
@@ -25,16 +26,8 @@ struct BenchCommandOptions {
 int bench_model(const BenchCommandOptions& options) {
   auto engine = load_engine(options.model, options.backend);
   if (!engine.ok()) return report_error("bench", engine.status());
-  ShapeRequest request;
-  request.batch = options.batch;
-  if (!options.shapes.empty()) {
-    auto shapes = parse_shape_list(options.shapes);
-    if (!shapes.ok()) return report_error("bench", shapes.status());
-    request.shapes = std::move(shapes).value();
-  }
-  auto dims = resolve_input_dims((*engine)->inputs(), request);
-  if (!dims.ok()) return report_error("bench", dims.status());
-  auto inputs = make_random_inputs((*engine)->inputs(), *dims, options.seed);
+  InputRequest request{options.inputs, options.shapes, options.batch, options.seed};
+  auto inputs = prepare_inputs(**engine, request);
   if (!inputs.ok()) return report_error("bench", inputs.status());
   auto context = (*engine)->create_context();
   if (!context.ok()) return report_error("bench", context.status());
@@ -43,12 +36,13 @@ int bench_model(const BenchCommandOptions& options) {
   bench.min_iterations = options.iterations;
   bench.min_duration_s = options.duration_s;
   bench.warmup_s = options.warmup_s;
-  bench.batch = batch_size_of((*engine)->inputs(), *dims);
+  bench.batch = batch_of(**engine, *inputs);
 
   std::cout << "Model: " << options.model << "\nBackend: " << options.backend << "\n";
   for (const IoDesc& d : (*engine)->inputs()) {
-    std::cout << "Input " << d.name << ": " << dtype_name(inputs->at(d.name).dtype()) << "["
-              << dims_to_string(dims->at(d.name)) << "] (declared " << d.shape.to_string() << ")\n";
+    const Tensor& t = inputs->at(d.name);
+    std::cout << "Input " << d.name << ": " << dtype_name(t.dtype()) << "[" << dims_to_string(t.dims())
+              << "] (declared " << d.shape.to_string() << ")\n";
   }
   std::cout << "Running at least " << bench.min_iterations << " queries and at least " << bench.min_duration_s
             << " s after " << bench.warmup_s << " s of warm-up\n"
@@ -76,6 +70,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
                   "Batch size: first axis of every input whose first axis is symbolic")
       ->check(CLI::PositiveNumber);
   sub->add_option("--shapes", options->shapes, "Input shapes, NAME:1x3x224x224,... (win over --batch)");
+  sub->add_option("--input,-i", options->inputs,
+                  "NAME=FILE.npy for an input (repeatable); inputs without one get random data");
   sub->add_option("--iterations", options->iterations, "Run at least this many timed queries")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

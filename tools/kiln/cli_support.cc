@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "core/dispatch.h"
+#include "kiln/bench.h"
 #include "kiln/builder.h"
+#include "kiln/npy.h"
 #include "kiln/onnx.h"
 
 namespace kiln::cli {
@@ -23,6 +25,69 @@ Expected<std::shared_ptr<Engine>> load_engine(const std::string& path, const std
   auto engine = Builder::build(std::move(graph), config);
   if (!engine.ok()) return engine.status().with_context("cannot build '" + path + "' for the " + backend + " backend");
   return engine;
+}
+
+Expected<TensorMap> prepare_inputs(const Engine& engine, const InputRequest& request) {
+  TensorMap inputs;
+  for (const std::string& spec : request.files) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      return invalid_argument("--input '" + spec + "' is not NAME=FILE.npy");
+    }
+    std::string name = spec.substr(0, eq);
+    std::string file = spec.substr(eq + 1);
+    if (!engine.find_input(name)) {
+      std::string known;
+      for (const IoDesc& d : engine.inputs()) known += (known.empty() ? "" : ", ") + d.name;
+      return not_found("--input names '" + name + "', but the model has no such input (inputs: " + known + ")");
+    }
+    if (inputs.count(name)) return invalid_argument("input '" + name + "' is given twice");
+    KILN_ASSIGN_OR_RETURN(Tensor tensor, read_npy_file(file));
+    inputs[name] = std::move(tensor);
+  }
+  std::vector<IoDesc> missing;
+  for (const IoDesc& d : engine.inputs()) {
+    if (!inputs.count(d.name)) missing.push_back(d);
+  }
+  ShapeRequest shapes;
+  shapes.batch = request.batch;
+  if (!request.shapes.empty()) {
+    KILN_ASSIGN_OR_RETURN(shapes.shapes, parse_shape_list(request.shapes));
+    for (const auto& [name, dims] : shapes.shapes) {
+      if (inputs.count(name)) return invalid_argument("input '" + name + "' has both a file and a --shapes entry");
+    }
+  }
+  // Symbolic axes of the inputs read from files fix the same axes of the random ones.
+  for (const IoDesc& d : engine.inputs()) {
+    auto it = inputs.find(d.name);
+    if (it == inputs.end() || !d.shape.is_ranked() || d.shape.rank() != it->second.rank()) continue;
+    for (size_t axis = 0; axis < d.shape.rank(); ++axis) {
+      if (!d.shape[axis].symbol.empty()) shapes.symbols.emplace(d.shape[axis].symbol, it->second.dim(axis));
+    }
+  }
+  KILN_ASSIGN_OR_RETURN(auto dims, resolve_input_dims(missing, shapes));
+  KILN_ASSIGN_OR_RETURN(TensorMap random, make_random_inputs(missing, dims, request.seed));
+  for (auto& [name, tensor] : random) inputs[name] = std::move(tensor);
+  // Catch a --batch that contradicts an input file here, with the input's name.
+  if (request.batch > 0) {
+    for (const IoDesc& d : engine.inputs()) {
+      const Tensor& t = inputs.at(d.name);
+      if (t.rank() > 0 && d.shape.is_ranked() && d.shape.rank() > 0 && !d.shape[0].is_known() &&
+          t.dim(0) != request.batch) {
+        return invalid_argument("--batch " + std::to_string(request.batch) + " contradicts input '" + d.name +
+                                "', whose file has shape " + dims_to_string(t.dims()));
+      }
+    }
+  }
+  return inputs;
+}
+
+int64_t batch_of(const Engine& engine, const TensorMap& inputs) {
+  for (const IoDesc& d : engine.inputs()) {
+    auto it = inputs.find(d.name);
+    if (it != inputs.end() && it->second.rank() > 0) return it->second.dim(0);
+  }
+  return 1;
 }
 
 std::string describe_tensor(const std::string& name, const Tensor& tensor, int64_t max_values) {

@@ -6,7 +6,6 @@
 
 #include "cli_support.h"
 #include "commands.h"
-#include "kiln/bench.h"
 #include "kiln/npy.h"
 
 namespace kiln::cli {
@@ -21,58 +20,11 @@ struct RunOptions {
   uint64_t seed = 1;
 };
 
-Expected<TensorMap> load_inputs(const Engine& engine, const RunOptions& options) {
-  TensorMap inputs;
-  for (const std::string& spec : options.inputs) {
-    size_t eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
-      return invalid_argument("--input '" + spec + "' is not NAME=FILE.npy");
-    }
-    std::string name = spec.substr(0, eq);
-    std::string file = spec.substr(eq + 1);
-    if (!engine.find_input(name)) {
-      std::string known;
-      for (const IoDesc& d : engine.inputs()) known += (known.empty() ? "" : ", ") + d.name;
-      return not_found("--input names '" + name + "', but the model has no such input (inputs: " + known + ")");
-    }
-    if (inputs.count(name)) return invalid_argument("input '" + name + "' is given twice");
-    KILN_ASSIGN_OR_RETURN(Tensor tensor, read_npy_file(file));
-    inputs[name] = std::move(tensor);
-  }
-  // Inputs without a file get random data of the declared type.
-  std::vector<IoDesc> missing;
-  for (const IoDesc& d : engine.inputs()) {
-    if (!inputs.count(d.name)) missing.push_back(d);
-  }
-  ShapeRequest request;
-  if (!options.shapes.empty()) {
-    KILN_ASSIGN_OR_RETURN(request.shapes, parse_shape_list(options.shapes));
-    for (auto it = request.shapes.begin(); it != request.shapes.end();) {
-      if (inputs.count(it->first)) {
-        it = request.shapes.erase(it);  // the file decides the shape
-      } else {
-        ++it;
-      }
-    }
-  }
-  // Symbolic axes of the inputs read from files fix the same axes of the random ones.
-  for (const IoDesc& d : engine.inputs()) {
-    auto it = inputs.find(d.name);
-    if (it == inputs.end() || !d.shape.is_ranked() || d.shape.rank() != it->second.rank()) continue;
-    for (size_t axis = 0; axis < d.shape.rank(); ++axis) {
-      if (!d.shape[axis].symbol.empty()) request.symbols.emplace(d.shape[axis].symbol, it->second.dim(axis));
-    }
-  }
-  KILN_ASSIGN_OR_RETURN(auto dims, resolve_input_dims(missing, request));
-  KILN_ASSIGN_OR_RETURN(TensorMap random, make_random_inputs(missing, dims, options.seed));
-  for (auto& [name, tensor] : random) inputs[name] = std::move(tensor);
-  return inputs;
-}
-
 int run_model(const RunOptions& options) {
   auto engine = load_engine(options.model, options.backend);
   if (!engine.ok()) return report_error("run", engine.status());
-  auto inputs = load_inputs(**engine, options);
+  InputRequest request{options.inputs, options.shapes, 0, options.seed};
+  auto inputs = prepare_inputs(**engine, request);
   if (!inputs.ok()) return report_error("run", inputs.status());
   for (const IoDesc& d : (*engine)->inputs()) {
     bool from_file = false;
