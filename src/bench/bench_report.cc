@@ -1,7 +1,6 @@
 // Text and JSON reports of a benchmark run.
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "kiln/bench.h"
 

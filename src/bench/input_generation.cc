@@ -13,7 +13,8 @@ Expected<std::map<std::string, Dims>> parse_shape_list(const std::string& text) 
   while (start <= text.size()) {
     size_t end = text.find(',', start);
     // A ',' followed by a digit continues a "1,3,224,224" style shape.
-    while (end != std::string::npos && end + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
+    while (end != std::string::npos && end + 1 < text.size() &&
+           std::isdigit(static_cast<unsigned char>(text[end + 1]))) {
       end = text.find(',', end + 1);
     }
     std::string item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);

@@ -188,8 +188,8 @@ Expected<Tensor> decode_npy(std::string_view bytes, const std::string& file) {
     for (int i = 3; i >= 0; --i) header_length = (header_length << 8) | static_cast<unsigned char>(bytes[8 + i]);
     preamble = 12;
   } else {
-    return unimplemented("'" + file + "': .npy format version " + std::to_string(major) + "." +
-                         std::to_string(minor) + " is not supported (1.0, 2.0 and 3.0 are)");
+    return unimplemented("'" + file + "': .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
+                         " is not supported (1.0, 2.0 and 3.0 are)");
   }
   if (bytes.size() < preamble + header_length) {
     return format_error("'" + file + "' is truncated inside the .npy header");
@@ -210,7 +210,8 @@ Expected<Tensor> decode_npy(std::string_view bytes, const std::string& file) {
     return format_error("'" + file + "': .npy header has no 'shape' tuple");
   }
   if (fortran->second.bool_value) {
-    return unimplemented("'" + file + "' is stored in Fortran (column-major) order; save it in C order "
+    return unimplemented("'" + file +
+                         "' is stored in Fortran (column-major) order; save it in C order "
                          "(numpy.ascontiguousarray) first");
   }
   KILN_ASSIGN_OR_RETURN(DataType dtype, dtype_from_descr(descr->second.string_value, file));

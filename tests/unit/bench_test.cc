@@ -1,9 +1,10 @@
+#include "kiln/bench.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 
-#include "kiln/bench.h"
 #include "kiln/builder.h"
 
 namespace kiln {
@@ -53,7 +54,8 @@ TEST(BenchStatistics, EvenCountMedianIsMeanOfMiddlePair) {
 
 std::vector<IoDesc> two_inputs() {
   return {
-      {"image", DataType::kFloat32, Shape({Dim::symbolic("batch"), Dim::known(3), Dim::symbolic("h"), Dim::symbolic("h")})},
+      {"image", DataType::kFloat32,
+       Shape({Dim::symbolic("batch"), Dim::known(3), Dim::symbolic("h"), Dim::symbolic("h")})},
       {"mask", DataType::kInt64, Shape({Dim::symbolic("batch"), Dim()})},
   };
 }
@@ -117,8 +119,8 @@ TEST(BenchInputs, RandomDataIsInRangeNotConstantAndDeterministic) {
   EXPECT_TRUE(std::equal(a->span<float>().begin(), a->span<float>().end(), b->span<float>().begin()));
   auto ints = random_tensor(DataType::kInt64, {1000}, 5);
   ASSERT_TRUE(ints.ok());
-  int64_t nonzero = std::count_if(ints->span<int64_t>().begin(), ints->span<int64_t>().end(),
-                                  [](int64_t v) { return v != 0; });
+  int64_t nonzero =
+      std::count_if(ints->span<int64_t>().begin(), ints->span<int64_t>().end(), [](int64_t v) { return v != 0; });
   EXPECT_GT(nonzero, 500);
   for (int64_t v : ints->span<int64_t>()) ASSERT_TRUE(v >= 0 && v < 4);
 }
@@ -169,8 +171,8 @@ TEST(BenchLoop, RunsAtLeastTheIterationsAndTheDuration) {
   EXPECT_GT(long_run->iterations, 1);
 
   std::string json = bench_result_to_json(*result, "m.onnx", "cpu");
-  for (const char* key : {"\"throughput_qps\"", "\"throughput_items_per_s\"", "\"latency_ms\"", "\"p99\"",
-                          "\"wall_s\"", "\"model\"", "\"backend\"", "\"batch\"", "\"iterations\"", "\"warmup_s\""}) {
+  for (const char* key : {"\"throughput_qps\"", "\"throughput_items_per_s\"", "\"latency_ms\"", "\"p99\"", "\"wall_s\"",
+                          "\"model\"", "\"backend\"", "\"batch\"", "\"iterations\"", "\"warmup_s\""}) {
     EXPECT_NE(json.find(key), std::string::npos) << key;
   }
 }

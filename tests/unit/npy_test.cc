@@ -1,3 +1,5 @@
+#include "kiln/npy.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -6,7 +8,6 @@
 #include <random>
 
 #include "core/dispatch.h"
-#include "kiln/npy.h"
 
 namespace kiln {
 namespace {
@@ -56,7 +57,7 @@ TEST(Npy, HeaderMatchesWhatNumpyWrites) {
   ASSERT_TRUE(bytes.ok());
   std::string header = bytes->substr(10, 60);
   EXPECT_NE(header.find("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }"), std::string::npos) << header;
-  EXPECT_EQ((*bytes)[6], 1);  // version 1.0
+  EXPECT_EQ((*bytes)[6], 1);             // version 1.0
   EXPECT_EQ(bytes->size(), 128u + 12u);  // same size as numpy.save
 }
 
@@ -124,8 +125,8 @@ TEST(Npy, RejectsTruncatedAndForeignFiles) {
   EXPECT_FALSE(decode_npy("hello world, not numpy", "text.npy").ok());
   EXPECT_FALSE(decode_npy(good.substr(0, 30), "header.npy").ok());
   EXPECT_FALSE(decode_npy(with_header("{'descr': '<f4', 'shape': (2,), }"), "nofortran.npy").ok());
-  EXPECT_FALSE(decode_npy(with_header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }"),
-                          "struct.npy").ok());
+  EXPECT_FALSE(
+      decode_npy(with_header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }"), "struct.npy").ok());
 }
 
 TEST(Npy, RejectsTypesWithoutNpyEquivalent) {

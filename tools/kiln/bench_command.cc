@@ -66,8 +66,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   auto options = std::make_shared<BenchCommandOptions>();
   CLI::App* sub = app.add_subcommand("bench", "Measure latency and throughput with random inputs");
   sub->add_option("model", options->model, "ONNX model file")->required();
-  sub->add_option("--batch", options->batch,
-                  "Batch size: first axis of every input whose first axis is symbolic")
+  sub->add_option("--batch", options->batch, "Batch size: first axis of every input whose first axis is symbolic")
       ->check(CLI::PositiveNumber);
   sub->add_option("--shapes", options->shapes, "Input shapes, NAME:1x3x224x224,... (win over --batch)");
   sub->add_option("--input,-i", options->inputs,

@@ -124,8 +124,8 @@ std::string describe_tensor(const std::string& name, const Tensor& tensor, int64
 std::string file_name_for(const std::string& name) {
   std::string out;
   for (char c : name) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                c == '-';
+    bool keep =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     out += keep ? c : '_';
   }
   if (out.empty() || out == "." || out == "..") out = "output" + out;

@@ -40,7 +40,8 @@ int inspect_model(const InspectOptions& options) {
   std::cout << "Model: " << options.model << "\n";
   if (!g.name.empty()) std::cout << "Graph: " << g.name << "\n";
   std::cout << "Opsets:";
-  for (const auto& [domain, version] : g.opsets) std::cout << " " << (domain.empty() ? "ai.onnx" : domain) << "=" << version;
+  for (const auto& [domain, version] : g.opsets)
+    std::cout << " " << (domain.empty() ? "ai.onnx" : domain) << "=" << version;
   std::cout << "\n\nInputs (" << g.inputs().size() << "):\n";
   for (const Value* v : g.inputs()) std::cout << "  " << v->name << ": " << type_string(*v) << "\n";
   std::cout << "Outputs (" << g.outputs().size() << "):\n";

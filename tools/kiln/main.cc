@@ -1,7 +1,6 @@
 // kiln: build, run, measure and inspect ONNX models from the command line.
 // Each subcommand lives in its own file (run_command.cc, bench_command.cc, ...).
 #include <CLI/CLI.hpp>
-
 #include <exception>
 #include <iostream>
 
