@@ -3,8 +3,8 @@
 # below 128 (no crash, no signal) and a message naming what is wrong.
 # Usage: test_bad_models.sh PATH_TO_KILN SOURCE_DIR
 set -uo pipefail
-kiln=$1
-source_dir=$2
+kiln=$(realpath "$1")
+source_dir=$(realpath "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0

@@ -3,8 +3,8 @@
 # input must match the ONNX Runtime reference (models/make_reference.py).
 # Usage: test_resnet18_mini.sh PATH_TO_KILN SOURCE_DIR
 set -euo pipefail
-kiln=$1
-source_dir=$2
+kiln=$(realpath "$1")
+source_dir=$(realpath "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
