@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "cli_support.h"
 #include "commands.h"
@@ -42,11 +43,17 @@ int run_model(const RunOptions& options) {
     std::filesystem::create_directories(options.output_dir, ec);
     if (ec) return report_error("run", io_error("cannot create '" + options.output_dir + "': " + ec.message()));
   }
+  std::set<std::string> used_file_names;
   for (size_t i = 0; i < outputs->size(); ++i) {
     const std::string& name = descs[i].name;
     std::cout << "output " << describe_tensor(name, (*outputs)[i]) << "\n";
     if (!options.output_dir.empty()) {
-      std::string path = (std::filesystem::path(options.output_dir) / (file_name_for(name) + ".npy")).string();
+      // Two output names can map to one file name ("a/b", "a_b"); the later one gets a suffix.
+      std::string file_name = file_name_for(name);
+      for (int suffix = 1; !used_file_names.insert(file_name).second; ++suffix) {
+        file_name = file_name_for(name) + "_" + std::to_string(suffix);
+      }
+      std::string path = (std::filesystem::path(options.output_dir) / (file_name + ".npy")).string();
       Status written = write_npy_file(path, (*outputs)[i]);
       if (!written.ok()) return report_error("run", written.with_context("output '" + name + "'"));
       std::cout << "       written to " << path << "\n";
