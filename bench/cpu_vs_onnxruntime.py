@@ -100,6 +100,7 @@ def main():
     parser.add_argument("--json", help="write both results to this file")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     probe = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(args.seed)
     feeds = {}
@@ -136,7 +137,9 @@ def main():
     max_relative = max(float(np.abs(k.astype(np.float64) - o).max() / max(np.abs(o).max(), 1e-30))
                        for k, o in zip(kiln_outputs, ort_outputs))
 
+    load_after = os.getloadavg()[0]
     run = {
+        "load_average_1min": [load_before, load_after],
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(), "cpu": cpu_name(), "cores": os.cpu_count(), "threads": args.threads,
         "model": os.path.relpath(args.model, ROOT), "batch": args.batch,
@@ -155,6 +158,8 @@ def main():
     print(f"### CPU: {run['model']}, batch {args.batch}, {args.threads} threads\n")
     print(f"- Card: none (CPU only): {run['cpu']}, {run['cores']} cores")
     print(f"- Date: {run['date']}; commit: {run['commit']}")
+    print(f"- Machine load (1-minute load average, before / after): {load_before:.2f} / {load_after:.2f}"
+          + ("  **busy machine: figures are not representative**" if load_before > args.threads else ""))
     print(f"- Peer: ONNX Runtime {onnxruntime['version']} (Python, CPUExecutionProvider, default graph "
           f"optimisations), same input, batch and thread count, measured in the same run")
     print(f"- Command: `bench/cpu_vs_onnxruntime.py --batch {args.batch} --threads {args.threads} "
