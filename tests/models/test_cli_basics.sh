@@ -110,6 +110,11 @@ expect_error "'nope'" run fixed.onnx --input nope=in_float32.npy
 expect_error "'x'" run fixed.onnx --input x=in_float64.npy
 expect_error "in_missing.npy" run fixed.onnx --input x=in_missing.npy
 expect_error "'y'" bench two_inputs.onnx --shapes y:1x2 --duration 0
+set +e
+"$kiln" run >/dev/null 2>&1
+rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "a usage error exited $rc, expected 2"
 echo "ok   errors"
 
 # Inspect: symbolic names, op histogram, parameters, opsets.

@@ -24,6 +24,10 @@ struct BenchCommandOptions {
 };
 
 int bench_model(const BenchCommandOptions& options) {
+  if (options.batch < 0 || options.iterations < 0 || options.duration_s < 0 || options.warmup_s < 0) {
+    return report_error("bench",
+                        invalid_argument("--batch, --iterations, --duration and --warmup must not be negative"));
+  }
   auto engine = load_engine(options.model, options.backend);
   if (!engine.ok()) return report_error("bench", engine.status());
   InputRequest request{options.inputs, options.shapes, options.batch, options.seed};
@@ -66,20 +70,13 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   auto options = std::make_shared<BenchCommandOptions>();
   CLI::App* sub = app.add_subcommand("bench", "Measure latency and throughput with random inputs");
   sub->add_option("model", options->model, "ONNX model file")->required();
-  sub->add_option("--batch", options->batch, "Batch size: first axis of every input whose first axis is symbolic")
-      ->check(CLI::PositiveNumber);
+  sub->add_option("--batch", options->batch, "Batch size: first axis of every input whose first axis is symbolic");
   sub->add_option("--shapes", options->shapes, "Input shapes, NAME:1x3x224x224,... (win over --batch)");
   sub->add_option("--input,-i", options->inputs,
                   "NAME=FILE.npy for an input (repeatable); inputs without one get random data");
-  sub->add_option("--iterations", options->iterations, "Run at least this many timed queries")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--duration", options->duration_s, "Run for at least this many seconds")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--warmup", options->warmup_s, "Seconds of untimed queries first")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--iterations", options->iterations, "Run at least this many timed queries")->capture_default_str();
+  sub->add_option("--duration", options->duration_s, "Run for at least this many seconds")->capture_default_str();
+  sub->add_option("--warmup", options->warmup_s, "Seconds of untimed queries first")->capture_default_str();
   sub->add_option("--json", options->json_path, "Write the results as JSON to FILE");
   sub->add_option("--backend,-b", options->backend, "cpu or cuda")->capture_default_str();
   sub->add_option("--seed", options->seed, "Seed of the random inputs")->capture_default_str();

@@ -13,7 +13,12 @@ int main(int argc, char** argv) {
   kiln::cli::add_run_command(app, action);
   kiln::cli::add_bench_command(app, action);
   kiln::cli::add_inspect_command(app, action);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a ParseError with exit code 0; every real usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   // The library reports errors as values; this only turns an escaped exception
   // (std::bad_alloc from a container, say) into a message and exit code 1.
   try {
