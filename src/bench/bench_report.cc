@@ -37,7 +37,20 @@ std::string bench_result_to_text(const BenchResult& result) {
                 static_cast<long long>(result.iterations), result.wall_s, static_cast<long long>(result.batch),
                 result.throughput_qps, result.throughput_items_per_s, l.min_ms, l.max_ms, l.mean_ms, l.median_ms,
                 l.p90_ms, l.p95_ms, l.p99_ms);
-  return buffer;
+  std::string text = buffer;
+  // Hints in the spirit of trtexec: say what makes the figures doubtful and which flag helps.
+  if (result.iterations < 20) {
+    text += "Warning: only " + std::to_string(result.iterations) +
+            " timed queries; the upper percentiles are unreliable. Raise --iterations or --duration.\n";
+  }
+  if (l.median_ms > 0 && l.p99_ms > 2 * l.median_ms && result.iterations >= 20) {
+    std::snprintf(buffer, sizeof(buffer),
+                  "Warning: p99 latency is %.1fx the median; other load on the machine or too short a "
+                  "--warmup can cause this.\n",
+                  l.p99_ms / l.median_ms);
+    text += buffer;
+  }
+  return text;
 }
 
 }  // namespace kiln
