@@ -8,34 +8,34 @@
 #include <vector>
 
 #include "kiln/graph.h"
+#include "kiln/io.h"
+#include "kiln/profile.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 #include "kiln/types.h"
 
 namespace kiln {
 
-enum class BackendKind { kCpu, kCuda };
-const char* backend_kind_name(BackendKind kind);
-Expected<BackendKind> parse_backend_kind(const std::string& name);
-
-// A graph input or output as the user sees it.
-struct IoDesc {
-  std::string name;
-  DataType dtype = DataType::kUndefined;
-  Shape shape;
-};
-
-using TensorMap = std::map<std::string, Tensor>;
-
 class Context;
 class BackendExecutor;
 class Backend;
 
+// Activation memory of one profile at its max shapes.
+struct ProfileMemory {
+  size_t arena_bytes = 0;  // one planned arena, reused across value lifetimes
+  size_t total_bytes = 0;  // what one buffer per activation would cost
+};
+
 class Engine {
  public:
   // Built by Builder::build; owns the optimised graph and its weights.
-  Engine(std::unique_ptr<Graph> graph, const Backend* backend);
+  Engine(std::unique_ptr<Graph> graph, const Backend* backend, std::vector<OptimizationProfile> profiles = {},
+         std::vector<ProfileMemory> memory = {});
   ~Engine();
+
+  // Profiles the engine was built for (empty: any shape the model allows).
+  const std::vector<OptimizationProfile>& profiles() const { return profiles_; }
+  const std::vector<ProfileMemory>& profile_memory() const { return memory_; }
 
   const std::vector<IoDesc>& inputs() const { return inputs_; }
   const std::vector<IoDesc>& outputs() const { return outputs_; }
@@ -55,6 +55,15 @@ class Engine {
   const Backend* backend_;
   std::vector<IoDesc> inputs_;
   std::vector<IoDesc> outputs_;
+  std::vector<OptimizationProfile> profiles_;
+  std::vector<ProfileMemory> memory_;
+};
+
+// How a request maps onto a profile: which one, and the batch it is padded to
+// when that profile's batch axis is static (min = max) and larger than the request's.
+struct ProfileChoice {
+  size_t profile = 0;
+  int64_t padded_batch = -1;  // -1: no padding
 };
 
 class Context {
@@ -65,14 +74,23 @@ class Context {
   Context& operator=(const Context&) = delete;
 
   // Runs the model on host tensors and returns the outputs in the order of
-  // Engine::outputs(). Blocks until outputs are in host memory.
+  // Engine::outputs(). Blocks until outputs are in host memory. The profile is
+  // chosen from the inputs' shapes (the tightest that covers them); a batch
+  // smaller than a static-batch profile's is padded and the outputs sliced.
   Expected<std::vector<Tensor>> execute(const TensorMap& inputs);
+
+  // Chooses the profile for these shapes without running; an error names the
+  // input, its shape and every profile's min/max when none fits.
+  Expected<ProfileChoice> choose_profile(const InputShapes& shapes) const;
+  // Profile used by the last execute (0 when the engine has none).
+  size_t active_profile() const { return active_profile_; }
 
   const Engine& engine() const { return *engine_; }
 
  private:
   std::unique_ptr<BackendExecutor> executor_;
   const Engine* engine_;
+  size_t active_profile_ = 0;
 };
 
 }  // namespace kiln

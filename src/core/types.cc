@@ -166,6 +166,7 @@ Expected<Dims> parse_dims(const std::string& text) {
     for (char c : token) {
       if (c < '0' || c > '9') return invalid_argument("malformed shape '" + text + "': '" + token + "' is not a non-negative integer");
     }
+    if (token.size() > 15) return invalid_argument("malformed shape '" + text + "': extent '" + token + "' is too large");
     dims.push_back(std::stoll(token));
     token.clear();
     return ok_status();

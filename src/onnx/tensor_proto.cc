@@ -7,16 +7,24 @@
 namespace kiln {
 namespace {
 
-Status read_external(const onnx::TensorProto& proto, const std::string& base_dir, Tensor& out) {
+Expected<Tensor> read_external(const onnx::TensorProto& proto, const std::string& base_dir, DataType dtype,
+                               const Dims& dims) {
   std::string location;
   int64_t offset = 0;
   int64_t length = -1;
+  const std::string what = "tensor '" + proto.name() + "'";
+  auto parse_count = [&](const std::string& key, const std::string& text, int64_t* out) -> Status {
+    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+      return format_error(what + ": external data " + key + " '" + text + "' is not a non-negative integer");
+    }
+    *out = std::stoll(text);
+    return ok_status();
+  };
   for (const auto& kv : proto.external_data()) {
     if (kv.key() == "location") location = kv.value();
-    else if (kv.key() == "offset") offset = std::stoll(kv.value());
-    else if (kv.key() == "length") length = std::stoll(kv.value());
+    else if (kv.key() == "offset") KILN_RETURN_IF_ERROR(parse_count("offset", kv.value(), &offset));
+    else if (kv.key() == "length") KILN_RETURN_IF_ERROR(parse_count("length", kv.value(), &length));
   }
-  const std::string what = "tensor '" + proto.name() + "'";
   if (location.empty()) return format_error(what + ": external data has no location");
   std::filesystem::path rel(location);
   if (rel.is_absolute() || location.find("..") != std::string::npos) {
@@ -27,19 +35,22 @@ Status read_external(const onnx::TensorProto& proto, const std::string& base_dir
   if (!in) return not_found(what + ": external data file '" + full.string() + "' cannot be opened");
   in.seekg(0, std::ios::end);
   int64_t file_size = static_cast<int64_t>(in.tellg());
-  int64_t need = static_cast<int64_t>(out.byte_size());
+  int64_t need = element_count(dims) * static_cast<int64_t>(dtype_size(dtype));
+  const std::string described = std::string(dtype_name(dtype)) + "[" + dims_to_string(dims) + "]";
   if (length >= 0 && length != need) {
     return format_error(what + ": external data length " + std::to_string(length) + " does not match " +
-                        std::to_string(need) + " bytes of " + out.describe());
+                        std::to_string(need) + " bytes of " + described);
   }
-  if (offset < 0 || offset + need > file_size) {
+  if (offset < 0 || offset > file_size || need > file_size - offset) {
     return format_error(what + ": external data file '" + full.string() + "' has " + std::to_string(file_size) +
                         " bytes, needs " + std::to_string(offset + need));
   }
+  // Sizes are checked against the file before memory is reserved.
+  Tensor out = Tensor::empty(dtype, dims);
   in.seekg(offset);
   in.read(static_cast<char*>(out.raw_data()), need);
   if (!in) return io_error(what + ": reading '" + full.string() + "' failed");
-  return ok_status();
+  return out;
 }
 
 template <typename Dst, typename Field>
@@ -58,21 +69,41 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::st
   if (proto.has_segment()) return unimplemented(what + " is segmented, which is not supported");
   DataType dtype = static_cast<DataType>(proto.data_type());
   Dims dims(proto.dims().begin(), proto.dims().end());
+  // Element count without overflow, bounded so a tiny file cannot ask for
+  // an absurd allocation before its data is checked.
+  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0) return format_error(what + " has a negative dimension");
+    if (d != 0 && n > kMaxElements / d) {
+      return format_error(what + " has shape " + dims_to_string(dims) + ", more elements than Kiln accepts");
+    }
+    n *= d;
   }
-  const int64_t n = element_count(dims);
+  // Data stored inline must account for every element before memory is reserved.
+  if (dtype != DataType::kString && proto.data_location() != onnx::TensorProto::EXTERNAL) {
+    const uint64_t bytes = static_cast<uint64_t>(n) * dtype_size(dtype);
+    if (proto.has_raw_data() && proto.raw_data().size() != bytes) {
+      return format_error(what + ": raw_data has " + std::to_string(proto.raw_data().size()) + " bytes, " +
+                          std::string(dtype_name(dtype)) + "[" + dims_to_string(dims) + "] needs " +
+                          std::to_string(bytes));
+    }
+    if (!proto.has_raw_data()) {
+      int64_t stored = proto.float_data_size() + proto.double_data_size() + proto.int64_data_size() +
+                       proto.uint64_data_size() + proto.int32_data_size();
+      if (stored != n) {
+        return format_error(what + ": holds " + std::to_string(stored) + " values for shape " + dims_to_string(dims));
+      }
+    }
+  }
   if (dtype == DataType::kString) {
     if (proto.string_data_size() != n) {
       return format_error(what + ": " + std::to_string(proto.string_data_size()) + " strings for shape " + dims_to_string(dims));
     }
     return Tensor::strings(dims, {proto.string_data().begin(), proto.string_data().end()});
   }
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) return read_external(proto, base_dir, dtype, dims);
   Tensor out = Tensor::empty(dtype, dims);
-  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
-    KILN_RETURN_IF_ERROR(read_external(proto, base_dir, out));
-    return out;
-  }
   if (proto.has_raw_data()) {
     if (proto.raw_data().size() != out.byte_size()) {
       return format_error(what + ": raw_data has " + std::to_string(proto.raw_data().size()) + " bytes, " +

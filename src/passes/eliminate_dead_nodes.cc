@@ -1,13 +1,21 @@
+#include <algorithm>
 #include <set>
 
 #include "passes/passes.h"
 
 namespace kiln {
 
+bool is_graph_output(const Graph& graph, const Value* value) {
+  return std::find(graph.outputs().begin(), graph.outputs().end(), value) != graph.outputs().end();
+}
+
+bool is_graph_input(const Graph& graph, const Value* value) {
+  return std::find(graph.inputs().begin(), graph.inputs().end(), value) != graph.inputs().end();
+}
+
 Status eliminate_dead_nodes(Graph& graph) {
   bool changed = true;
   while (changed) {
-    changed = false;
     std::set<const Value*> read(graph.outputs().begin(), graph.outputs().end());
     for (const auto& n : graph.nodes()) {
       for (Value* in : n->inputs) if (in) read.insert(in);
@@ -21,11 +29,6 @@ Status eliminate_dead_nodes(Graph& graph) {
     for (Node* n : dead) graph.remove_node(n);
     changed = !dead.empty();
   }
-  return ok_status();
-}
-
-Status run_default_passes(Graph& graph) {
-  KILN_RETURN_IF_ERROR(eliminate_dead_nodes(graph));
   return ok_status();
 }
 

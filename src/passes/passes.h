@@ -1,16 +1,51 @@
 // Graph rewrites run by the builder. Each pass lives in its own file and keeps
-// the graph computing exactly what it computed before.
+// the graph computing exactly what it computed before (tests check numerically).
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "kiln/graph.h"
 #include "kiln/status.h"
 
 namespace kiln {
 
-// The pass pipeline the builder runs when optimisation is on.
+// Statistics a pass reports (for `kiln build --verbose` and tests).
+struct PassStats {
+  int changed = 0;  // nodes rewritten, removed or fused
+};
+
+// The pass pipeline the builder runs when optimisation is on, in order:
+// fold constants, remove no-ops, fold BatchNormalization, fuse conv/gemm/matmul
+// with bias and activation, fuse pointwise chains, remove dead nodes.
 Status run_default_passes(Graph& graph);
+
+// Evaluates nodes whose inputs are all constant (and Shape/Size of statically
+// shaped values) on the CPU and replaces their outputs by constants.
+Expected<PassStats> fold_constants(Graph& graph);
+
+// Removes Identity, inference Dropout, Cast to the same type, Reshape to the
+// same static shape, identity Transpose.
+Expected<PassStats> remove_noops(Graph& graph);
+
+// Folds an inference BatchNormalization into the Conv, ConvTranspose or Gemm
+// producing its input (constant weights, single consumer).
+Expected<PassStats> fold_batchnorm(Graph& graph);
+
+// Conv / Gemm / MatMul (+ bias Add) followed by a pointwise tail (Relu, Clip,
+// Sigmoid, SiLU, GELU in Erf and Tanh forms, HardSigmoid, HardSwish,
+// LeakyRelu, ...) become one kiln.FusedConv / kiln.FusedGemm / kiln.FusedMatMul.
+Expected<PassStats> fuse_compute_with_pointwise(Graph& graph);
+
+// Two or more consecutive single-input elementwise ops (with scalar constants)
+// become one kiln.PointwiseChain node.
+Expected<PassStats> fuse_pointwise_chains(Graph& graph);
 
 // Removes nodes whose outputs nothing reads (graph outputs are read).
 Status eliminate_dead_nodes(Graph& graph);
+
+// Shared by the passes: is `value` a graph output?
+bool is_graph_output(const Graph& graph, const Value* value);
+bool is_graph_input(const Graph& graph, const Value* value);
 
 }  // namespace kiln

@@ -1,5 +1,8 @@
 #include "kiln/engine.h"
 
+#include <cstring>
+#include <optional>
+
 #include "runtime/backend.h"
 
 namespace kiln {
@@ -14,8 +17,9 @@ Expected<BackendKind> parse_backend_kind(const std::string& name) {
   return invalid_argument("unknown backend '" + name + "' (expected cpu or cuda)");
 }
 
-Engine::Engine(std::unique_ptr<Graph> graph, const Backend* backend)
-    : graph_(std::move(graph)), backend_(backend) {
+Engine::Engine(std::unique_ptr<Graph> graph, const Backend* backend, std::vector<OptimizationProfile> profiles,
+               std::vector<ProfileMemory> memory)
+    : graph_(std::move(graph)), backend_(backend), profiles_(std::move(profiles)), memory_(std::move(memory)) {
   for (Value* v : graph_->inputs()) inputs_.push_back({v->name, v->dtype, v->shape});
   for (Value* v : graph_->outputs()) outputs_.push_back({v->name, v->dtype, v->shape});
 }
@@ -65,9 +69,77 @@ Context::Context(std::unique_ptr<BackendExecutor> executor, const Engine* engine
 
 Context::~Context() = default;
 
+Expected<ProfileChoice> Context::choose_profile(const InputShapes& shapes) const {
+  const auto& profiles = engine_->profiles();
+  if (profiles.empty()) return ProfileChoice{};
+  auto exact = select_profile(profiles, shapes);
+  if (exact.ok()) return ProfileChoice{*exact, -1};
+  // A static-batch profile (min = max on axis 0) takes a smaller batch padded up to it.
+  int64_t batch = -1;
+  for (const auto& [name, dims] : shapes) {
+    if (dims.empty()) return exact.status();
+    if (batch >= 0 && dims[0] != batch) return exact.status();
+    batch = dims[0];
+  }
+  std::optional<ProfileChoice> best;
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    int64_t target = -1;
+    bool fits = true;
+    for (const auto& [name, range] : profiles[i].inputs) {
+      auto it = shapes.find(name);
+      if (it == shapes.end() || it->second.size() != range.min.size() || range.min.empty()) { fits = false; break; }
+      if (range.min[0] != range.max[0] || range.min[0] < batch) { fits = false; break; }
+      if (target >= 0 && target != range.min[0]) { fits = false; break; }
+      target = range.min[0];
+      for (size_t a = 1; a < range.min.size(); ++a) {
+        if (it->second[a] < range.min[a] || it->second[a] > range.max[a]) fits = false;
+      }
+    }
+    if (fits && target >= 0 && (!best || target < best->padded_batch)) best = ProfileChoice{i, target};
+  }
+  if (!best) return exact.status();
+  return *best;
+}
+
+namespace {
+
+Tensor pad_batch(const Tensor& t, int64_t batch) {
+  Dims dims = t.dims();
+  dims[0] = batch;
+  Tensor out = Tensor::zeros(t.dtype(), dims);
+  if (t.byte_size()) std::memcpy(out.raw_data(), t.raw_data(), t.byte_size());
+  return out;
+}
+
+Tensor slice_batch(const Tensor& t, int64_t batch) {
+  Dims dims = t.dims();
+  const size_t row = t.byte_size() / static_cast<size_t>(dims[0]);
+  dims[0] = batch;
+  Tensor out = Tensor::empty(t.dtype(), dims);
+  if (out.byte_size()) std::memcpy(out.raw_data(), t.raw_data(), row * batch);
+  return out;
+}
+
+}  // namespace
+
 Expected<std::vector<Tensor>> Context::execute(const TensorMap& inputs) {
   KILN_RETURN_IF_ERROR(engine_->validate_inputs(inputs));
-  return executor_->execute(inputs);
+  KILN_ASSIGN_OR_RETURN(ProfileChoice choice, choose_profile(input_shapes_of(inputs)));
+  active_profile_ = choice.profile;
+  if (choice.padded_batch < 0) return executor_->execute(inputs);
+  TensorMap padded;
+  int64_t batch = 0;
+  for (const auto& [name, t] : inputs) {
+    batch = t.dim(0);
+    padded[name] = pad_batch(t, choice.padded_batch);
+  }
+  KILN_ASSIGN_OR_RETURN(auto outputs, executor_->execute(padded));
+  for (Tensor& out : outputs) {
+    if (out.rank() > 0 && out.dim(0) == choice.padded_batch && out.dtype() != DataType::kString) {
+      out = slice_batch(out, batch);
+    }
+  }
+  return outputs;
 }
 
 }  // namespace kiln

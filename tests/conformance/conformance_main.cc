@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <cstring>
 
 #include "core/dispatch.h"
 #include "kiln/builder.h"
@@ -93,6 +94,16 @@ struct TestResult {
   std::string op;
 };
 
+// Older ONNX test data stores bfloat16 tensors as uint16 bit patterns.
+Tensor as_declared(Tensor t, DataType declared) {
+  if (declared == DataType::kBFloat16 && t.dtype() == DataType::kUint16) {
+    Tensor view = Tensor::empty(DataType::kBFloat16, t.dims());
+    if (t.byte_size()) std::memcpy(view.raw_data(), t.raw_data(), t.byte_size());
+    return view;
+  }
+  return t;
+}
+
 std::string model_ops(const Graph& g) {
   std::set<std::string> ops;
   for (const auto& n : g.nodes()) ops.insert(n->op_type);
@@ -111,9 +122,17 @@ TestResult run_test(const fs::path& dir, BackendKind backend) {
     return result;
   }
   std::vector<std::string> input_names;
-  for (Value* v : (*graph)->inputs()) input_names.push_back(v->name);
+  std::map<std::string, DataType> input_types;
+  for (Value* v : (*graph)->inputs()) {
+    input_names.push_back(v->name);
+    input_types[v->name] = v->dtype;
+  }
   std::vector<std::string> output_names;
-  for (Value* v : (*graph)->outputs()) output_names.push_back(v->name);
+  std::vector<DataType> output_types;
+  for (Value* v : (*graph)->outputs()) {
+    output_names.push_back(v->name);
+    output_types.push_back(v->dtype);
+  }
   std::string ops = model_ops(**graph);
   result.op = ops;
   BuildConfig config;
@@ -159,7 +178,7 @@ TestResult run_test(const fs::path& dir, BackendKind backend) {
       if (i < input_names.size() && std::find(input_names.begin(), input_names.end(), name) == input_names.end()) {
         name = input_names[i];
       }
-      inputs[name] = std::move(t).value();
+      inputs[name] = as_declared(std::move(t).value(), input_types[name]);
     }
     auto outputs = (*context)->execute(inputs);
     if (!outputs.ok()) {
@@ -177,7 +196,7 @@ TestResult run_test(const fs::path& dir, BackendKind backend) {
         result.reason = "expected output is not a plain tensor (sequence/optional)";
         return result;
       }
-      std::string diff = compare(*expected, (*outputs)[i], output_names[i]);
+      std::string diff = compare(as_declared(*expected, output_types[i]), (*outputs)[i], output_names[i]);
       if (!diff.empty()) {
         result.outcome = TestResult::Outcome::kFail;
         result.reason = "mismatch: " + diff + " (" + set.filename().string() + ")";

@@ -1,19 +1,68 @@
-// The CPU backend: walks the graph in topological order, infers each node's
-// output shapes from the actual inputs and runs its kernel.
+// The CPU backend: walks the graph in topological order and runs each node's
+// kernel. Per set of input shapes it runs the shape pass once (shape tensors on
+// the host, every activation's dims known) and packs all activations into one
+// arena planned from value lifetimes; execution then allocates only graph
+// outputs and the outputs of data-dependent ops.
+#include <algorithm>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "build/memory_planner.h"
 #include "ir/shape_inference.h"
+#include "passes/passes.h"
 #include "runtime/backend.h"
+#include "runtime/shape_plan.h"
 
 namespace kiln {
+namespace cpu {
+
+Expected<std::vector<Tensor>> run_node(const Node& node, const InferContext& context) {
+  KILN_ASSIGN_OR_RETURN(auto infos, OpRegistry::global().infer(context));
+  const CpuKernel* kernel = KernelTable::global().find(node.op_type, node.domain);
+  if (!kernel) return unimplemented(node.describe() + ": no CPU kernel");
+  std::vector<Tensor> outputs(node.outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (i < infos.size() && infos[i].dtype != DataType::kUndefined && infos[i].fully_known()) {
+      outputs[i] = Tensor::empty(infos[i].dtype, infos[i].dims);
+    }
+  }
+  KernelArgs args{node, context.values, outputs, infos};
+  Status status = kernel->run(args);
+  if (!status.ok()) {
+    if (status.message().rfind("node '", 0) == 0) return status;
+    return status.with_context(node.describe());
+  }
+  return outputs;
+}
+
+Expected<std::vector<Tensor>> evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs) {
+  InferContext context{node, {}, inputs};
+  for (const Tensor* t : inputs) context.inputs.push_back(t ? TensorInfo{t->dtype(), t->dims(), true} : TensorInfo{});
+  KILN_ASSIGN_OR_RETURN(auto outputs, run_node(node, context));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (node.outputs[i] && !outputs[i].defined()) {
+      return internal_error(node.describe() + ": kernel left output " + std::to_string(i) + " unset");
+    }
+  }
+  return outputs;
+}
+
+}  // namespace cpu
+
 namespace {
+
+// Everything decided once per set of input shapes.
+struct PreparedShapes {
+  ShapePlan shapes;
+  GraphMemoryPlan memory;
+  std::shared_ptr<void> arena;
+  size_t arena_bytes = 0;
+};
 
 class CpuExecutor final : public BackendExecutor {
  public:
-  explicit CpuExecutor(const Graph& graph, std::vector<Node*> order)
-      : graph_(graph), order_(std::move(order)) {
-    // Index of the last node that reads each value, so intermediates are freed early.
+  explicit CpuExecutor(const Graph& graph, std::vector<Node*> order) : graph_(graph), order_(std::move(order)) {
     for (size_t i = 0; i < order_.size(); ++i) {
       for (Value* in : order_[i]->inputs) if (in) last_use_[in] = i;
     }
@@ -21,48 +70,68 @@ class CpuExecutor final : public BackendExecutor {
   }
 
   Expected<std::vector<Tensor>> execute(const TensorMap& inputs) override {
+    InputShapes shapes = input_shapes_of(inputs);
+    if (!prepared_ || prepared_->shapes.input_shapes != shapes) KILN_RETURN_IF_ERROR(prepare(shapes));
+    const PreparedShapes& p = *prepared_;
+    char* arena = static_cast<char*>(p.arena.get());
+    auto in_arena = [&](const void* ptr) {
+      return arena && ptr >= arena && ptr < arena + p.arena_bytes;
+    };
+
     std::unordered_map<const Value*, Tensor> live;
     for (Value* in : graph_.inputs()) {
       auto it = inputs.find(in->name);
       if (it != inputs.end()) live[in] = it->second;
     }
-    const OpRegistry& registry = OpRegistry::global();
-    const cpu::KernelTable& kernels = cpu::KernelTable::global();
+    const KernelTableRef kernels = cpu::KernelTable::global();
     for (size_t step = 0; step < order_.size(); ++step) {
       Node* node = order_[step];
-      InferContext context{*node, {}, {}};
-      std::vector<const Tensor*> args;
+      if (p.shapes.is_host_node(node)) continue;
+      std::vector<const Tensor*> values;
+      std::vector<TensorInfo> input_infos;
       for (Value* in : node->inputs) {
         const Tensor* t = nullptr;
         if (in) {
-          if (in->constant) {
-            t = &*in->constant;
+          if (in->constant) t = &*in->constant;
+          else if (auto hv = p.shapes.host_values.find(in); hv != p.shapes.host_values.end()) t = &hv->second;
+          else if (auto lv = live.find(in); lv != live.end()) t = &lv->second;
+          else return internal_error(node->describe() + ": input '" + in->name + "' was not computed");
+        }
+        values.push_back(t);
+        input_infos.push_back(t ? TensorInfo{t->dtype(), t->dims(), true} : TensorInfo{});
+      }
+      std::vector<TensorInfo> infos;
+      bool planned = true;
+      for (Value* out : node->outputs) {
+        if (!out) { infos.push_back(TensorInfo{}); continue; }
+        auto it = p.shapes.infos.find(out);
+        if (it == p.shapes.infos.end() || !it->second.fully_known()) { planned = false; break; }
+        infos.push_back(it->second);
+      }
+      std::vector<Tensor> outputs(node->outputs.size());
+      if (planned) {
+        for (size_t i = 0; i < outputs.size(); ++i) {
+          Value* out = node->outputs[i];
+          if (!out || infos[i].dtype == DataType::kUndefined) continue;
+          auto off = p.memory.offsets.find(out);
+          if (off != p.memory.offsets.end()) {
+            outputs[i] = Tensor::view(infos[i].dtype, infos[i].dims, arena + off->second, p.arena);
           } else {
-            auto it = live.find(in);
-            if (it == live.end()) {
-              return internal_error(node->describe() + ": input '" + in->name + "' was not computed");
-            }
-            t = &it->second;
+            outputs[i] = Tensor::empty(infos[i].dtype, infos[i].dims);
           }
         }
-        args.push_back(t);
-        context.values.push_back(t);
-        context.inputs.push_back(t ? TensorInfo{t->dtype(), t->dims(), true} : TensorInfo{});
-      }
-      KILN_ASSIGN_OR_RETURN(auto infos, registry.infer(context));
-      const cpu::CpuKernel* kernel = kernels.find(node->op_type, node->domain);
-      if (!kernel) return unimplemented(node->describe() + ": no CPU kernel");
-      std::vector<Tensor> outputs(node->outputs.size());
-      for (size_t i = 0; i < outputs.size(); ++i) {
-        if (i < infos.size() && infos[i].dtype != DataType::kUndefined && infos[i].fully_known()) {
-          outputs[i] = Tensor::empty(infos[i].dtype, infos[i].dims);
+        const cpu::CpuKernel* kernel = kernels.find(node->op_type, node->domain);
+        if (!kernel) return unimplemented(node->describe() + ": no CPU kernel");
+        cpu::KernelArgs args{*node, values, outputs, infos};
+        Status status = kernel->run(args);
+        if (!status.ok()) {
+          if (status.message().rfind("node '", 0) == 0) return status;
+          return status.with_context(node->describe());
         }
-      }
-      cpu::KernelArgs kargs{*node, args, outputs, infos};
-      Status status = kernel->run(kargs);
-      if (!status.ok()) {
-        if (status.message().rfind("node '", 0) == 0) return status;
-        return status.with_context(node->describe());
+      } else {
+        // Data-dependent output shapes: infer with the actual values.
+        InferContext context{*node, input_infos, values};
+        KILN_ASSIGN_OR_RETURN(outputs, cpu::run_node(*node, context));
       }
       for (size_t i = 0; i < outputs.size(); ++i) {
         Value* out = node->outputs[i];
@@ -70,9 +139,18 @@ class CpuExecutor final : public BackendExecutor {
         if (!outputs[i].defined()) {
           return internal_error(node->describe() + ": kernel left output " + std::to_string(i) + " unset");
         }
+        auto off = p.memory.offsets.find(out);
+        if (planned && off != p.memory.offsets.end() && outputs[i].raw_data() != arena + off->second &&
+            in_arena(outputs[i].raw_data())) {
+          // The kernel returned a view of another arena value (a reshape-like
+          // alias); that slot may be reused, so the data moves to its own slot.
+          Tensor own = Tensor::view(outputs[i].dtype(), outputs[i].dims(), arena + off->second, p.arena);
+          std::copy_n(static_cast<const char*>(outputs[i].raw_data()), outputs[i].byte_size(),
+                      static_cast<char*>(own.raw_data()));
+          outputs[i] = own;
+        }
         live[out] = std::move(outputs[i]);
       }
-      // Free intermediates no later node reads.
       for (Value* in : node->inputs) {
         if (in && !in->constant) {
           auto lu = last_use_.find(in);
@@ -83,17 +161,42 @@ class CpuExecutor final : public BackendExecutor {
     std::vector<Tensor> results;
     for (Value* out : graph_.outputs()) {
       if (out->constant) { results.push_back(*out->constant); continue; }
+      if (auto hv = p.shapes.host_values.find(out); hv != p.shapes.host_values.end()) {
+        results.push_back(hv->second.clone());
+        continue;
+      }
       auto it = live.find(out);
       if (it == live.end()) return internal_error("graph output '" + out->name + "' was not computed");
-      results.push_back(it->second);
+      // Outputs leave the context: never hand out arena memory.
+      results.push_back(in_arena(it->second.raw_data()) ? it->second.clone() : it->second);
     }
     return results;
   }
 
  private:
+  using KernelTableRef = const cpu::KernelTable&;
+
+  Status prepare(const InputShapes& shapes) {
+    auto p = std::make_unique<PreparedShapes>();
+    KILN_ASSIGN_OR_RETURN(p->shapes, plan_shapes(graph_, order_, shapes));
+    auto bytes = p->shapes.value_bytes();
+    for (Value* v : graph_.inputs()) bytes.erase(v);
+    for (Value* v : graph_.outputs()) bytes.erase(v);
+    KILN_ASSIGN_OR_RETURN(p->memory, plan_graph_memory(graph_, bytes));
+    p->arena_bytes = p->memory.plan.arena_bytes;
+    if (p->arena_bytes) {
+      void* raw = std::aligned_alloc(kArenaAlignment, p->arena_bytes);
+      if (!raw) return resource_exhausted("cannot allocate a " + std::to_string(p->arena_bytes) + "-byte activation arena");
+      p->arena = std::shared_ptr<void>(raw, [](void* q) { std::free(q); });
+    }
+    prepared_ = std::move(p);
+    return ok_status();
+  }
+
   const Graph& graph_;
   std::vector<Node*> order_;
   std::unordered_map<const Value*, size_t> last_use_;
+  std::unique_ptr<PreparedShapes> prepared_;
 };
 
 class CpuBackend final : public Backend {

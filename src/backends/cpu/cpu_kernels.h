@@ -58,6 +58,14 @@ void register_nn_kernels(KernelTable& table);
 void register_misc_kernels(KernelTable& table);
 void register_fused_kernels(KernelTable& table);
 
+// Runs one node's inference and kernel on host tensors (context.values must
+// hold every present input). Outputs with data-dependent shapes come back
+// as the kernel sized them.
+Expected<std::vector<Tensor>> run_node(const Node& node, const InferContext& context);
+// Same, from the input tensors alone (nullptr = omitted input). Used by the
+// executor and by constant folding.
+Expected<std::vector<Tensor>> evaluate_node(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // Error for a dtype a kernel does not handle, naming node and type.
 Status unsupported_dtype(const Node& node, DataType dtype, const std::string& which = "input");
 

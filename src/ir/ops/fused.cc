@@ -1,7 +1,48 @@
+// Kiln's own ops, produced by the fusion passes (domain "kiln").
 #include "ir/op_registry.h"
 
 namespace kiln {
+namespace {
 
-void register_fused_ops(OpRegistry& registry) { (void)registry; }
+void add_program_attributes(std::vector<AttributeSpec>& attributes) {
+  attributes.push_back({"pw_code", Attribute::Kind::kInts, false});
+  attributes.push_back({"pw_params", Attribute::Kind::kFloats, false});
+  attributes.push_back({"pw_constants", Attribute::Kind::kFloats, false});
+}
+
+// A fused op has the base op's inputs, attributes and shapes plus a pointwise program.
+void add_fused_variant(OpRegistry& registry, const std::string& base, const std::string& fused, int extra_inputs) {
+  const OpSchema* schema = registry.find(base, "");
+  if (!schema) return;  // base op not available in this build
+  OpSchema s = *schema;
+  s.op_type = fused;
+  s.domain = "kiln";
+  s.max_inputs += extra_inputs;
+  add_program_attributes(s.attributes);
+  InferFn base_infer = schema->infer;
+  int base_max_inputs = schema->max_inputs;
+  s.infer = [base_infer, base_max_inputs](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
+    if (static_cast<int>(c.inputs.size()) <= base_max_inputs) return base_infer(c);
+    InferContext base{c.node, {c.inputs.begin(), c.inputs.begin() + base_max_inputs},
+                      {c.values.begin(), c.values.begin() + base_max_inputs}};
+    return base_infer(base);
+  };
+  registry.add(std::move(s));
+}
+
+}  // namespace
+
+void register_fused_ops(OpRegistry& registry) {
+  add_fused_variant(registry, "Conv", "FusedConv", 1);  // + residual added before the program
+  add_fused_variant(registry, "Gemm", "FusedGemm", 0);
+  add_fused_variant(registry, "MatMul", "FusedMatMul", 1);  // + bias along the last axis
+
+  OpSchema chain;
+  chain.op_type = "PointwiseChain";
+  chain.domain = "kiln";
+  add_program_attributes(chain.attributes);
+  chain.infer = [](const InferContext& c) -> Expected<std::vector<TensorInfo>> { return std::vector<TensorInfo>{c.input(0)}; };
+  registry.add(std::move(chain));
+}
 
 }  // namespace kiln

@@ -1,7 +1,11 @@
-#include "ir/op_registry.h"
+#include "ir/ops/nn_ops.h"
 
 namespace kiln {
 
-void register_nn_ops(OpRegistry& registry) { (void)registry; }
+void register_nn_ops(OpRegistry& registry) {
+  register_conv_schemas(registry);
+  register_pool_schemas(registry);
+  register_matmul_schemas(registry);
+}
 
 }  // namespace kiln

@@ -1,7 +1,172 @@
+// CPU kernels of the fused ops: run the base kernel, then the pointwise
+// program in place, block by block so each instruction runs as a tight loop.
+#include <algorithm>
+#include <cmath>
+
 #include "backends/cpu/cpu_kernels.h"
+#include "ir/pointwise_program.h"
 
 namespace kiln::cpu {
+namespace {
 
-void register_fused_kernels(KernelTable& table) { (void)table; }
+constexpr int64_t kBlock = 256;
+
+void run_block(const PointwiseProgram& p, float* data, int64_t n, std::vector<float>& regs) {
+  const size_t count = p.code.size() + 1;
+  regs.resize(count * kBlock);
+  std::copy(data, data + n, regs.data());
+  for (size_t i = 0; i < p.code.size(); ++i) {
+    const PointwiseInstruction& ins = p.code[i];
+    float* out = regs.data() + (i + 1) * kBlock;
+    const float* a = ins.a >= 0 ? regs.data() + ins.a * kBlock : nullptr;
+    const float* b = ins.b >= 0 ? regs.data() + ins.b * kBlock : nullptr;
+    const float ca = ins.a < 0 ? p.constants[-1 - ins.a] : 0.f;
+    const float cb = ins.b < 0 ? p.constants[-1 - ins.b] : 0.f;
+    const float p0 = ins.p0, p1 = ins.p1;
+    auto A = [&](int64_t j) { return a ? a[j] : ca; };
+    auto B = [&](int64_t j) { return b ? b[j] : cb; };
+    switch (ins.op) {
+      case PointwiseOp::kRelu: for (int64_t j = 0; j < n; ++j) out[j] = std::max(A(j), 0.f); break;
+      case PointwiseOp::kSigmoid: for (int64_t j = 0; j < n; ++j) out[j] = 1.f / (1.f + std::exp(-A(j))); break;
+      case PointwiseOp::kTanh: for (int64_t j = 0; j < n; ++j) out[j] = std::tanh(A(j)); break;
+      case PointwiseOp::kErf: for (int64_t j = 0; j < n; ++j) out[j] = std::erf(A(j)); break;
+      case PointwiseOp::kExp: for (int64_t j = 0; j < n; ++j) out[j] = std::exp(A(j)); break;
+      case PointwiseOp::kLog: for (int64_t j = 0; j < n; ++j) out[j] = std::log(A(j)); break;
+      case PointwiseOp::kSqrt: for (int64_t j = 0; j < n; ++j) out[j] = std::sqrt(A(j)); break;
+      case PointwiseOp::kAbs: for (int64_t j = 0; j < n; ++j) out[j] = std::fabs(A(j)); break;
+      case PointwiseOp::kNeg: for (int64_t j = 0; j < n; ++j) out[j] = -A(j); break;
+      case PointwiseOp::kReciprocal: for (int64_t j = 0; j < n; ++j) out[j] = 1.f / A(j); break;
+      case PointwiseOp::kFloor: for (int64_t j = 0; j < n; ++j) out[j] = std::floor(A(j)); break;
+      case PointwiseOp::kCeil: for (int64_t j = 0; j < n; ++j) out[j] = std::ceil(A(j)); break;
+      case PointwiseOp::kSoftplus: for (int64_t j = 0; j < n; ++j) out[j] = std::log1p(std::exp(A(j))); break;
+      case PointwiseOp::kSoftsign: for (int64_t j = 0; j < n; ++j) out[j] = A(j) / (1.f + std::fabs(A(j))); break;
+      case PointwiseOp::kHardSwish:
+        for (int64_t j = 0; j < n; ++j) out[j] = A(j) * std::clamp(A(j) / 6.f + 0.5f, 0.f, 1.f);
+        break;
+      case PointwiseOp::kSign: for (int64_t j = 0; j < n; ++j) out[j] = A(j) > 0 ? 1.f : (A(j) < 0 ? -1.f : 0.f); break;
+      case PointwiseOp::kLeakyRelu: for (int64_t j = 0; j < n; ++j) out[j] = A(j) >= 0 ? A(j) : p0 * A(j); break;
+      case PointwiseOp::kElu: for (int64_t j = 0; j < n; ++j) out[j] = A(j) >= 0 ? A(j) : p0 * (std::exp(A(j)) - 1.f); break;
+      case PointwiseOp::kSelu:
+        for (int64_t j = 0; j < n; ++j) out[j] = A(j) > 0 ? p1 * A(j) : p1 * p0 * (std::exp(A(j)) - 1.f);
+        break;
+      case PointwiseOp::kHardSigmoid: for (int64_t j = 0; j < n; ++j) out[j] = std::clamp(p0 * A(j) + p1, 0.f, 1.f); break;
+      case PointwiseOp::kClip: for (int64_t j = 0; j < n; ++j) out[j] = std::min(p1, std::max(p0, A(j))); break;
+      case PointwiseOp::kCelu:
+        for (int64_t j = 0; j < n; ++j) out[j] = std::max(0.f, A(j)) + std::min(0.f, p0 * (std::exp(A(j) / p0) - 1.f));
+        break;
+      case PointwiseOp::kThresholdedRelu: for (int64_t j = 0; j < n; ++j) out[j] = A(j) > p0 ? A(j) : 0.f; break;
+      case PointwiseOp::kAdd: for (int64_t j = 0; j < n; ++j) out[j] = A(j) + B(j); break;
+      case PointwiseOp::kSub: for (int64_t j = 0; j < n; ++j) out[j] = A(j) - B(j); break;
+      case PointwiseOp::kMul: for (int64_t j = 0; j < n; ++j) out[j] = A(j) * B(j); break;
+      case PointwiseOp::kDiv: for (int64_t j = 0; j < n; ++j) out[j] = A(j) / B(j); break;
+      case PointwiseOp::kPow: for (int64_t j = 0; j < n; ++j) out[j] = std::pow(A(j), B(j)); break;
+      case PointwiseOp::kMax: for (int64_t j = 0; j < n; ++j) out[j] = std::max(A(j), B(j)); break;
+      case PointwiseOp::kMin: for (int64_t j = 0; j < n; ++j) out[j] = std::min(A(j), B(j)); break;
+      case PointwiseOp::kCount: break;
+    }
+  }
+  std::copy(regs.data() + (count - 1) * kBlock, regs.data() + (count - 1) * kBlock + n, data);
+}
+
+Status apply_program(const Node& node, Tensor& tensor) {
+  KILN_ASSIGN_OR_RETURN(PointwiseProgram program, PointwiseProgram::load(node));
+  if (program.empty()) return ok_status();
+  if (tensor.dtype() != DataType::kFloat32) return unsupported_dtype(node, tensor.dtype(), "output");
+  float* data = tensor.data<float>();
+  const int64_t n = tensor.element_count();
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel
+  {
+    std::vector<float> regs;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      int64_t begin = b * kBlock;
+      run_block(program, data + begin, std::min(kBlock, n - begin), regs);
+    }
+  }
+  return ok_status();
+}
+
+// Runs the base op's kernel on the fused node (it carries the base attributes).
+// out += residual, broadcasting through the Add kernel when shapes differ.
+Status add_residual(const Node& node, Tensor& out, const Tensor& residual) {
+  if (residual.dims() == out.dims() && out.dtype() == DataType::kFloat32 && residual.dtype() == DataType::kFloat32) {
+    float* o = out.data<float>();
+    const float* r = residual.data<float>();
+    const int64_t n = out.element_count();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) o[i] += r[i];
+    return ok_status();
+  }
+  Node add;
+  add.name = node.name + "_residual";
+  add.op_type = "Add";
+  add.opset = 14;
+  add.inputs.resize(2, nullptr);
+  add.outputs.resize(1, nullptr);
+  KILN_ASSIGN_OR_RETURN(auto sum, evaluate_node(add, {&out, &residual}));
+  if (sum[0].dims() != out.dims()) {
+    return invalid_argument(node.describe() + ": residual " + residual.describe() + " does not fit output " +
+                            out.describe());
+  }
+  out = sum[0];
+  return ok_status();
+}
+
+CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
+  CpuKernel k;
+  k.run = [base, matmul_bias](KernelArgs& args) -> Status {
+    const CpuKernel* kernel = KernelTable::global().find(base, "");
+    if (!kernel) return unimplemented(args.node.describe() + ": base op " + base + " has no CPU kernel");
+    std::vector<const Tensor*> base_inputs = args.inputs;
+    const Tensor* bias = nullptr;
+    const Tensor* residual = nullptr;
+    if (matmul_bias && base_inputs.size() > 2) {
+      bias = base_inputs[2];
+      base_inputs.resize(2);
+    }
+    if (base == "Conv" && base_inputs.size() > 3) {
+      residual = base_inputs[3];
+      base_inputs.resize(3);
+    }
+    KernelArgs base_args{args.node, base_inputs, args.outputs, args.output_info};
+    KILN_RETURN_IF_ERROR(kernel->run(base_args));
+    Tensor& out = args.outputs[0];
+    if (bias) {
+      if (out.dtype() != DataType::kFloat32 || bias->dtype() != DataType::kFloat32) {
+        return unsupported_dtype(args.node, out.dtype(), "output");
+      }
+      const int64_t n = bias->element_count();
+      const int64_t rows = out.element_count() / n;
+      float* o = out.data<float>();
+      const float* b = bias->data<float>();
+#pragma omp parallel for if (rows > 64)
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t j = 0; j < n; ++j) o[r * n + j] += b[j];
+      }
+    }
+    if (residual) KILN_RETURN_IF_ERROR(add_residual(args.node, out, *residual));
+    return apply_program(args.node, out);
+  };
+  return k;
+}
+
+}  // namespace
+
+void register_fused_kernels(KernelTable& table) {
+  table.add("FusedConv", fused_kernel("Conv", false), "kiln");
+  table.add("FusedGemm", fused_kernel("Gemm", false), "kiln");
+  table.add("FusedMatMul", fused_kernel("MatMul", true), "kiln");
+  CpuKernel chain;
+  chain.run = [](KernelArgs& args) -> Status {
+    const Tensor& in = args.input(0);
+    if (in.dtype() != DataType::kFloat32) return unsupported_dtype(args.node, in.dtype());
+    Tensor out = in.clone();
+    KILN_RETURN_IF_ERROR(apply_program(args.node, out));
+    args.output(0) = std::move(out);
+    return ok_status();
+  };
+  table.add("PointwiseChain", chain, "kiln");
+}
 
 }  // namespace kiln::cpu

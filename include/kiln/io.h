@@ -1,0 +1,27 @@
+// Names and descriptions of a model's inputs and outputs, shared by the
+// engine, profile and plan headers.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+#include "kiln/types.h"
+
+namespace kiln {
+
+enum class BackendKind { kCpu, kCuda };
+const char* backend_kind_name(BackendKind kind);
+Expected<BackendKind> parse_backend_kind(const std::string& name);
+
+// A graph input or output as the user sees it.
+struct IoDesc {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+};
+
+using TensorMap = std::map<std::string, Tensor>;
+
+}  // namespace kiln

@@ -1,0 +1,57 @@
+// Session: a pool of contexts of one engine, each on its own stream (on the
+// CPU backend: its own worker thread), taking requests from many threads.
+// A request's H2D copy, compute and D2H copy run in order on one stream while
+// other requests proceed on the other streams.
+#pragma once
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <vector>
+
+#include "kiln/engine.h"
+#include "kiln/status.h"
+
+namespace kiln {
+
+struct SessionOptions {
+  int streams = 1;              // contexts (and streams) in the pool
+  size_t max_queue = 1 << 16;   // submissions beyond this are rejected
+};
+
+using Outputs = std::vector<Tensor>;
+using OutputsCallback = std::function<void(Expected<Outputs>)>;
+
+class Session {
+ public:
+  static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Engine> engine, const SessionOptions& options);
+  ~Session();  // finishes queued requests, then joins the workers
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Thread-safe. The future holds the outputs or the error of this request.
+  std::future<Expected<Outputs>> submit(TensorMap inputs);
+  // Thread-safe. `done` runs on a worker thread once the outputs are in host memory.
+  Status submit(TensorMap inputs, OutputsCallback done);
+
+  // Runs `inputs` (all with the same leading batch extent) as chunks of
+  // `chunk` items spread over the pool's streams, so that one chunk's copies
+  // overlap another's compute, and concatenates the outputs along axis 0.
+  // Identical to one unsplit run.
+  Expected<Outputs> run_chunked(const TensorMap& inputs, int64_t chunk);
+
+  int streams() const;
+  const Engine& engine() const;
+
+ private:
+  struct State;
+  explicit Session(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Splits every tensor of `inputs` along axis 0 into pieces of at most `chunk` items.
+Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t chunk);
+// Concatenates along axis 0 (all pieces share dtype and trailing dims).
+Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::string& what);
+
+}  // namespace kiln

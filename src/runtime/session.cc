@@ -1,0 +1,171 @@
+#include "kiln/session.h"
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace kiln {
+
+struct Session::State {
+  struct Request {
+    TensorMap inputs;
+    OutputsCallback done;
+  };
+
+  std::shared_ptr<const Engine> engine;
+  SessionOptions options;
+  std::vector<std::unique_ptr<Context>> contexts;
+  std::vector<std::thread> workers;
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<Request> queue;
+  bool stopping = false;
+
+  void work(Context* context) {
+    for (;;) {
+      Request request;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        ready.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping and drained
+        request = std::move(queue.front());
+        queue.pop_front();
+      }
+      request.done(context->execute(request.inputs));
+    }
+  }
+};
+
+Session::Session(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Engine> engine, const SessionOptions& options) {
+  if (!engine) return invalid_argument("session needs an engine");
+  if (options.streams < 1 || options.streams > 256) {
+    return invalid_argument("streams must be between 1 and 256, got " + std::to_string(options.streams));
+  }
+  auto state = std::make_unique<State>();
+  state->engine = std::move(engine);
+  state->options = options;
+  for (int i = 0; i < options.streams; ++i) {
+    KILN_ASSIGN_OR_RETURN(auto context, state->engine->create_context());
+    state->contexts.push_back(std::move(context));
+  }
+  State* raw = state.get();
+  for (auto& context : state->contexts) {
+    Context* c = context.get();
+    state->workers.emplace_back([raw, c] { raw->work(c); });
+  }
+  return std::unique_ptr<Session>(new Session(std::move(state)));
+}
+
+Session::~Session() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->ready.notify_all();
+  for (auto& w : state_->workers) w.join();
+}
+
+int Session::streams() const { return static_cast<int>(state_->contexts.size()); }
+const Engine& Session::engine() const { return *state_->engine; }
+
+Status Session::submit(TensorMap inputs, OutputsCallback done) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (state_->stopping) return unavailable("session is shutting down");
+    if (state_->queue.size() >= state_->options.max_queue) {
+      return resource_exhausted("session queue is full (" + std::to_string(state_->options.max_queue) + " requests)");
+    }
+    state_->queue.push_back({std::move(inputs), std::move(done)});
+  }
+  state_->ready.notify_one();
+  return ok_status();
+}
+
+std::future<Expected<Outputs>> Session::submit(TensorMap inputs) {
+  auto promise = std::make_shared<std::promise<Expected<Outputs>>>();
+  auto future = promise->get_future();
+  Status s = submit(std::move(inputs), [promise](Expected<Outputs> result) { promise->set_value(std::move(result)); });
+  if (!s.ok()) promise->set_value(s);
+  return future;
+}
+
+Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t chunk) {
+  if (chunk < 1) return invalid_argument("chunk size must be positive, got " + std::to_string(chunk));
+  if (inputs.empty()) return invalid_argument("no inputs to split");
+  int64_t batch = -1;
+  for (const auto& [name, t] : inputs) {
+    if (t.rank() == 0) return invalid_argument("input '" + name + "' is a scalar and has no batch axis to split");
+    if (batch >= 0 && t.dim(0) != batch) {
+      return invalid_argument("input '" + name + "' has batch " + std::to_string(t.dim(0)) + ", other inputs " +
+                              std::to_string(batch));
+    }
+    batch = t.dim(0);
+  }
+  std::vector<TensorMap> pieces;
+  for (int64_t begin = 0; begin < batch; begin += chunk) {
+    int64_t count = std::min(chunk, batch - begin);
+    TensorMap piece;
+    for (const auto& [name, t] : inputs) {
+      Dims dims = t.dims();
+      dims[0] = count;
+      if (t.dtype() == DataType::kString) return unimplemented("input '" + name + "': string tensors cannot be chunked");
+      const size_t row = t.byte_size() / static_cast<size_t>(std::max<int64_t>(batch, 1));
+      Tensor p = Tensor::empty(t.dtype(), dims);
+      if (p.byte_size()) std::memcpy(p.raw_data(), static_cast<const char*>(t.raw_data()) + begin * row, p.byte_size());
+      piece[name] = std::move(p);
+    }
+    pieces.push_back(std::move(piece));
+  }
+  return pieces;
+}
+
+Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::string& what) {
+  if (pieces.empty()) return invalid_argument(what + ": nothing to concatenate");
+  Dims dims = pieces[0].dims();
+  if (dims.empty()) return invalid_argument(what + " is a scalar and has no batch axis");
+  int64_t total = 0;
+  for (const Tensor& p : pieces) {
+    Dims tail(p.dims().begin() + std::min<size_t>(1, p.rank()), p.dims().end());
+    Dims first_tail(dims.begin() + 1, dims.end());
+    if (p.dtype() != pieces[0].dtype() || p.rank() != dims.size() || tail != first_tail) {
+      return invalid_argument(what + ": chunk outputs " + pieces[0].describe() + " and " + p.describe() +
+                              " cannot be joined along the batch axis");
+    }
+    total += p.dim(0);
+  }
+  dims[0] = total;
+  Tensor out = Tensor::empty(pieces[0].dtype(), dims);
+  size_t offset = 0;
+  for (const Tensor& p : pieces) {
+    if (p.byte_size()) std::memcpy(static_cast<char*>(out.raw_data()) + offset, p.raw_data(), p.byte_size());
+    offset += p.byte_size();
+  }
+  return out;
+}
+
+Expected<Outputs> Session::run_chunked(const TensorMap& inputs, int64_t chunk) {
+  KILN_ASSIGN_OR_RETURN(auto pieces, split_batch(inputs, chunk));
+  std::vector<std::future<Expected<Outputs>>> futures;
+  for (auto& piece : pieces) futures.push_back(submit(std::move(piece)));
+  std::vector<Outputs> results;
+  for (auto& f : futures) {
+    Expected<Outputs> r = f.get();
+    if (!r.ok()) return r.status();
+    results.push_back(std::move(r).value());
+  }
+  Outputs joined;
+  const auto& outs = engine().outputs();
+  for (size_t i = 0; i < outs.size(); ++i) {
+    std::vector<Tensor> parts;
+    for (const Outputs& r : results) parts.push_back(r[i]);
+    KILN_ASSIGN_OR_RETURN(Tensor t, concat_batch(parts, "output '" + outs[i].name + "'"));
+    joined.push_back(std::move(t));
+  }
+  return joined;
+}
+
+}  // namespace kiln

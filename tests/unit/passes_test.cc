@@ -1,0 +1,214 @@
+// Each pass is checked numerically: the optimised graph must compute what the
+// original computed on random inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "graph_test_util.h"
+#include "ir/pointwise_program.h"
+#include "kiln/builder.h"
+#include "passes/passes.h"
+
+namespace kiln {
+namespace {
+
+using testing::GraphMaker;
+using testing::count_ops;
+using testing::random_tensor;
+
+std::vector<Tensor> run(std::unique_ptr<Graph> g, const TensorMap& inputs, bool optimize) {
+  BuildConfig config;
+  config.optimize = optimize;
+  auto engine = Builder::build(std::move(g), config);
+  EXPECT_TRUE(engine.ok()) << engine.status().to_string();
+  if (!engine.ok()) return {};
+  auto context = (*engine)->create_context();
+  EXPECT_TRUE(context.ok());
+  auto out = (*context)->execute(inputs);
+  EXPECT_TRUE(out.ok()) << out.status().to_string();
+  return out.ok() ? *out : std::vector<Tensor>{};
+}
+
+void expect_close(const Tensor& a, const Tensor& b, double tol) {
+  ASSERT_EQ(a.dims(), b.dims());
+  for (int64_t i = 0; i < a.element_count(); ++i) {
+    ASSERT_NEAR(a.data<float>()[i], b.data<float>()[i], tol * (1 + std::fabs(b.data<float>()[i]))) << "at " << i;
+  }
+}
+
+// Builds the same graph twice (the passes mutate it) and compares optimised with plain execution.
+template <typename MakeFn>
+void check_equivalent(MakeFn make, const TensorMap& inputs, double tol, std::unique_ptr<Graph>* optimized = nullptr) {
+  GraphMaker reference_maker, optimized_maker;
+  make(reference_maker);
+  make(optimized_maker);
+  auto expected = run(reference_maker.take(), inputs, false);
+  if (optimized) {
+    auto g = optimized_maker.take();
+    ASSERT_TRUE(run_default_passes(*g).ok());
+    *optimized = g->clone();
+    auto actual = run(std::move(g), inputs, false);
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) expect_close(actual[i], expected[i], tol);
+    return;
+  }
+  auto actual = run(optimized_maker.take(), inputs, true);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) expect_close(actual[i], expected[i], tol);
+}
+
+Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+
+TEST(PointwiseProgram, StoresAndLoads) {
+  PointwiseProgram p;
+  p.constants = {0.5f};
+  p.code.push_back({PointwiseOp::kSigmoid, 0, 0, 0, 0});
+  p.code.push_back({PointwiseOp::kMul, 0, 1, 0, 0});
+  p.code.push_back({PointwiseOp::kMul, 2, -1, 0, 0});
+  Node n;
+  n.name = "n";
+  p.store(n);
+  auto loaded = PointwiseProgram::load(n);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_NEAR(loaded->evaluate(2.0), 0.5 * 2.0 / (1 + std::exp(-2.0)), 1e-12);
+  n.attributes["pw_code"] = Attribute::of_ints({static_cast<int64_t>(PointwiseOp::kMul), 0, 7});
+  n.attributes["pw_params"] = Attribute::of_floats({0, 0});
+  EXPECT_FALSE(PointwiseProgram::load(n).ok());
+}
+
+TEST(Passes, FoldConstantsEvaluatesConstantSubgraphs) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 3});
+    Value* a = m.constant("a", random_tensor({2, 3}, 1));
+    Value* b = m.constant("b", random_tensor({2, 3}, 2));
+    Value* ab = m.node("Mul", {a, b}, "ab");
+    m.output(m.node("Add", {x, ab}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 3}, 3)}}, 1e-6, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Mul"), 0);
+}
+
+TEST(Passes, RemovesIdentityDropoutAndSameTypeCast) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {4, 5});
+    Value* i = m.node("Identity", {x}, "i");
+    Value* d = m.node("Dropout", {i}, "d");
+    Value* c = m.node("Cast", {d}, "c", {{"to", Attribute::of_int(1)}});
+    m.output(m.node("Relu", {c}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({4, 5}, 4)}}, 0, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Identity") + count_ops(*optimized, "Dropout") + count_ops(*optimized, "Cast"), 0);
+}
+
+TEST(Passes, FoldsBatchNormIntoConvAndFusesRelu) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 3, 8, 8});
+    Value* w = m.constant("w", random_tensor({4, 3, 3, 3}, 5));
+    Value* b = m.constant("b", random_tensor({4}, 6));
+    Value* conv = m.node("Conv", {x, w, b}, "conv", {{"pads", ints({1, 1, 1, 1})}});
+    Value* bn = m.node("BatchNormalization",
+                       {conv, m.constant("g", random_tensor({4}, 7, 0.5f, 1.5f)), m.constant("be", random_tensor({4}, 8)),
+                        m.constant("mu", random_tensor({4}, 9)), m.constant("var", random_tensor({4}, 10, 0.5f, 2.f))},
+                       "bn");
+    m.output(m.node("Relu", {bn}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 3, 8, 8}, 11)}}, 1e-4, &optimized);
+  EXPECT_EQ(optimized->nodes().size(), 1u);
+  EXPECT_EQ(count_ops(*optimized, "FusedConv"), 1);
+}
+
+TEST(Passes, FusesResidualAddIntoConv) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {1, 4, 6, 6});
+    Value* w = m.constant("w", random_tensor({4, 4, 1, 1}, 20));
+    Value* skip = m.node("Sigmoid", {x}, "skip");
+    Value* conv = m.node("Conv", {x, w}, "conv");
+    Value* sum = m.node("Add", {skip, conv}, "sum");
+    m.output(m.node("Relu", {sum}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({1, 4, 6, 6}, 21)}}, 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "FusedConv"), 1);
+  EXPECT_EQ(count_ops(*optimized, "Add") + count_ops(*optimized, "Relu"), 0);
+}
+
+TEST(Passes, ResidualThatBroadcastsStillComputesTheSame) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 3, 5, 5});
+    Value* z = m.input("z", {1, 3, 1, 5});
+    Value* w = m.constant("w", random_tensor({3, 3, 3, 3}, 22));
+    Value* conv = m.node("Conv", {x, w}, "conv", {{"pads", ints({1, 1, 1, 1})}});
+    m.output(m.node("Add", {conv, z}, "y"));
+  };
+  check_equivalent(make, {{"x", random_tensor({2, 3, 5, 5}, 23)}, {"z", random_tensor({1, 3, 1, 5}, 24)}}, 1e-5);
+}
+
+TEST(Passes, FusesSiluAndGeluTailsIntoMatMulWithBias) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {3, 16});
+    Value* w = m.constant("w", random_tensor({16, 8}, 12));
+    Value* mm = m.node("MatMul", {x, w}, "mm");
+    Value* biased = m.node("Add", {mm, m.constant("bias", random_tensor({8}, 13))}, "biased");
+    // GELU, Erf form as exported by PyTorch.
+    Value* div = m.node("Div", {biased, m.scalar("sqrt2", 1.4142135f)}, "div");
+    Value* erf = m.node("Erf", {div}, "erf");
+    Value* add1 = m.node("Add", {erf, m.scalar("one", 1.f)}, "add1");
+    Value* mul = m.node("Mul", {biased, add1}, "mul");
+    Value* gelu = m.node("Mul", {mul, m.scalar("half", 0.5f)}, "gelu");
+    // SiLU on a Gemm.
+    Value* w2 = m.constant("w2", random_tensor({8, 4}, 14));
+    Value* gemm = m.node("Gemm", {gelu, w2}, "gemm");
+    Value* sig = m.node("Sigmoid", {gemm}, "sig");
+    m.output(m.node("Mul", {gemm, sig}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({3, 16}, 15)}}, 1e-5, &optimized);
+  EXPECT_EQ(optimized->nodes().size(), 2u);
+  EXPECT_EQ(count_ops(*optimized, "FusedMatMul"), 1);
+  EXPECT_EQ(count_ops(*optimized, "FusedGemm"), 1);
+}
+
+TEST(Passes, KeepsTailWhoseIntermediateIsReadElsewhere) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 8});
+    Value* w = m.constant("w", random_tensor({8, 8}, 16));
+    Value* mm = m.node("MatMul", {x, w}, "mm");
+    Value* r = m.node("Relu", {mm}, "r");
+    m.output(r);
+    m.output(mm);  // the MatMul result itself is a graph output: no fusion into it
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 8}, 17)}}, 1e-6, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Relu"), 1);
+}
+
+TEST(Passes, FusesPointwiseChainsAndHardSwish) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {5, 7});
+    Value* a = m.node("Mul", {x, m.scalar("k", 3.f)}, "a");
+    Value* b = m.node("HardSigmoid", {a}, "b", {{"alpha", Attribute::of_float(1.0 / 6)}, {"beta", Attribute::of_float(0.5)}});
+    Value* c = m.node("Mul", {a, b}, "c");
+    Value* d = m.node("Clip", {c, m.scalar("lo", -0.5f), m.scalar("hi", 2.f)}, "d");
+    m.output(m.node("Tanh", {d}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({5, 7}, 18, -3, 3)}}, 1e-6, &optimized);
+  EXPECT_EQ(optimized->nodes().size(), 1u);
+  EXPECT_EQ(count_ops(*optimized, "PointwiseChain"), 1);
+}
+
+TEST(Passes, RemovesDeadNodes) {
+  GraphMaker m;
+  Value* x = m.input("x", {2});
+  m.node("Relu", {x}, "unused");
+  m.output(m.node("Neg", {x}, "y"));
+  ASSERT_TRUE(eliminate_dead_nodes(m.graph()).ok());
+  EXPECT_EQ(m.graph().nodes().size(), 1u);
+  EXPECT_EQ(count_ops(m.graph(), "Relu"), 0);
+}
+
+}  // namespace
+}  // namespace kiln
