@@ -30,8 +30,9 @@ Expected<Attribute> convert_attribute(const onnx::AttributeProto& a, const std::
     case AP::INT: return Attribute::of_int(a.i());
     case AP::STRING: return Attribute::of_string(a.s());
     case AP::TENSOR: {
-      KILN_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(a.t(), base_dir));
-      return Attribute::of_tensor(std::move(t));
+      auto t = tensor_from_proto(a.t(), base_dir);
+      if (!t.ok()) return t.status().with_context(where + ": attribute '" + a.name() + "'");
+      return Attribute::of_tensor(std::move(t).value());
     }
     case AP::FLOATS: return Attribute::of_floats({a.floats().begin(), a.floats().end()});
     case AP::INTS: return Attribute::of_ints({a.ints().begin(), a.ints().end()});
@@ -80,7 +81,11 @@ Status apply_type(const onnx::TypeProto& type, Value* value, const std::string& 
 Expected<Tensor> constant_node_value(const onnx::NodeProto& n, const std::string& where, const std::string& base_dir) {
   for (const auto& a : n.attribute()) {
     const std::string& k = a.name();
-    if (k == "value") return tensor_from_proto(a.t(), base_dir);
+    if (k == "value") {
+      auto t = tensor_from_proto(a.t(), base_dir);
+      if (!t.ok()) return t.status().with_context(where);
+      return t;
+    }
     if (k == "value_float") return Tensor::from_vector<float>(DataType::kFloat32, {}, {a.f()});
     if (k == "value_int") return Tensor::from_vector<int64_t>(DataType::kInt64, {}, {a.i()});
     if (k == "value_floats") {
@@ -124,7 +129,9 @@ Expected<std::unique_ptr<Graph>> convert_model(const onnx::ModelProto& model, co
     return unimplemented("'" + file + "': sparse initializers are not supported");
   }
   for (const auto& init : g.initializer()) {
-    KILN_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, base_dir));
+    auto loaded = tensor_from_proto(init, base_dir);
+    if (!loaded.ok()) return loaded.status().with_context("'" + file + "': initializer '" + init.name() + "'");
+    Tensor t = std::move(loaded).value();
     Value* v = graph->value(init.name());
     v->dtype = t.dtype();
     v->shape = Shape::from_dims(t.dims());

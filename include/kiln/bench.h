@@ -1,0 +1,110 @@
+// Benchmark harness: the measurements behind `kiln bench`, kept in the library
+// so that other front ends (tests, scripts, the server) measure the same way.
+//
+// A query is one Context::execute call. Its latency runs from "inputs in host
+// memory" to "outputs in host memory", measured with std::chrono::steady_clock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kiln/engine.h"
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+// ---- statistics -------------------------------------------------------------
+
+struct LatencyStats {
+  size_t count = 0;
+  double min_ms = 0;
+  double max_ms = 0;
+  double mean_ms = 0;
+  double median_ms = 0;
+  double p90_ms = 0;
+  double p95_ms = 0;
+  double p99_ms = 0;
+};
+
+// The `percent`-th percentile of ascending `sorted` values, interpolating
+// linearly between the two closest ranks (numpy.percentile's default):
+// rank = percent / 100 * (n - 1). `sorted` must not be empty; percent in [0, 100].
+double percentile_of_sorted(std::span<const double> sorted, double percent);
+
+// Summary of per-query latencies (any order). Error when there are none.
+Expected<LatencyStats> compute_latency_stats(std::vector<double> latencies_ms);
+
+// ---- input shapes and data --------------------------------------------------
+
+// What the user asked for: a batch size for every input whose first axis is not
+// fixed, and/or full shapes for named inputs (which win over `batch`), and/or
+// values of named symbolic axes ("batch" = 2, e.g. learnt from an input file).
+struct ShapeRequest {
+  int64_t batch = 0;  // 0: not given
+  std::map<std::string, Dims> shapes;
+  std::map<std::string, int64_t> symbols;
+};
+
+// Parses "input:1x3x224x224,mask:1x128" (a name may itself contain ':'; the
+// last one separates the shape).
+Expected<std::map<std::string, Dims>> parse_shape_list(const std::string& text);
+
+// Concrete dims for every model input. A named symbolic axis takes one value
+// across all inputs: from `symbols`, else from a shape given for an input that
+// declares it, else `batch` on a first axis, else 1. Unnamed unknown axes become
+// `batch` on a first axis, else 1. Errors name the input: a --batch that contradicts a
+// fixed first axis, a shape of the wrong rank or a fixed extent, a shape for an
+// input the model does not have.
+Expected<std::map<std::string, Dims>> resolve_input_dims(const std::vector<IoDesc>& inputs,
+                                                         const ShapeRequest& request);
+
+// Random (never all-zero) data: floats uniform in [-1, 1), integers in [0, 4)
+// (small, so that they are valid indices or counts in most models), booleans
+// half true. Deterministic for a given seed.
+Expected<Tensor> random_tensor(DataType dtype, const Dims& dims, uint64_t seed);
+Expected<TensorMap> make_random_inputs(const std::vector<IoDesc>& inputs, const std::map<std::string, Dims>& dims,
+                                       uint64_t seed);
+
+// The batch size of a request: the first extent of the first input of rank >= 1 (1 when none).
+int64_t batch_size_of(const std::vector<IoDesc>& inputs, const std::map<std::string, Dims>& dims);
+
+// ---- the measurement loop ---------------------------------------------------
+
+// Like trtexec: after `warmup_s` seconds of untimed queries, run at least
+// `min_iterations` queries AND for at least `min_duration_s` seconds.
+struct BenchOptions {
+  int64_t min_iterations = 10;
+  double min_duration_s = 3.0;
+  double warmup_s = 0.2;
+  int64_t batch = 1;  // items per query, for items/s
+};
+
+struct BenchResult {
+  LatencyStats latency;
+  int64_t iterations = 0;         // timed queries
+  int64_t warmup_iterations = 0;  // untimed queries before them
+  double warmup_s = 0;            // time actually spent warming up
+  double wall_s = 0;              // first timed query start to last timed query end
+  double throughput_qps = 0;
+  double throughput_items_per_s = 0;
+  int64_t batch = 1;
+  std::vector<double> latencies_ms;  // per query, in run order
+};
+
+// Runs the loop on `context` with the same `inputs` every query. The first
+// failed query stops the run and its error is returned.
+Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, const BenchOptions& options);
+
+// The JSON report of `kiln bench --json` (keys: model, backend, batch,
+// iterations, warmup_s, wall_s, throughput_qps, throughput_items_per_s,
+// latency_ms {min, max, mean, median, p90, p95, p99}).
+std::string bench_result_to_json(const BenchResult& result, const std::string& model, const std::string& backend);
+
+// The human-readable summary printed by `kiln bench`.
+std::string bench_result_to_text(const BenchResult& result);
+
+}  // namespace kiln

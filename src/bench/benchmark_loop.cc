@@ -1,0 +1,56 @@
+#include <chrono>
+
+#include "kiln/bench.h"
+
+namespace kiln {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point start, Clock::time_point end) {
+  return std::chrono::duration<double>(end - start).count();
+}
+
+}  // namespace
+
+Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, const BenchOptions& options) {
+  if (options.min_iterations < 1 && options.min_duration_s <= 0) {
+    return invalid_argument("the benchmark needs at least one iteration or a positive duration");
+  }
+  BenchResult result;
+  result.batch = options.batch;
+
+  // Warm-up: with any positive duration at least one query runs, so that lazy
+  // set-up (first-touch allocation, oneDNN primitive creation) stays out of the timings.
+  Clock::time_point warmup_start = Clock::now();
+  if (options.warmup_s > 0) {
+    do {
+      auto outputs = context.execute(inputs);
+      if (!outputs.ok()) return outputs.status().with_context("warm-up query");
+      ++result.warmup_iterations;
+    } while (seconds_between(warmup_start, Clock::now()) < options.warmup_s);
+  }
+  result.warmup_s = seconds_between(warmup_start, Clock::now());
+
+  // Timed queries. execute() returns only once the outputs are in host memory,
+  // so each interval is input-in-host-memory to output-in-host-memory.
+  Clock::time_point run_start = Clock::now();
+  Clock::time_point last_end = run_start;
+  while (result.iterations < options.min_iterations || seconds_between(run_start, last_end) < options.min_duration_s) {
+    Clock::time_point query_start = Clock::now();
+    auto outputs = context.execute(inputs);
+    last_end = Clock::now();
+    if (!outputs.ok()) return outputs.status().with_context("query " + std::to_string(result.iterations));
+    result.latencies_ms.push_back(seconds_between(query_start, last_end) * 1e3);
+    ++result.iterations;
+  }
+  result.wall_s = seconds_between(run_start, last_end);
+  KILN_ASSIGN_OR_RETURN(result.latency, compute_latency_stats(result.latencies_ms));
+  if (result.wall_s > 0) {
+    result.throughput_qps = static_cast<double>(result.iterations) / result.wall_s;
+    result.throughput_items_per_s = result.throughput_qps * static_cast<double>(result.batch);
+  }
+  return result;
+}
+
+}  // namespace kiln

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# End to end: `kiln run` on the bundled ResNet-18-like model with the committed
+# input must match the ONNX Runtime reference (models/make_reference.py).
+# Usage: test_resnet18_mini.sh PATH_TO_KILN SOURCE_DIR
+set -euo pipefail
+kiln=$(realpath "$1")
+source_dir=$(realpath "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$kiln" run "$source_dir/models/resnet18_mini.onnx" \
+  --input input="$source_dir/models/reference/input.npy" --output-dir "$work"
+
+python3 - "$work/logits.npy" "$source_dir/models/reference/output.npy" <<'PY'
+import sys
+import numpy as np
+
+actual = np.load(sys.argv[1])
+expected = np.load(sys.argv[2])
+if actual.shape != expected.shape or actual.dtype != expected.dtype:
+    sys.exit(f"FAIL: got {actual.dtype}{list(actual.shape)}, expected {expected.dtype}{list(expected.shape)}")
+diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+relative = diff.max() / np.abs(expected).max()
+print(f"max |kiln - onnxruntime| = {diff.max():.3g}, relative to max |reference| = {relative:.3g}; "
+      f"argmax kiln {int(actual.argmax())} reference {int(expected.argmax())}")
+if not relative <= 1e-4:
+    sys.exit("FAIL: relative error above 1e-4")
+print("PASS")
+PY

@@ -1,0 +1,86 @@
+// kiln bench: latency and throughput of a model, measured like trtexec.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli_support.h"
+#include "commands.h"
+#include "kiln/bench.h"
+
+namespace kiln::cli {
+namespace {
+
+struct BenchCommandOptions {
+  std::string model;
+  int64_t batch = 0;
+  std::string shapes;
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  int64_t iterations = 10;
+  double duration_s = 3.0;
+  double warmup_s = 0.2;
+  std::string json_path;
+  std::string backend = "cpu";
+  uint64_t seed = 1;
+};
+
+int bench_model(const BenchCommandOptions& options) {
+  if (options.batch < 0 || options.iterations < 0 || options.duration_s < 0 || options.warmup_s < 0) {
+    return report_error("bench",
+                        invalid_argument("--batch, --iterations, --duration and --warmup must not be negative"));
+  }
+  auto engine = load_engine(options.model, options.backend);
+  if (!engine.ok()) return report_error("bench", engine.status());
+  InputRequest request{options.inputs, options.shapes, options.batch, options.seed};
+  auto inputs = prepare_inputs(**engine, request);
+  if (!inputs.ok()) return report_error("bench", inputs.status());
+  auto context = (*engine)->create_context();
+  if (!context.ok()) return report_error("bench", context.status());
+
+  BenchOptions bench;
+  bench.min_iterations = options.iterations;
+  bench.min_duration_s = options.duration_s;
+  bench.warmup_s = options.warmup_s;
+  bench.batch = batch_of(**engine, *inputs);
+
+  std::cout << "Model: " << options.model << "\nBackend: " << options.backend << "\n";
+  for (const IoDesc& d : (*engine)->inputs()) {
+    const Tensor& t = inputs->at(d.name);
+    std::cout << "Input " << d.name << ": " << dtype_name(t.dtype()) << "[" << dims_to_string(t.dims())
+              << "] (declared " << d.shape.to_string() << ")\n";
+  }
+  std::cout << "Running at least " << bench.min_iterations << " queries and at least " << bench.min_duration_s
+            << " s after " << bench.warmup_s << " s of warm-up\n"
+            << std::flush;
+  auto result = run_benchmark(**context, *inputs, bench);
+  if (!result.ok()) return report_error("bench", result.status().with_context("'" + options.model + "'"));
+  std::cout << bench_result_to_text(*result);
+  if (!options.json_path.empty()) {
+    std::ofstream out(options.json_path, std::ios::trunc);
+    out << bench_result_to_json(*result, options.model, options.backend);
+    out.close();
+    if (!out) return report_error("bench", io_error("cannot write '" + options.json_path + "'"));
+    std::cout << "JSON report written to " << options.json_path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, CommandAction& action) {
+  auto options = std::make_shared<BenchCommandOptions>();
+  CLI::App* sub = app.add_subcommand("bench", "Measure latency and throughput with random inputs");
+  sub->add_option("model", options->model, "ONNX model file")->required();
+  sub->add_option("--batch", options->batch, "Batch size: first axis of every input whose first axis is symbolic");
+  sub->add_option("--shapes", options->shapes, "Input shapes, NAME:1x3x224x224,... (win over --batch)");
+  sub->add_option("--input,-i", options->inputs,
+                  "NAME=FILE.npy for an input (repeatable); inputs without one get random data");
+  sub->add_option("--iterations", options->iterations, "Run at least this many timed queries")->capture_default_str();
+  sub->add_option("--duration", options->duration_s, "Run for at least this many seconds")->capture_default_str();
+  sub->add_option("--warmup", options->warmup_s, "Seconds of untimed queries first")->capture_default_str();
+  sub->add_option("--json", options->json_path, "Write the results as JSON to FILE");
+  sub->add_option("--backend,-b", options->backend, "cpu or cuda")->capture_default_str();
+  sub->add_option("--seed", options->seed, "Seed of the random inputs")->capture_default_str();
+  sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,79 @@
+// kiln inspect: what a model declares and contains, without building it
+// (so it works for models with ops Kiln does not run yet).
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "cli_support.h"
+#include "commands.h"
+#include "kiln/graph.h"
+#include "kiln/onnx.h"
+
+namespace kiln::cli {
+namespace {
+
+struct InspectOptions {
+  std::string model;
+};
+
+std::string type_string(const Value& value) {
+  std::string dtype = value.dtype == DataType::kUndefined ? "?" : dtype_name(value.dtype);
+  return dtype + "[" + value.shape.to_string() + "]";
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 3) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), unit == 0 ? "%.0f %s" : "%.2f %s", bytes, units[unit]);
+  return buffer;
+}
+
+int inspect_model(const InspectOptions& options) {
+  auto graph = import_onnx_file(options.model);
+  if (!graph.ok()) return report_error("inspect", graph.status());
+  const Graph& g = **graph;
+  std::cout << "Model: " << options.model << "\n";
+  if (!g.name.empty()) std::cout << "Graph: " << g.name << "\n";
+  std::cout << "Opsets:";
+  for (const auto& [domain, version] : g.opsets)
+    std::cout << " " << (domain.empty() ? "ai.onnx" : domain) << "=" << version;
+  std::cout << "\n\nInputs (" << g.inputs().size() << "):\n";
+  for (const Value* v : g.inputs()) std::cout << "  " << v->name << ": " << type_string(*v) << "\n";
+  std::cout << "Outputs (" << g.outputs().size() << "):\n";
+  for (const Value* v : g.outputs()) std::cout << "  " << v->name << ": " << type_string(*v) << "\n";
+
+  std::map<std::string, int64_t> histogram;
+  for (const auto& node : g.nodes()) {
+    histogram[node->domain.empty() ? node->op_type : node->domain + "." + node->op_type]++;
+  }
+  std::cout << "\nNodes: " << g.nodes().size() << "\n";
+  for (const auto& [op, count] : histogram) std::cout << "  " << op << ": " << count << "\n";
+
+  // Parameters are every constant value: initializers and folded Constant nodes.
+  int64_t parameters = 0;
+  int64_t bytes = 0;
+  auto constants = g.constant_values();
+  for (const Value* v : constants) {
+    parameters += v->constant->element_count();
+    if (v->constant->dtype() != DataType::kString) bytes += static_cast<int64_t>(v->constant->byte_size());
+  }
+  std::cout << "\nParameters: " << parameters << " in " << constants.size() << " constant tensors, " << bytes
+            << " bytes (" << human_bytes(static_cast<double>(bytes)) << ")\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app, CommandAction& action) {
+  auto options = std::make_shared<InspectOptions>();
+  CLI::App* sub = app.add_subcommand("inspect", "Show a model's inputs, outputs, ops, parameters and opsets");
+  sub->add_option("model", options->model, "ONNX model file")->required();
+  sub->callback([&action, options] { action = [options] { return inspect_model(*options); }; });
+}
+
+}  // namespace kiln::cli
