@@ -155,7 +155,7 @@ def main():
                 f"{l['mean']:.2f} | {l['median']:.2f} | {l['p90']:.2f} | {l['p95']:.2f} | {l['p99']:.2f} | "
                 f"{l['max']:.2f} | {r['iterations']} | {r['wall_s']:.1f} |")
 
-    print(f"### CPU: {run['model']}, batch {args.batch}, {args.threads} threads\n")
+    print(f"### CPU: {run['model']}, batch {args.batch}, {args.threads} thread{'s' if args.threads != 1 else ''}\n")
     print(f"- Card: none (CPU only): {run['cpu']}, {run['cores']} cores")
     print(f"- Date: {run['date']}; commit: {run['commit']}")
     print(f"- Machine load (1-minute load average, before / after): {load_before:.2f} / {load_after:.2f}"
