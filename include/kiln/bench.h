@@ -92,6 +92,7 @@ struct BenchResult {
   double throughput_qps = 0;
   double throughput_items_per_s = 0;
   int64_t batch = 1;
+  int64_t profile = -1;              // optimization profile that ran; -1 when the engine has none
   std::vector<double> latencies_ms;  // per query, in run order
 };
 

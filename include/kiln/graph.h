@@ -116,6 +116,10 @@ class Graph {
   // Replaces every use of `from` (node inputs and graph outputs) by `to`.
   void replace_all_uses(Value* from, Value* to);
 
+  // Drops values that no node reads or writes and that are not graph inputs
+  // or outputs (weights orphaned by folding, for instance); returns how many.
+  size_t remove_unused_values();
+
   // Weights held by the graph (constant values), for counting and plans.
   std::vector<Value*> constant_values() const;
   int opset_for(const std::string& domain) const;

@@ -50,6 +50,7 @@ Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, c
     result.throughput_qps = static_cast<double>(result.iterations) / result.wall_s;
     result.throughput_items_per_s = result.throughput_qps * static_cast<double>(result.batch);
   }
+  if (!context.engine().profiles().empty()) result.profile = static_cast<int64_t>(context.active_profile());
   return result;
 }
 

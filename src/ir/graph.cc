@@ -175,6 +175,24 @@ void Graph::replace_all_uses(Value* from, Value* to) {
   }
 }
 
+size_t Graph::remove_unused_values() {
+  std::set<const Value*> used(inputs_.begin(), inputs_.end());
+  used.insert(outputs_.begin(), outputs_.end());
+  for (const auto& n : nodes_) {
+    for (Value* v : n->inputs) if (v) used.insert(v);
+    for (Value* v : n->outputs) if (v) used.insert(v);
+  }
+  size_t before = values_.size();
+  for (auto it = values_by_name_.begin(); it != values_by_name_.end();) {
+    if (!used.count(it->second)) it = values_by_name_.erase(it);
+    else ++it;
+  }
+  values_.erase(std::remove_if(values_.begin(), values_.end(),
+                               [&](const std::unique_ptr<Value>& v) { return !used.count(v.get()); }),
+                values_.end());
+  return before - values_.size();
+}
+
 std::vector<Value*> Graph::constant_values() const {
   std::vector<Value*> out;
   for (const auto& v : values_) {

@@ -29,6 +29,7 @@ Status eliminate_dead_nodes(Graph& graph) {
     for (Node* n : dead) graph.remove_node(n);
     changed = !dead.empty();
   }
+  graph.remove_unused_values();
   return ok_status();
 }
 

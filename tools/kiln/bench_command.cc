@@ -28,7 +28,7 @@ int bench_model(const BenchCommandOptions& options) {
     return report_error("bench",
                         invalid_argument("--batch, --iterations, --duration and --warmup must not be negative"));
   }
-  auto engine = load_engine(options.model, options.backend);
+  auto engine = open_model(options.model, options.backend);
   if (!engine.ok()) return report_error("bench", engine.status());
   InputRequest request{options.inputs, options.shapes, options.batch, options.seed};
   auto inputs = prepare_inputs(**engine, request);
@@ -54,6 +54,11 @@ int bench_model(const BenchCommandOptions& options) {
   auto result = run_benchmark(**context, *inputs, bench);
   if (!result.ok()) return report_error("bench", result.status().with_context("'" + options.model + "'"));
   std::cout << bench_result_to_text(*result);
+  const auto& profiles = (*engine)->profiles();
+  if (!profiles.empty()) {
+    size_t p = (*context)->active_profile();
+    std::cout << "Profile: " << p << " of " << profiles.size() << " (" << profile_to_string(profiles[p]) << ")\n";
+  }
   if (!options.json_path.empty()) {
     std::ofstream out(options.json_path, std::ios::trunc);
     out << bench_result_to_json(*result, options.model, options.backend);
@@ -69,7 +74,7 @@ int bench_model(const BenchCommandOptions& options) {
 void add_bench_command(CLI::App& app, CommandAction& action) {
   auto options = std::make_shared<BenchCommandOptions>();
   CLI::App* sub = app.add_subcommand("bench", "Measure latency and throughput with random inputs");
-  sub->add_option("model", options->model, "ONNX model file")->required();
+  sub->add_option("model", options->model, "ONNX model or plan file (.kiln)")->required();
   sub->add_option("--batch", options->batch, "Batch size: first axis of every input whose first axis is symbolic");
   sub->add_option("--shapes", options->shapes, "Input shapes, NAME:1x3x224x224,... (win over --batch)");
   sub->add_option("--input,-i", options->inputs,

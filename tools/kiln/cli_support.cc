@@ -17,12 +17,12 @@ int report_error(const std::string& command, const Status& status) {
   return kExitFailure;
 }
 
-Expected<std::shared_ptr<Engine>> load_engine(const std::string& path, const std::string& backend) {
+Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend) {
   KILN_ASSIGN_OR_RETURN(BackendKind kind, parse_backend_kind(backend));
-  KILN_ASSIGN_OR_RETURN(auto graph, import_onnx_file(path));
   BuildConfig config;
   config.backend = kind;
-  auto engine = Builder::build(std::move(graph), config);
+  // A plan file loads as built; an ONNX model is imported and built here.
+  auto engine = load_or_build(path, config);
   if (!engine.ok()) return engine.status().with_context("cannot build '" + path + "' for the " + backend + " backend");
   return engine;
 }

@@ -19,8 +19,8 @@ constexpr int kExitFailure = 1;
 // Prints "kiln <command>: error: <status>" to stderr and returns kExitFailure.
 int report_error(const std::string& command, const Status& status);
 
-// Imports `path` and builds an engine for `backend`; every error names the file.
-Expected<std::shared_ptr<Engine>> load_engine(const std::string& path, const std::string& backend);
+// Loads a plan file, or imports an ONNX model and builds it for `backend`; every error names the file.
+Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend);
 
 // How the inputs of one request are made: .npy files for some (NAME=FILE.npy),
 // random data for the rest, shaped by --shapes / --batch; symbolic axes bound by

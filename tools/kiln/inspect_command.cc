@@ -7,6 +7,7 @@
 #include "cli_support.h"
 #include "commands.h"
 #include "kiln/graph.h"
+#include "kiln/builder.h"
 #include "kiln/onnx.h"
 
 namespace kiln::cli {
@@ -34,10 +35,22 @@ std::string human_bytes(double bytes) {
 }
 
 int inspect_model(const InspectOptions& options) {
-  auto graph = import_onnx_file(options.model);
-  if (!graph.ok()) return report_error("inspect", graph.status());
-  const Graph& g = **graph;
-  std::cout << "Model: " << options.model << "\n";
+  // A plan is shown as built (optimised graph, profiles, activation memory);
+  // an ONNX model as imported, without building it.
+  std::shared_ptr<Engine> engine;
+  std::unique_ptr<Graph> imported;
+  if (!looks_like_onnx(options.model)) {
+    auto loaded = load_engine(options.model);
+    if (!loaded.ok()) return report_error("inspect", loaded.status());
+    engine = *loaded;
+  } else {
+    auto graph = import_onnx_file(options.model);
+    if (!graph.ok()) return report_error("inspect", graph.status());
+    imported = std::move(graph).value();
+  }
+  const Graph& g = engine ? engine->graph() : *imported;
+  std::cout << (engine ? "Plan: " : "Model: ") << options.model << "\n";
+  if (engine) std::cout << "Backend: " << backend_kind_name(engine->backend_kind()) << "\n";
   if (!g.name.empty()) std::cout << "Graph: " << g.name << "\n";
   std::cout << "Opsets:";
   for (const auto& [domain, version] : g.opsets)
@@ -64,6 +77,23 @@ int inspect_model(const InspectOptions& options) {
   }
   std::cout << "\nParameters: " << parameters << " in " << constants.size() << " constant tensors, " << bytes
             << " bytes (" << human_bytes(static_cast<double>(bytes)) << ")\n";
+  if (engine) {
+    for (size_t i = 0; i < engine->profiles().size(); ++i) {
+      std::cout << "Profile " << i << ": " << profile_to_string(engine->profiles()[i]) << "\n";
+    }
+    for (size_t i = 0; i < engine->profile_memory().size(); ++i) {
+      const ProfileMemory& m = engine->profile_memory()[i];
+      std::cout << "Activation memory" << (engine->profiles().empty() ? "" : " (profile " + std::to_string(i) + ", max shapes)")
+                << ": arena " << m.arena_bytes << " bytes (" << human_bytes(static_cast<double>(m.arena_bytes))
+                << "), sum of activations " << m.total_bytes << " bytes ("
+                << human_bytes(static_cast<double>(m.total_bytes)) << ")";
+      if (m.total_bytes) {
+        std::cout << ", " << static_cast<int>(100.0 * (1.0 - static_cast<double>(m.arena_bytes) / m.total_bytes))
+                  << "% saved";
+      }
+      std::cout << "\n";
+    }
+  }
   return 0;
 }
 
@@ -72,7 +102,7 @@ int inspect_model(const InspectOptions& options) {
 void add_inspect_command(CLI::App& app, CommandAction& action) {
   auto options = std::make_shared<InspectOptions>();
   CLI::App* sub = app.add_subcommand("inspect", "Show a model's inputs, outputs, ops, parameters and opsets");
-  sub->add_option("model", options->model, "ONNX model file")->required();
+  sub->add_option("model", options->model, "ONNX model or plan file")->required();
   sub->callback([&action, options] { action = [options] { return inspect_model(*options); }; });
 }
 

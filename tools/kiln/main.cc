@@ -7,9 +7,10 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"kiln: run, measure and inspect ONNX models"};
+  CLI::App app{"kiln: build, run, measure and inspect ONNX models"};
   app.require_subcommand(1);
   kiln::cli::CommandAction action;
+  kiln::cli::add_build_command(app, action);
   kiln::cli::add_run_command(app, action);
   kiln::cli::add_bench_command(app, action);
   kiln::cli::add_inspect_command(app, action);

@@ -22,7 +22,7 @@ struct RunOptions {
 };
 
 int run_model(const RunOptions& options) {
-  auto engine = load_engine(options.model, options.backend);
+  auto engine = open_model(options.model, options.backend);
   if (!engine.ok()) return report_error("run", engine.status());
   InputRequest request{options.inputs, options.shapes, 0, options.seed};
   auto inputs = prepare_inputs(**engine, request);
@@ -67,7 +67,7 @@ int run_model(const RunOptions& options) {
 void add_run_command(CLI::App& app, CommandAction& action) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* sub = app.add_subcommand("run", "Run a model once and print (or save) its outputs");
-  sub->add_option("model", options->model, "ONNX model file")->required();
+  sub->add_option("model", options->model, "ONNX model or plan file (.kiln)")->required();
   sub->add_option("--input,-i", options->inputs,
                   "NAME=FILE.npy for an input (repeatable); inputs without one get random data");
   sub->add_option("--output-dir,-o", options->output_dir, "Write each output to DIR/<name>.npy");
