@@ -47,6 +47,7 @@ class CudaBackend final : public Backend {
                            "' has data-dependent output shapes, which the CUDA backend does not support "
                            "(every device shape must be known before execution); use --backend cpu");
     }
+    if (reads_only_shape(node)) return ok_status();  // runs on the host in the shape pass
     const CudaKernel* kernel = CudaKernelTable::global().find(node.op_type, node.domain);
     Status device_status = ok_status();
     if (!kernel) {

@@ -1,0 +1,29 @@
+// Launchers of the data-movement kernels that are not plain strided copies.
+#pragma once
+
+#include "backends/cuda/kernels/launch_types.h"
+
+namespace kiln::cuda {
+
+// out[o, j, i] = data[o, indices[j] (negative counts from the end), i] for
+// data viewed as [outer, axis_extent, inner]. index_bytes is 4 or 8.
+cudaError_t launch_gather(size_t element_bytes, const void* data, const void* indices, size_t index_bytes,
+                          void* out, int64_t outer, int64_t axis_extent, int64_t index_count, int64_t inner,
+                          cudaStream_t stream);
+
+enum class PadMode : int32_t { kConstant, kReflect, kEdge, kWrap };
+
+struct PadParams {
+  int rank = 0;
+  int64_t out_dims[kMaxRank] = {};
+  int64_t in_dims[kMaxRank] = {};
+  int64_t in_strides[kMaxRank] = {};
+  int64_t pad_begin[kMaxRank] = {};  // may be negative (cropping)
+  PadMode mode = PadMode::kConstant;
+  uint64_t value_bits = 0;  // constant value in the element type, little-endian low bytes
+};
+
+cudaError_t launch_pad(size_t element_bytes, const void* in, void* out, int64_t count, const PadParams& params,
+                       cudaStream_t stream);
+
+}  // namespace kiln::cuda
