@@ -1,0 +1,48 @@
+// Launchers of reductions, normalisations and pooling. Tensors are viewed as
+// [outer, extent, inner]: the reduced/normalised axis is the middle one.
+#pragma once
+
+#include "backends/cuda/kernels/launch_types.h"
+
+namespace kiln::cuda {
+
+enum class ReduceOp : int32_t { kSum, kMean, kMax, kMin, kProd, kSumSquare, kL1, kL2, kLogSum, kLogSumExp };
+
+// out[o, i] = reduce over e of in[o, e, i]. Float types.
+cudaError_t launch_reduce(DataType dtype, ReduceOp op, const void* in, void* out, int64_t outer, int64_t extent,
+                          int64_t inner, cudaStream_t stream);
+
+// out[o, i] = index of the max (or min) along e, as int64.
+cudaError_t launch_arg_reduce(DataType dtype, bool is_max, bool select_last, const void* in, int64_t* out,
+                              int64_t outer, int64_t extent, int64_t inner, cudaStream_t stream);
+
+// Softmax / LogSoftmax along the middle axis.
+cudaError_t launch_softmax(DataType dtype, bool log, const void* in, void* out, int64_t outer, int64_t extent,
+                           int64_t inner, cudaStream_t stream);
+
+// Normalises each row of [rows, extent]: y = (x - mean) / sqrt(var + epsilon) * scale + bias.
+// scale/bias are indexed by column (LayerNormalization) or, when
+// channels > 0, by row % channels (InstanceNormalization). bias may be null.
+// mean/inv_std (float, one per row) may be null.
+cudaError_t launch_row_normalize(DataType dtype, const void* in, void* out, const void* scale, const void* bias,
+                                 float* mean, float* inv_std, int64_t rows, int64_t extent, int64_t channels,
+                                 float epsilon, cudaStream_t stream);
+
+// BatchNormalization (inference) on [N, C, inner]; all parameter vectors of length C.
+cudaError_t launch_batch_norm(DataType dtype, const void* in, void* out, const void* scale, const void* bias,
+                              const void* mean, const void* variance, int64_t count, int64_t channels,
+                              int64_t inner, float epsilon, cudaStream_t stream);
+
+struct PoolParams {
+  int64_t batch_channels = 0;  // N * C
+  int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  bool is_max = true;
+  bool count_include_pad = false;
+};
+
+cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream);
+
+}  // namespace kiln::cuda
