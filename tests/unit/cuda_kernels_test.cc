@@ -450,6 +450,73 @@ TEST(CudaKernels, BatchNormalizationInference) {
   expect_near((*out)[0], expected, 1e-5f, true);
 }
 
+TEST(CudaKernels, ResizeNearestAndLinear) {
+  SKIP_WITHOUT_DEVICE();
+  Tensor x = random_tensor({1, 2, 3, 4}, 32);
+  Tensor scales = Tensor::from_vector<float>(DataType::kFloat32, {4}, {1, 1, 2, 1.5f});
+  Node nearest = make_node("Resize", {{"mode", Attribute::of_string("nearest")}}, 13);
+  auto n = run_cuda_node(nearest, {&x, nullptr, &scales}, {info({1, 2, 6, 6})}, {2});
+  ASSERT_TRUE(n.ok()) << n.status().to_string();
+  Node linear = make_node("Resize", {{"mode", Attribute::of_string("linear")},
+                                     {"coordinate_transformation_mode", Attribute::of_string("align_corners")}},
+                          13);
+  auto l = run_cuda_node(linear, {&x, nullptr, &scales}, {info({1, 2, 6, 6})}, {2});
+  ASSERT_TRUE(l.ok()) << l.status().to_string();
+  std::vector<float> expected_nearest, expected_linear;
+  auto at = [&](int c, int h, int w) { return x.data<float>()[(c * 3 + h) * 4 + w]; };
+  for (int c = 0; c < 2; ++c)
+    for (int i = 0; i < 6; ++i)
+      for (int j = 0; j < 6; ++j) {
+        // half_pixel + round_prefer_floor
+        auto near_index = [](float v, int n) {
+          float f = std::floor(v);
+          int r = (v - f == 0.5f) ? static_cast<int>(f) : static_cast<int>(std::round(v));
+          return std::min(std::max(r, 0), n - 1);
+        };
+        expected_nearest.push_back(at(c, near_index((i + 0.5f) / 2 - 0.5f, 3), near_index((j + 0.5f) / 1.5f - 0.5f, 4)));
+        float y = i * 2.f / 5.f, xx = j * 3.f / 5.f;
+        int y0 = static_cast<int>(std::floor(y)), x0 = static_cast<int>(std::floor(xx));
+        int y1 = std::min(y0 + 1, 2), x1 = std::min(x0 + 1, 3);
+        float wy = y - y0, wx = xx - x0;
+        expected_linear.push_back((at(c, y0, x0) * (1 - wx) + at(c, y0, x1) * wx) * (1 - wy) +
+                                  (at(c, y1, x0) * (1 - wx) + at(c, y1, x1) * wx) * wy);
+      }
+  expect_near((*n)[0], expected_nearest, 0.f);
+  expect_near((*l)[0], expected_linear, 1e-5f);
+}
+
+TEST(CudaKernels, TileDepthToSpaceAndSin) {
+  SKIP_WITHOUT_DEVICE();
+  Tensor x = random_tensor({2, 3}, 33);
+  Tensor repeats = Tensor::from_vector<int64_t>(DataType::kInt64, {2}, {2, 2});
+  auto t = run_cuda_node(make_node("Tile"), {&x, &repeats}, {info({4, 6})}, {1});
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  std::vector<float> expected;
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 6; ++j) expected.push_back(x.data<float>()[(i % 2) * 3 + j % 3]);
+  expect_near((*t)[0], expected, 0.f);
+
+  Tensor d = random_tensor({1, 8, 2, 3}, 34);
+  auto dts = run_cuda_node(make_node("DepthToSpace", {{"blocksize", Attribute::of_int(2)}}), {&d},
+                           {info({1, 2, 4, 6})});
+  ASSERT_TRUE(dts.ok()) << dts.status().to_string();
+  expected.clear();
+  for (int c = 0; c < 2; ++c)
+    for (int h = 0; h < 4; ++h)
+      for (int w = 0; w < 6; ++w) {
+        int b1 = h % 2, b2 = w % 2;
+        int channel = (b1 * 2 + b2) * 2 + c;  // DCR
+        expected.push_back(d.data<float>()[(channel * 2 + h / 2) * 3 + w / 2]);
+      }
+  expect_near((*dts)[0], expected, 0.f);
+
+  auto s = run_cuda_node(make_node("Sin"), {&x}, {info({2, 3})});
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  expected.clear();
+  for (float v : x.span<float>()) expected.push_back(std::sin(v));
+  expect_near((*s)[0], expected, 1e-6f);
+}
+
 TEST(CudaKernels, UnsupportedDtypeIsRejectedWithNodeAndType) {
   const CudaKernel* kernel = CudaKernelTable::global().find("Softmax", "");
   ASSERT_NE(kernel, nullptr);

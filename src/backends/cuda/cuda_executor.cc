@@ -156,7 +156,7 @@ class CudaExecutor final : public BackendExecutor {
       const Value* v = graph_.outputs()[i];
       if (v->constant) { results.push_back(*v->constant); continue; }
       if (auto host = set->host_values.find(v); host != set->host_values.end()) {
-        results.push_back(host->second);
+        results.push_back(host->second.clone());  // the cached value must not change with the caller's copy
         continue;
       }
       auto loc = set->locations.find(v);
@@ -355,6 +355,9 @@ class CudaExecutor final : public BackendExecutor {
         }
         set->locations[v] = ValueLocation{ValueLocation::Kind::kUploaded, device, 0, host.dtype(), host.dims()};
       }
+      // cudaMemcpy from pageable memory may return before the DMA lands, and the
+      // context's non-blocking stream does not wait for the legacy stream.
+      KILN_CUDA_CHECK(cudaStreamSynchronize(nullptr));
     }
 
     // One arena for activations and workspaces.

@@ -12,6 +12,8 @@ const CudaKernelTable& CudaKernelTable::global() {
     register_cuda_normalization_kernels(*t);
     register_cuda_reduction_kernels(*t);
     register_cuda_pooling_kernels(*t);
+    register_cuda_resize_kernels(*t);
+    register_cuda_layout_kernels(*t);
     return t;
   }();
   return *table;

@@ -98,6 +98,8 @@ void register_cuda_matmul_kernels(CudaKernelTable& table);
 void register_cuda_normalization_kernels(CudaKernelTable& table);
 void register_cuda_reduction_kernels(CudaKernelTable& table);
 void register_cuda_pooling_kernels(CudaKernelTable& table);
+void register_cuda_resize_kernels(CudaKernelTable& table);
+void register_cuda_layout_kernels(CudaKernelTable& table);
 
 // Error for a dtype a CUDA kernel does not handle, naming node and type.
 Status unsupported_cuda_dtype(const Node& node, DataType dtype, const std::string& which = "input");

@@ -13,6 +13,9 @@ Expected<std::shared_ptr<DeviceWeights>> DeviceWeights::upload(const std::vector
     }
     weights->tensors_[value] = DeviceTensor{host.dtype(), host.dims(), device};
   }
+  // cudaMemcpy from pageable memory may return before the DMA lands, and
+  // contexts run on non-blocking streams that do not wait for the legacy stream.
+  KILN_CUDA_CHECK(cudaStreamSynchronize(nullptr));
   return weights;
 }
 

@@ -27,3 +27,26 @@ cudaError_t launch_pad(size_t element_bytes, const void* in, void* out, int64_t 
                        cudaStream_t stream);
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+enum class ResizeCoordinates : int32_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kHalfPixelSymmetric };
+enum class ResizeNearest : int32_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+
+// Nearest: every axis maps independently. Linear: the last two axes
+// interpolate bilinearly, the others must keep their size (scale 1).
+struct ResizeParams {
+  int rank = 0;
+  int64_t out_dims[kMaxRank] = {};
+  int64_t in_dims[kMaxRank] = {};
+  float scales[kMaxRank] = {};  // output / input as ONNX defines it per axis
+  bool linear = false;
+  ResizeCoordinates coordinates = ResizeCoordinates::kHalfPixel;
+  ResizeNearest nearest = ResizeNearest::kRoundPreferFloor;
+};
+
+// Float types only.
+cudaError_t launch_resize(DataType dtype, const void* in, void* out, int64_t count, const ResizeParams& params,
+                          cudaStream_t stream);
+
+}  // namespace kiln::cuda

@@ -101,6 +101,43 @@ __global__ void strided_copy_kernel(const T* in, T* out, int64_t count, StridedI
   KILN_GRID_STRIDE_LOOP(i, count) { out[i] = in[strided_offset(index, 0, i)]; }
 }
 
+template <typename T>
+__global__ void unary_math_kernel(const T* in, void* out, int64_t count, UnaryMathOp op) {
+  KILN_GRID_STRIDE_LOOP(i, count) {
+    const float x = to_float(in[i]);
+    if (op >= UnaryMathOp::kIsNaN) {  // bool results
+      bool r = false;
+      switch (op) {
+        case UnaryMathOp::kIsNaN: r = isnan(x); break;
+        case UnaryMathOp::kIsInf: r = isinf(x); break;
+        case UnaryMathOp::kIsPositiveInf: r = isinf(x) && x > 0; break;
+        case UnaryMathOp::kIsNegativeInf: r = isinf(x) && x < 0; break;
+        default: break;
+      }
+      static_cast<bool*>(out)[i] = r;
+      continue;
+    }
+    float r = x;
+    switch (op) {
+      case UnaryMathOp::kSin: r = sinf(x); break;
+      case UnaryMathOp::kCos: r = cosf(x); break;
+      case UnaryMathOp::kTan: r = tanf(x); break;
+      case UnaryMathOp::kAsin: r = asinf(x); break;
+      case UnaryMathOp::kAcos: r = acosf(x); break;
+      case UnaryMathOp::kAtan: r = atanf(x); break;
+      case UnaryMathOp::kSinh: r = sinhf(x); break;
+      case UnaryMathOp::kCosh: r = coshf(x); break;
+      case UnaryMathOp::kAsinh: r = asinhf(x); break;
+      case UnaryMathOp::kAcosh: r = acoshf(x); break;
+      case UnaryMathOp::kAtanh: r = atanhf(x); break;
+      case UnaryMathOp::kRound: r = rintf(x); break;  // halves to even, as ONNX asks
+      case UnaryMathOp::kMish: r = x * tanhf(log1pf(expf(x))); break;
+      default: break;
+    }
+    static_cast<T*>(out)[i] = from_float<T>(r);
+  }
+}
+
 template <typename D, typename S>
 __device__ __forceinline__ D convert(S v) {
   if constexpr (std::is_same_v<D, S>) return v;
@@ -230,6 +267,16 @@ cudaError_t launch_strided_copy(size_t element_bytes, const void* in, void* out,
     using T = decltype(tag);
     strided_copy_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in),
                                                                      static_cast<T*>(out), count, index);
+  });
+  return handled ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t launch_unary_math(DataType dtype, UnaryMathOp op, const void* in, void* out, int64_t count,
+                              cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  bool handled = dispatch_float_storage(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    unary_math_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), out, count, op);
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }

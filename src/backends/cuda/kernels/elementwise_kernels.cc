@@ -1,5 +1,6 @@
 // CUDA element-wise ops: unary activations and kiln.PointwiseChain (one
-// pointwise-program kernel), broadcast binary ops, Where, Cast and Not.
+// pointwise-program kernel), other unary math, broadcast binary ops, Where,
+// Cast and Not.
 #include <cmath>
 #include <limits>
 
@@ -261,6 +262,32 @@ CudaKernel not_kernel() {
   return k;
 }
 
+CudaKernel unary_math_kernel(UnaryMathOp op) {
+  CudaKernel k;
+  k.supports = float_input_supported;
+  k.prepare = [op](const PrepareArgs& args) -> Expected<PreparedKernel> {
+    UnaryMathOp effective = op;
+    if (op == UnaryMathOp::kIsInf) {
+      const bool positive = args.node.attr_int("detect_positive", 1) != 0;
+      const bool negative = args.node.attr_int("detect_negative", 1) != 0;
+      if (!positive && !negative) {
+        return unimplemented(args.node.describe() + ": IsInf detecting nothing is not supported");
+      }
+      effective = positive && negative ? UnaryMathOp::kIsInf
+                                       : (positive ? UnaryMathOp::kIsPositiveInf : UnaryMathOp::kIsNegativeInf);
+    }
+    PreparedKernel prepared;
+    prepared.enqueue = [effective](const LaunchArgs& launch) -> Status {
+      KILN_CUDA_CHECK_LAUNCH(launch_unary_math(launch.inputs[0].dtype, effective, launch.inputs[0].data,
+                                               launch.outputs[0].data, launch.outputs[0].element_count(),
+                                               launch.libraries.stream));
+      return ok_status();
+    };
+    return prepared;
+  };
+  return k;
+}
+
 }  // namespace
 
 void register_cuda_elementwise_kernels(CudaKernelTable& table) {
@@ -314,6 +341,21 @@ void register_cuda_elementwise_kernels(CudaKernelTable& table) {
   table.add("Where", where_kernel());
   table.add("Cast", cast_kernel());
   table.add("Not", not_kernel());
+  table.add("Sin", unary_math_kernel(UnaryMathOp::kSin));
+  table.add("Cos", unary_math_kernel(UnaryMathOp::kCos));
+  table.add("Tan", unary_math_kernel(UnaryMathOp::kTan));
+  table.add("Asin", unary_math_kernel(UnaryMathOp::kAsin));
+  table.add("Acos", unary_math_kernel(UnaryMathOp::kAcos));
+  table.add("Atan", unary_math_kernel(UnaryMathOp::kAtan));
+  table.add("Sinh", unary_math_kernel(UnaryMathOp::kSinh));
+  table.add("Cosh", unary_math_kernel(UnaryMathOp::kCosh));
+  table.add("Asinh", unary_math_kernel(UnaryMathOp::kAsinh));
+  table.add("Acosh", unary_math_kernel(UnaryMathOp::kAcosh));
+  table.add("Atanh", unary_math_kernel(UnaryMathOp::kAtanh));
+  table.add("Round", unary_math_kernel(UnaryMathOp::kRound));
+  table.add("Mish", unary_math_kernel(UnaryMathOp::kMish));
+  table.add("IsNaN", unary_math_kernel(UnaryMathOp::kIsNaN));
+  table.add("IsInf", unary_math_kernel(UnaryMathOp::kIsInf));
 }
 
 }  // namespace kiln::cuda

@@ -89,3 +89,19 @@ inline unsigned grid_for(int64_t count, int threads = 256) {
 }
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// Element-wise math outside the pointwise program's opcode set.
+enum class UnaryMathOp : int32_t {
+  kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh, kRound, kMish,
+  // bool output
+  kIsNaN, kIsInf, kIsPositiveInf, kIsNegativeInf,
+};
+inline bool unary_math_returns_bool(UnaryMathOp op) { return op >= UnaryMathOp::kIsNaN; }
+
+// Float types only.
+cudaError_t launch_unary_math(DataType dtype, UnaryMathOp op, const void* in, void* out, int64_t count,
+                              cudaStream_t stream);
+
+}  // namespace kiln::cuda
