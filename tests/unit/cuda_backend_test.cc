@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/cuda/cuda_resources.h"
@@ -133,7 +134,10 @@ TEST(CudaBackend, NewInputShapesArePreparedAgain) {
   ASSERT_TRUE(cuda_engine.ok()) << cuda_engine.status().to_string();
   auto cpu_context = (*cpu_engine)->create_context();
   auto cuda_context = (*cuda_engine)->create_context();
-  auto second_cuda_context = (*cuda_engine)->create_context();  // shares the engine's device weights
+  // The second context shares the engine's device weights and replays CUDA graphs.
+  setenv("KILN_CUDA_GRAPHS", "1", 1);
+  auto second_cuda_context = (*cuda_engine)->create_context();
+  unsetenv("KILN_CUDA_GRAPHS");
   ASSERT_TRUE(cuda_context.ok()) << cuda_context.status().to_string();
   ASSERT_TRUE(second_cuda_context.ok()) << second_cuda_context.status().to_string();
   for (int64_t batch : {3, 7, 3}) {

@@ -26,7 +26,9 @@
 //   asynchronously; every device node's prepared kernel is enqueued on the
 //   context's stream (no allocation and no host synchronisation while
 //   enqueueing); outputs come back D2H into staging; one stream synchronisation
-//   at the end, then outputs are copied into fresh host tensors.
+//   at the end, then outputs are copied into fresh host tensors. With
+//   KILN_CUDA_GRAPHS=1 the node kernels of a shape set are captured once into a
+//   CUDA graph and replayed. KILN_CUDA_DISABLE_TF32=1 turns TF32 off.
 // * Ownership: the context owns its stream, cuDNN and cuBLASLt handles, arena,
 //   staging buffer and shape sets; prepared kernels reference only those.
 #include "backends/cuda/cuda_executor.h"
@@ -46,6 +48,11 @@ namespace kiln::cuda {
 namespace {
 
 constexpr size_t kMaxCachedShapeSets = 8;
+
+bool environment_flag(const char* name) {
+  const char* flag = std::getenv(name);
+  return flag && flag[0] != '\0' && flag[0] != '0';
+}
 
 bool tf32_allowed_by_environment() {
   const char* flag = std::getenv("KILN_CUDA_DISABLE_TF32");
@@ -80,6 +87,9 @@ struct ShapeSet {
   size_t arena_bytes = 0;
   char* bound_arena = nullptr;
   bool bound = false;
+  // Captured steps (KILN_CUDA_GRAPHS=1); reset whenever the bindings change.
+  GraphExec graph;
+  bool graph_failed = false;
 };
 
 class CudaExecutor final : public BackendExecutor {
@@ -95,6 +105,7 @@ class CudaExecutor final : public BackendExecutor {
     libraries_.cudnn = cudnn_.get();
     libraries_.cublaslt = cublaslt_.get();
     libraries_.allow_tf32 = tf32_allowed_by_environment();
+    use_cuda_graphs_ = environment_flag("KILN_CUDA_GRAPHS");
     return ok_status();
   }
 
@@ -142,13 +153,10 @@ class CudaExecutor final : public BackendExecutor {
       KILN_CUDA_CHECK(cudaMemcpyAsync(device_pointer(*set, graph_.inputs()[i]), staging + input_staging[i],
                                       t.byte_size(), cudaMemcpyHostToDevice, stream));
     }
-    for (Step& step : set->steps) {
-      if (step.skip) continue;
-      LaunchArgs args{step.inputs, step.outputs, arena_.base() + step.workspace_offset,
-                      step.kernel.workspace_bytes, libraries_};
-      if (step.kernel.workspace_bytes == 0) args.workspace = nullptr;
-      Status status = step.kernel.enqueue(args);
-      if (!status.ok()) return status.with_context(step.node->describe());
+    if (use_cuda_graphs_) {
+      KILN_RETURN_IF_ERROR(launch_as_graph(*set));
+    } else {
+      KILN_RETURN_IF_ERROR(enqueue_steps(*set));
     }
     std::vector<Tensor> results;
     std::vector<std::pair<size_t, size_t>> pending;  // (result index, staging offset)
@@ -177,6 +185,40 @@ class CudaExecutor final : public BackendExecutor {
   }
 
  private:
+  // Every device node's kernel, in order, on the context's stream.
+  Status enqueue_steps(ShapeSet& set) {
+    for (Step& step : set.steps) {
+      if (step.skip) continue;
+      LaunchArgs args{step.inputs, step.outputs, arena_.base() + step.workspace_offset,
+                      step.kernel.workspace_bytes, libraries_};
+      if (step.kernel.workspace_bytes == 0) args.workspace = nullptr;
+      Status status = step.kernel.enqueue(args);
+      if (!status.ok()) return status.with_context(step.node->describe());
+    }
+    return ok_status();
+  }
+
+  // With KILN_CUDA_GRAPHS=1 the steps of a shape set are captured once into a
+  // CUDA graph and replayed (one launch instead of one per kernel). A capture
+  // that fails falls back to plain enqueueing for that shape set.
+  Status launch_as_graph(ShapeSet& set) {
+    if (!set.graph.valid() && !set.graph_failed) {
+      KILN_RETURN_IF_ERROR(CudaGraph::begin_capture(stream_.get()));
+      Status enqueued = enqueue_steps(set);
+      Expected<CudaGraph> graph = CudaGraph::end_capture(stream_.get());
+      if (!enqueued.ok() || !graph.ok()) {
+        cudaGetLastError();
+        set.graph_failed = true;
+      } else {
+        Expected<GraphExec> exec = GraphExec::instantiate(*graph);
+        if (exec.ok()) set.graph = std::move(exec).value();
+        else set.graph_failed = true;
+      }
+    }
+    if (set.graph.valid()) return set.graph.launch(stream_.get());
+    return enqueue_steps(set);
+  }
+
   void* device_pointer(const ShapeSet& set, const Value* v) const {
     const ValueLocation& loc = set.locations.at(v);
     return loc.kind == ValueLocation::Kind::kArena ? arena_.base() + loc.offset : loc.pointer;
@@ -197,6 +239,8 @@ class CudaExecutor final : public BackendExecutor {
     }
     set.bound_arena = arena_.base();
     set.bound = true;
+    set.graph = GraphExec();
+    set.graph_failed = false;
   }
 
   Expected<ShapeSet*> shape_set_for(const std::vector<Dims>& key, const std::vector<const Tensor*>& inputs) {
@@ -392,6 +436,7 @@ class CudaExecutor final : public BackendExecutor {
   CudnnHandle cudnn_;
   CublasLtHandle cublaslt_;
   CudaLibraries libraries_;
+  bool use_cuda_graphs_ = false;
   DeviceArena arena_;
   PinnedBuffer staging_;
   std::list<std::unique_ptr<ShapeSet>> shape_sets_;
