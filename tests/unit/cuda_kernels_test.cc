@@ -517,6 +517,34 @@ TEST(CudaKernels, TileDepthToSpaceAndSin) {
   expect_near((*s)[0], expected, 1e-6f);
 }
 
+TEST(CudaKernels, ConvTransposeStridedWithBias) {
+  SKIP_WITHOUT_DEVICE();
+  Tensor x = random_tensor({1, 4, 3, 3}, 35);
+  Tensor w = random_tensor({4, 2, 3, 3}, 36);  // C_in x C_out x kH x kW
+  Tensor b = random_tensor({2}, 37);
+  // out = (3 - 1) * 2 + 1 + 3 - 1 - 1 = 6 with pads 1/1 and output_padding 1.
+  Node node = make_node("ConvTranspose", {{"strides", Attribute::of_ints({2, 2})},
+                                          {"pads", Attribute::of_ints({1, 1, 1, 1})},
+                                          {"output_padding", Attribute::of_ints({1, 1})}});
+  auto out = run_cuda_node(node, {&x, &w, &b}, {info({1, 2, 6, 6})}, {1, 2});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  std::vector<double> full(2 * 8 * 8, 0.0);  // uncropped (3-1)*2+3 = 7, plus output_padding
+  for (int ci = 0; ci < 4; ++ci)
+    for (int co = 0; co < 2; ++co)
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j)
+          for (int a = 0; a < 3; ++a)
+            for (int e = 0; e < 3; ++e)
+              full[(co * 8 + i * 2 + a) * 8 + j * 2 + e] +=
+                  x.data<float>()[(ci * 3 + i) * 3 + j] * w.data<float>()[((ci * 2 + co) * 3 + a) * 3 + e];
+  std::vector<float> expected;
+  for (int co = 0; co < 2; ++co)
+    for (int i = 0; i < 6; ++i)
+      for (int j = 0; j < 6; ++j)
+        expected.push_back(static_cast<float>(full[(co * 8 + i + 1) * 8 + j + 1] + b.data<float>()[co]));
+  expect_near((*out)[0], expected, 1e-4f, true);
+}
+
 TEST(CudaKernels, UnsupportedDtypeIsRejectedWithNodeAndType) {
   const CudaKernel* kernel = CudaKernelTable::global().find("Softmax", "");
   ASSERT_NE(kernel, nullptr);

@@ -8,6 +8,7 @@ const CudaKernelTable& CudaKernelTable::global() {
     register_cuda_elementwise_kernels(*t);
     register_cuda_data_movement_kernels(*t);
     register_cuda_conv_kernels(*t);
+    register_cuda_conv_transpose_kernels(*t);
     register_cuda_matmul_kernels(*t);
     register_cuda_normalization_kernels(*t);
     register_cuda_reduction_kernels(*t);

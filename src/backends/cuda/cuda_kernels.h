@@ -94,6 +94,7 @@ class CudaKernelTable {
 void register_cuda_elementwise_kernels(CudaKernelTable& table);
 void register_cuda_data_movement_kernels(CudaKernelTable& table);
 void register_cuda_conv_kernels(CudaKernelTable& table);
+void register_cuda_conv_transpose_kernels(CudaKernelTable& table);
 void register_cuda_matmul_kernels(CudaKernelTable& table);
 void register_cuda_normalization_kernels(CudaKernelTable& table);
 void register_cuda_reduction_kernels(CudaKernelTable& table);
