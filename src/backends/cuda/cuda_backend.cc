@@ -23,16 +23,19 @@ bool has_data_dependent_shape(const Node& node) {
   return (node.domain.empty() || node.domain == "ai.onnx") && kOps.count(node.op_type) != 0;
 }
 
-// A node that only integer/bool tensors flow into is most likely shape
-// arithmetic (Gather on a Shape output, Concat of extents, Range...), which the
-// executor runs on the host when its inputs are host-known. The build cannot
-// tell host-known inputs from device inputs, so such nodes are accepted when
-// the CPU backend can run them; creating a context checks the real placement.
+// A node that only integer/bool tensors or tiny tensors flow into is most
+// likely shape arithmetic (Gather on a Shape output, Concat of extents, Range
+// on scalars...), which the executor runs on the host when its inputs are
+// host-known. The build cannot tell host-known inputs from device inputs, so
+// such nodes are accepted when the CPU backend can run them; creating a
+// context checks the real placement and names the node if it must run on the device.
 bool may_run_on_host(const Node& node, const std::vector<TensorInfo>& inputs) {
+  constexpr int64_t kTinyElements = 16;
   if (!cpu::KernelTable::global().find(node.op_type, node.domain)) return false;
   for (const TensorInfo& info : inputs) {
     if (info.dtype == DataType::kUndefined) continue;
-    if (!dtype_is_integer(info.dtype) && info.dtype != DataType::kBool) return false;
+    if (dtype_is_integer(info.dtype) || info.dtype == DataType::kBool) continue;
+    if (!info.fully_known() || element_count(info.dims) > kTinyElements) return false;
   }
   return true;
 }
