@@ -331,6 +331,9 @@ class CudaExecutor final : public BackendExecutor {
 
       const CudaKernel* kernel = CudaKernelTable::global().find(node.op_type, node.domain);
       if (!kernel) return unimplemented(node.describe() + ": no CUDA kernel");
+      // The build may have accepted this node for host evaluation (integer or
+      // tiny inputs); on the device its kernel must accept the real inputs.
+      if (kernel->supports) KILN_RETURN_IF_ERROR(kernel->supports(node, in_infos));
       InferContext context{node, in_infos, in_values};
       KILN_ASSIGN_OR_RETURN(std::vector<TensorInfo> out_infos, OpRegistry::global().infer(context));
       out_infos.resize(node.outputs.size());

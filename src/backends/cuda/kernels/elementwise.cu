@@ -174,6 +174,18 @@ bool dispatch_storage(DataType dtype, Fn&& fn) {
   }
 }
 
+// Binary ops also take the less common integer types.
+template <typename Fn>
+bool dispatch_binary_storage(DataType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DataType::kInt16: fn(int16_t{}); return true;
+    case DataType::kUint16: fn(uint16_t{}); return true;
+    case DataType::kUint32: fn(uint32_t{}); return true;
+    case DataType::kUint64: fn(uint64_t{}); return true;
+    default: return dispatch_storage(dtype, fn);
+  }
+}
+
 template <typename Fn>
 bool dispatch_float_storage(DataType dtype, Fn&& fn) {
   switch (dtype) {
@@ -214,7 +226,7 @@ cudaError_t launch_binary(DataType dtype, BinaryOp op, const void* a, const void
                           const StridedIndex& index, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   const bool returns_bool = binary_op_returns_bool(op);
-  bool handled = dispatch_storage(dtype, [&](auto tag) {
+  bool handled = dispatch_binary_storage(dtype, [&](auto tag) {
     using T = decltype(tag);
     if (returns_bool) {
       binary_kernel<T, true><<<grid_for(count), kThreads, 0, stream>>>(

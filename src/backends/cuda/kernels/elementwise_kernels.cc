@@ -112,11 +112,16 @@ Status same_type_inputs(const Node& node, const std::vector<TensorInfo>& inputs,
   return require_dtype(node, first, allowed);
 }
 
-constexpr std::initializer_list<DataType> kArithmeticTypes = {DataType::kFloat32, DataType::kFloat16,
-                                                              DataType::kBFloat16, DataType::kFloat64,
-                                                              DataType::kInt32,   DataType::kInt64,
-                                                              DataType::kInt8,    DataType::kUint8};
+constexpr std::initializer_list<DataType> kArithmeticTypes = {
+    DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64, DataType::kInt32,
+    DataType::kInt64,   DataType::kInt8,    DataType::kUint8,    DataType::kInt16,   DataType::kUint16,
+    DataType::kUint32,  DataType::kUint64};
 constexpr std::initializer_list<DataType> kComparableTypes = {
+    DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64, DataType::kInt32,
+    DataType::kInt64,   DataType::kInt8,    DataType::kUint8,    DataType::kInt16,   DataType::kUint16,
+    DataType::kUint32,  DataType::kUint64,  DataType::kBool};
+// Cast handles fewer types than comparisons (every pair is a kernel).
+constexpr std::initializer_list<DataType> kCastTypes = {
     DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64, DataType::kInt32,
     DataType::kInt64,   DataType::kInt8,    DataType::kUint8,    DataType::kBool};
 constexpr std::initializer_list<DataType> kBoolType = {DataType::kBool};
@@ -126,12 +131,17 @@ constexpr std::initializer_list<DataType> kBoolType = {DataType::kBool};
 CudaKernel binary_kernel(BinaryOp op, std::initializer_list<DataType> allowed, bool scale_by_count = false) {
   CudaKernel k;
   std::vector<DataType> allowed_types(allowed);
-  k.supports = [allowed_types](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
+  k.supports = [allowed_types, op](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
     for (const TensorInfo& info : inputs) {
       if (info.dtype == DataType::kUndefined) continue;
       bool ok = false;
       for (DataType d : allowed_types) ok |= d == info.dtype;
       if (!ok) return unsupported_cuda_dtype(node, info.dtype);
+    }
+    // Pow's exponent may have another type: it is cast to the base's type first.
+    if (op == BinaryOp::kPow && inputs.size() == 2 && inputs[1].dtype != inputs[0].dtype) {
+      KILN_RETURN_IF_ERROR(require_dtype(node, inputs[0].dtype, kCastTypes, "base"));
+      return require_dtype(node, inputs[1].dtype, kCastTypes, "exponent");
     }
     return same_type_inputs(node, inputs, {inputs.empty() ? DataType::kUndefined : inputs[0].dtype});
   };
@@ -147,10 +157,19 @@ CudaKernel binary_kernel(BinaryOp op, std::initializer_list<DataType> allowed, b
     } else {
       for (size_t i = 1; i < n_inputs; ++i) {
         const Dims& left = i == 1 ? args.inputs[0].dims : out_dims;
-        KILN_ASSIGN_OR_RETURN(StridedIndex index, broadcast_index(args.node, out_dims, {left, args.inputs[i].dims}));
+        Dims right = args.inputs[i].dims;
+        // Old PRelu models carry a per-channel slope [C] for an N x C x ... input.
+        if (op == BinaryOp::kPRelu && right.size() == 1 && out_dims.size() > 2 && right[0] == out_dims[1] &&
+            right[0] != out_dims.back()) {
+          right.resize(out_dims.size() - 1, 1);
+        }
+        KILN_ASSIGN_OR_RETURN(StridedIndex index, broadcast_index(args.node, out_dims, {left, right}));
         steps.push_back(index);
       }
     }
+    const bool cast_exponent = n_inputs == 2 && args.inputs[1].dtype != args.inputs[0].dtype;
+    const size_t exponent_bytes =
+        cast_exponent ? static_cast<size_t>(element_count(args.inputs[1].dims)) * dtype_size(args.inputs[0].dtype) : 0;
     std::optional<DeviceProgram> scale;
     if (scale_by_count && n_inputs > 1) {
       KILN_ASSIGN_OR_RETURN(DeviceProgram p, to_device_program(args.node, single_op_program(PointwiseOp::kMul)));
@@ -162,7 +181,8 @@ CudaKernel binary_kernel(BinaryOp op, std::initializer_list<DataType> allowed, b
       return unsupported_cuda_dtype(args.node, args.outputs[0].dtype);
     }
     PreparedKernel prepared;
-    prepared.enqueue = [effective, steps, scale](const LaunchArgs& launch) -> Status {
+    prepared.workspace_bytes = exponent_bytes;
+    prepared.enqueue = [effective, steps, scale, cast_exponent](const LaunchArgs& launch) -> Status {
       const DeviceTensor& out = launch.outputs[0];
       const int64_t count = out.element_count();
       cudaStream_t stream = launch.libraries.stream;
@@ -173,8 +193,15 @@ CudaKernel binary_kernel(BinaryOp op, std::initializer_list<DataType> allowed, b
       }
       for (size_t i = 1; i < launch.inputs.size(); ++i) {
         const void* left = i == 1 ? launch.inputs[0].data : out.data;
-        KILN_CUDA_CHECK_LAUNCH(launch_binary(launch.inputs[0].dtype, effective, left, launch.inputs[i].data,
-                                             out.data, count, steps[i - 1], stream));
+        const void* right = launch.inputs[i].data;
+        if (cast_exponent) {
+          const DeviceTensor& exponent = launch.inputs[1];
+          KILN_CUDA_CHECK_LAUNCH(launch_cast(exponent.dtype, launch.inputs[0].dtype, exponent.data, launch.workspace,
+                                             exponent.element_count(), stream));
+          right = launch.workspace;
+        }
+        KILN_CUDA_CHECK_LAUNCH(launch_binary(launch.inputs[0].dtype, effective, left, right, out.data, count,
+                                             steps[i - 1], stream));
       }
       if (scale) {
         KILN_RETURN_IF_ERROR(enqueue_program(out, nullptr, 1, 1, *scale, stream));
@@ -219,10 +246,14 @@ CudaKernel where_kernel() {
 CudaKernel cast_kernel() {
   CudaKernel k;
   k.supports = [](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
-    KILN_RETURN_IF_ERROR(require_dtype(node, inputs[0].dtype, kComparableTypes));
+    KILN_RETURN_IF_ERROR(require_dtype(node, inputs[0].dtype, kCastTypes));
+    if (node.op_type == "CastLike") {
+      if (inputs.size() < 2) return invalid_argument(node.describe() + ": CastLike needs a target_type input");
+      return require_dtype(node, inputs[1].dtype, kCastTypes, "target");
+    }
     int64_t to = node.attr_int("to", 0);
     if (!dtype_is_valid(static_cast<int32_t>(to))) return invalid_argument(node.describe() + ": invalid 'to' type");
-    return require_dtype(node, static_cast<DataType>(to), kComparableTypes, "output");
+    return require_dtype(node, static_cast<DataType>(to), kCastTypes, "output");
   };
   k.prepare = [](const PrepareArgs& args) -> Expected<PreparedKernel> {
     PreparedKernel prepared;
@@ -340,6 +371,7 @@ void register_cuda_elementwise_kernels(CudaKernelTable& table) {
   table.add("Xor", binary_kernel(BinaryOp::kXor, kBoolType));
   table.add("Where", where_kernel());
   table.add("Cast", cast_kernel());
+  table.add("CastLike", cast_kernel());
   table.add("Not", not_kernel());
   table.add("Sin", unary_math_kernel(UnaryMathOp::kSin));
   table.add("Cos", unary_math_kernel(UnaryMathOp::kCos));
