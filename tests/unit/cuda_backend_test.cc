@@ -153,6 +153,20 @@ TEST(CudaBackend, NewInputShapesArePreparedAgain) {
   }
 }
 
+TEST(CudaBackend, ShapeGivenAsGraphInputIsReadOnTheHost) {
+  SKIP_WITHOUT_DEVICE();
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 6});
+    Value* shape = m.input("shape", {2}, DataType::kInt64);
+    m.output(m.node("Relu", {m.node("Reshape", {x, shape}, "reshaped")}, "y"));
+  };
+  for (std::vector<int64_t> target : {std::vector<int64_t>{3, 4}, std::vector<int64_t>{4, -1}}) {
+    TensorMap inputs = {{"x", random_tensor({2, 6}, 40)},
+                        {"shape", Tensor::from_vector<int64_t>(DataType::kInt64, {2}, target)}};
+    compare_backends(make, inputs, 1e-6);
+  }
+}
+
 TEST(CudaBackend, DataDependentShapesAreRejectedAtBuild) {
   SKIP_WITHOUT_DEVICE();
   GraphMaker m;

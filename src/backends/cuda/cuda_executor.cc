@@ -21,7 +21,10 @@
 //   Host-known values that device nodes read are uploaded once per shape set.
 //   Activations, graph inputs and workspaces get offsets in one arena from a
 //   lifetime-aware plan (memory_plan.h); the arena is grown, never shrunk. A few
-//   shape sets are cached per context.
+//   shape sets are cached per context. When a device node still lacks a value
+//   (a Reshape target or Resize sizes given as graph inputs), its small
+//   graph-input operands become "value-keyed": their bytes join the shape-set
+//   key and their host copies serve the shape pass.
 // * Execution (execute): inputs are copied to pinned staging and sent H2D
 //   asynchronously; every device node's prepared kernel is enqueued on the
 //   context's stream (no allocation and no host synchronisation while
@@ -48,6 +51,8 @@ namespace kiln::cuda {
 namespace {
 
 constexpr size_t kMaxCachedShapeSets = 8;
+
+Status cancelled_status() { return Status(StatusCode::kCancelled, "shape pass restarted with value-keyed inputs"); }
 
 bool environment_flag(const char* name) {
   const char* flag = std::getenv(name);
@@ -78,8 +83,20 @@ struct Step {
   std::vector<DeviceTensor> outputs;
 };
 
+// What a shape set depends on: every input's dims, plus the bytes of the
+// "value-keyed" inputs, graph inputs whose values decide shapes (a Reshape
+// target or Resize sizes fed by the caller rather than by constants).
+struct ShapeKey {
+  std::vector<Dims> dims;
+  std::vector<std::string> values;  // empty for inputs that are not value-keyed
+  bool operator==(const ShapeKey&) const = default;
+};
+
+// Graph inputs larger than this never become value-keyed: they are data.
+constexpr int64_t kMaxValueKeyedElements = 4096;
+
 struct ShapeSet {
-  std::vector<Dims> input_dims;
+  ShapeKey key;
   std::unordered_map<const Value*, Tensor> host_values;
   std::unordered_map<const Value*, ValueLocation> locations;
   std::vector<Step> steps;
@@ -95,7 +112,10 @@ struct ShapeSet {
 class CudaExecutor final : public BackendExecutor {
  public:
   CudaExecutor(const Graph& graph, GraphPartition partition, std::shared_ptr<const DeviceWeights> weights)
-      : graph_(graph), partition_(std::move(partition)), weights_(std::move(weights)) {}
+      : graph_(graph), partition_(std::move(partition)), weights_(std::move(weights)) {
+    for (size_t i = 0; i < graph_.inputs().size(); ++i) input_index_[graph_.inputs()[i]] = i;
+    value_keyed_.assign(graph_.inputs().size(), false);
+  }
 
   Status initialize() {
     KILN_ASSIGN_OR_RETURN(stream_, Stream::create());
@@ -111,7 +131,6 @@ class CudaExecutor final : public BackendExecutor {
 
   Expected<std::vector<Tensor>> execute(const TensorMap& inputs) override {
     std::vector<const Tensor*> input_tensors;
-    std::vector<Dims> key;
     for (const Value* v : graph_.inputs()) {
       auto it = inputs.find(v->name);
       if (it == inputs.end()) return invalid_argument("input '" + v->name + "' is missing");
@@ -119,9 +138,8 @@ class CudaExecutor final : public BackendExecutor {
         return unimplemented("input '" + v->name + "' is a string tensor; the CUDA backend cannot hold strings");
       }
       input_tensors.push_back(&it->second);
-      key.push_back(it->second.dims());
     }
-    KILN_ASSIGN_OR_RETURN(ShapeSet * set, shape_set_for(key, input_tensors));
+    KILN_ASSIGN_OR_RETURN(ShapeSet * set, shape_set_for(input_tensors));
     KILN_RETURN_IF_ERROR(arena_.reserve(set->arena_bytes));
     if (!set->bound || set->bound_arena != arena_.base()) bind(*set);
 
@@ -243,17 +261,52 @@ class CudaExecutor final : public BackendExecutor {
     set.graph_failed = false;
   }
 
-  Expected<ShapeSet*> shape_set_for(const std::vector<Dims>& key, const std::vector<const Tensor*>& inputs) {
-    for (auto it = shape_sets_.begin(); it != shape_sets_.end(); ++it) {
-      if ((*it)->input_dims == key) {
-        shape_sets_.splice(shape_sets_.begin(), shape_sets_, it);  // most recent first
-        return shape_sets_.front().get();
+  ShapeKey make_key(const std::vector<const Tensor*>& inputs) const {
+    ShapeKey key;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      key.dims.push_back(inputs[i]->dims());
+      key.values.emplace_back();
+      if (value_keyed_[i]) {
+        key.values.back().assign(static_cast<const char*>(inputs[i]->raw_data()), inputs[i]->byte_size());
       }
     }
-    KILN_ASSIGN_OR_RETURN(auto set, prepare_shape_set(key, inputs));
-    shape_sets_.push_front(std::move(set));
-    if (shape_sets_.size() > kMaxCachedShapeSets) shape_sets_.pop_back();
-    return shape_sets_.front().get();
+    return key;
+  }
+
+  // A device node whose shapes or set-up need values it does not have: its
+  // small graph-input operands become value-keyed. True when any was added
+  // (the shape pass is then run again).
+  bool key_inputs_of(const Node& node, const std::vector<const Tensor*>& inputs) {
+    bool added = false;
+    for (const Value* in : node.inputs) {
+      auto it = input_index_.find(in);
+      if (it == input_index_.end() || value_keyed_[it->second]) continue;
+      const Tensor& t = *inputs[it->second];
+      if (t.dtype() == DataType::kString || t.element_count() > kMaxValueKeyedElements) continue;
+      value_keyed_[it->second] = true;
+      added = true;
+    }
+    return added;
+  }
+
+  Expected<ShapeSet*> shape_set_for(const std::vector<const Tensor*>& inputs) {
+    for (size_t attempt = 0; attempt <= inputs.size(); ++attempt) {
+      ShapeKey key = make_key(inputs);
+      for (auto it = shape_sets_.begin(); it != shape_sets_.end(); ++it) {
+        if ((*it)->key == key) {
+          shape_sets_.splice(shape_sets_.begin(), shape_sets_, it);  // most recent first
+          return shape_sets_.front().get();
+        }
+      }
+      bool retry = false;
+      auto set = prepare_shape_set(key, inputs, &retry);
+      if (retry) continue;
+      if (!set.ok()) return set.status();
+      shape_sets_.push_front(std::move(set).value());
+      if (shape_sets_.size() > kMaxCachedShapeSets) shape_sets_.pop_back();
+      return shape_sets_.front().get();
+    }
+    return internal_error("the shape pass did not settle on a set of value-keyed inputs");
   }
 
   // Shape/Size on the host from the input's dims alone.
@@ -271,10 +324,12 @@ class CudaExecutor final : public BackendExecutor {
     return Tensor::from_vector<int64_t>(DataType::kInt64, {static_cast<int64_t>(extents.size())}, extents);
   }
 
-  Expected<std::unique_ptr<ShapeSet>> prepare_shape_set(const std::vector<Dims>& key,
-                                                        const std::vector<const Tensor*>& inputs) {
+  // Runs the shape pass for `key`. Sets *retry (and returns an error) when it
+  // made more inputs value-keyed, so the caller must build a new key.
+  Expected<std::unique_ptr<ShapeSet>> prepare_shape_set(const ShapeKey& key, const std::vector<const Tensor*>& inputs,
+                                                        bool* retry) {
     auto set = std::make_unique<ShapeSet>();
-    set->input_dims = key;
+    set->key = key;
     std::unordered_map<const Value*, TensorInfo> infos;
     for (size_t i = 0; i < graph_.inputs().size(); ++i) {
       infos[graph_.inputs()[i]] = TensorInfo{inputs[i]->dtype(), inputs[i]->dims(), true};
@@ -288,6 +343,9 @@ class CudaExecutor final : public BackendExecutor {
     auto host_value_of = [&](const Value* v) -> const Tensor* {
       if (!v) return nullptr;
       if (v->constant) return &*v->constant;
+      if (auto in = input_index_.find(v); in != input_index_.end()) {
+        return value_keyed_[in->second] ? inputs[in->second] : nullptr;
+      }
       auto it = set->host_values.find(v);
       return it == set->host_values.end() ? nullptr : &it->second;
     };
@@ -342,6 +400,10 @@ class CudaExecutor final : public BackendExecutor {
         const Value* out = node.outputs[o];
         if (!out) continue;
         if (!out_infos[o].fully_known() || out_infos[o].dtype == DataType::kUndefined) {
+          if (key_inputs_of(node, inputs)) {
+            *retry = true;
+            return cancelled_status();
+          }
           return unimplemented(node.describe() + ": the shape of output '" + out->name +
                                "' depends on data on the device; the CUDA backend needs every shape known "
                                "before it runs (its shape inputs must come from constants or Shape)");
@@ -358,6 +420,10 @@ class CudaExecutor final : public BackendExecutor {
       }
       PrepareArgs prepare_args{node, in_infos, in_values, out_infos, libraries_};
       Expected<PreparedKernel> prepared = kernel->prepare(prepare_args);
+      if (!prepared.ok() && key_inputs_of(node, inputs)) {
+        *retry = true;
+        return cancelled_status();
+      }
       if (!prepared.ok()) {
         const Status& s = prepared.status();
         return s.message().rfind("node '", 0) == 0 ? s : s.with_context(node.describe());
@@ -443,6 +509,8 @@ class CudaExecutor final : public BackendExecutor {
   DeviceArena arena_;
   PinnedBuffer staging_;
   std::list<std::unique_ptr<ShapeSet>> shape_sets_;
+  std::unordered_map<const Value*, size_t> input_index_;
+  std::vector<bool> value_keyed_;  // aligned with graph inputs
 };
 
 }  // namespace
