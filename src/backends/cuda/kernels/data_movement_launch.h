@@ -50,3 +50,22 @@ cudaError_t launch_resize(DataType dtype, const void* in, void* out, int64_t cou
                           cudaStream_t stream);
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// Trilu: keeps element (row i, column j) of each trailing [rows, cols] matrix
+// when j - i >= k (upper) or j - i <= k (lower), else writes zero.
+cudaError_t launch_trilu(size_t element_bytes, const void* in, void* out, int64_t count, int64_t rows, int64_t cols,
+                         int64_t k, bool upper, cudaStream_t stream);
+
+// GatherElements: out[c] = data[c with c[axis] replaced by indices[c]]; `index`
+// walks the output (= indices) dims with strides[0] = data strides.
+cudaError_t launch_gather_elements(size_t element_bytes, const void* data, const void* indices, size_t index_bytes,
+                                   void* out, int64_t count, int axis, int64_t axis_extent,
+                                   const StridedIndex& index, cudaStream_t stream);
+
+// CumSum along the middle axis of [outer, extent, inner].
+cudaError_t launch_cumsum(DataType dtype, const void* in, void* out, int64_t outer, int64_t extent, int64_t inner,
+                          bool exclusive, bool reverse, cudaStream_t stream);
+
+}  // namespace kiln::cuda
