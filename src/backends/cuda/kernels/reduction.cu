@@ -257,6 +257,7 @@ bool dispatch_float(DataType dtype, Fn&& fn) {
     case DataType::kFloat32: fn(float{}); return true;
     case DataType::kFloat16: fn(__half{}); return true;
     case DataType::kBFloat16: fn(__nv_bfloat16{}); return true;
+    case DataType::kFloat64: fn(double{}); return true;  // accumulates in float
     default: return false;
   }
 }

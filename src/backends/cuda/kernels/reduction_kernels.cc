@@ -18,7 +18,8 @@ int64_t product(const Dims& dims, int64_t begin, int64_t end) {
 }
 
 Status float_input(const Node& node, const std::vector<TensorInfo>& inputs) {
-  return require_dtype(node, inputs.empty() ? DataType::kUndefined : inputs[0].dtype, kFloatTypes);
+  return require_dtype(node, inputs.empty() ? DataType::kUndefined : inputs[0].dtype,
+                       {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64});
 }
 
 CudaKernel reduce_kernel(ReduceOp op) {

@@ -46,3 +46,21 @@ struct PoolParams {
 cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream);
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// NegativeLogLikelihoodLoss on log-probabilities viewed as [N, C, D] with
+// targets [N, D] (index_bytes 4 or 8) and optional class weights [C].
+// mode: 0 none (out has N * D elements), 1 sum, 2 mean (out is a scalar).
+// `scratch` holds 2 * N * D floats for the reduced modes.
+struct NllParams {
+  int64_t n = 1, classes = 1, d = 1;
+  bool has_ignore = false;
+  int64_t ignore_index = 0;
+  int mode = 2;
+};
+cudaError_t launch_nll_loss(DataType dtype, const void* log_prob, const void* target, size_t index_bytes,
+                            const void* weight, void* out, float* scratch, const NllParams& params,
+                            cudaStream_t stream);
+
+}  // namespace kiln::cuda

@@ -15,7 +15,11 @@ __device__ __forceinline__ float source_coordinate(const ResizeParams& p, int d,
   switch (p.coordinates) {
     case ResizeCoordinates::kHalfPixel: return (xf + 0.5f) / scale - 0.5f;
     case ResizeCoordinates::kPytorchHalfPixel: return out_len > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
-    case ResizeCoordinates::kAlignCorners: return out_len == 1 ? 0.f : xf * (in_len - 1) / (out_len - 1);
+    case ResizeCoordinates::kAlignCorners: {
+      // ONNX uses the unrounded resized length (input * scale) here.
+      const float resized = in_len * scale;
+      return resized <= 1.f ? 0.f : xf * (in_len - 1) / (resized - 1);
+    }
     case ResizeCoordinates::kAsymmetric: return xf / scale;
     case ResizeCoordinates::kHalfPixelSymmetric: {
       const float adjustment = out_len / (scale * in_len);
