@@ -69,3 +69,22 @@ cudaError_t launch_cumsum(DataType dtype, const void* in, void* out, int64_t out
                           bool exclusive, bool reverse, cudaStream_t stream);
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// out[i] = start + i * delta (Range).
+cudaError_t launch_range(DataType dtype, double start, double delta, void* out, int64_t count, cudaStream_t stream);
+
+// Fills `count` elements of `element_bytes` with the bit pattern `value_bits`.
+cudaError_t launch_fill(size_t element_bytes, uint64_t value_bits, void* out, int64_t count, cudaStream_t stream);
+
+// EyeLike: ones where column - row == k in a [rows, cols] matrix, zeros elsewhere.
+cudaError_t launch_eye(size_t element_bytes, uint64_t one_bits, void* out, int64_t rows, int64_t cols, int64_t k,
+                       cudaStream_t stream);
+
+// OneHot: out[o, j, i] = values[indices[o, i] == j (after wrapping negatives) ? 1 : 0]
+// for indices viewed as [outer, inner] and out as [outer, depth, inner].
+cudaError_t launch_one_hot(size_t element_bytes, DataType index_type, const void* indices, const void* values,
+                           void* out, int64_t outer, int64_t depth, int64_t inner, cudaStream_t stream);
+
+}  // namespace kiln::cuda

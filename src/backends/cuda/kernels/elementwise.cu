@@ -59,6 +59,12 @@ __device__ __forceinline__ C arithmetic(BinaryOp op, C a, C b) {
     case BinaryOp::kPRelu:
       if constexpr (std::is_unsigned_v<C>) return a;
       else return a < C(0) ? a * b : a;
+    case BinaryOp::kShiftLeft:
+      if constexpr (std::is_integral_v<C>) return b >= C(sizeof(C) * 8) ? C(0) : static_cast<C>(a << b);
+      else return a;
+    case BinaryOp::kShiftRight:
+      if constexpr (std::is_integral_v<C>) return b >= C(sizeof(C) * 8) ? C(0) : static_cast<C>(a >> b);
+      else return a;
     default: return a;
   }
 }
@@ -102,7 +108,7 @@ __global__ void strided_copy_kernel(const T* in, T* out, int64_t count, StridedI
 }
 
 template <typename T>
-__global__ void unary_math_kernel(const T* in, void* out, int64_t count, UnaryMathOp op) {
+__global__ void unary_math_kernel(const T* in, void* out, int64_t count, UnaryMathOp op, float p0, float p1) {
   KILN_GRID_STRIDE_LOOP(i, count) {
     const float x = to_float(in[i]);
     if (op >= UnaryMathOp::kIsNaN) {  // bool results
@@ -132,6 +138,7 @@ __global__ void unary_math_kernel(const T* in, void* out, int64_t count, UnaryMa
       case UnaryMathOp::kAtanh: r = atanhf(x); break;
       case UnaryMathOp::kRound: r = rintf(x); break;  // halves to even, as ONNX asks
       case UnaryMathOp::kMish: r = x * tanhf(log1pf(expf(x))); break;
+      case UnaryMathOp::kShrink: r = x < -p0 ? x + p1 : (x > p0 ? x - p1 : 0.f); break;
       default: break;
     }
     static_cast<T*>(out)[i] = from_float<T>(r);
@@ -284,11 +291,11 @@ cudaError_t launch_strided_copy(size_t element_bytes, const void* in, void* out,
 }
 
 cudaError_t launch_unary_math(DataType dtype, UnaryMathOp op, const void* in, void* out, int64_t count,
-                              cudaStream_t stream) {
+                              cudaStream_t stream, float p0, float p1) {
   if (count == 0) return cudaSuccess;
   bool handled = dispatch_float_storage(dtype, [&](auto tag) {
     using T = decltype(tag);
-    unary_math_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), out, count, op);
+    unary_math_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), out, count, op, p0, p1);
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }

@@ -125,6 +125,8 @@ constexpr std::initializer_list<DataType> kCastTypes = {
     DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64, DataType::kInt32,
     DataType::kInt64,   DataType::kInt8,    DataType::kUint8,    DataType::kBool};
 constexpr std::initializer_list<DataType> kBoolType = {DataType::kBool};
+constexpr std::initializer_list<DataType> kUnsignedTypes = {DataType::kUint8, DataType::kUint16, DataType::kUint32,
+                                                            DataType::kUint64};
 
 // Applies `op` left to right over every input (variadic Max/Min/Sum/Mean),
 // each step broadcasting into the output shape. `scale_by_count` turns Sum into Mean.
@@ -209,6 +211,21 @@ CudaKernel binary_kernel(BinaryOp op, std::initializer_list<DataType> allowed, b
       return ok_status();
     };
     return prepared;
+  };
+  return k;
+}
+
+// BitShift on unsigned integers; the direction is an attribute.
+CudaKernel bitshift_kernel() {
+  CudaKernel left = binary_kernel(BinaryOp::kShiftLeft, kUnsignedTypes);
+  CudaKernel right = binary_kernel(BinaryOp::kShiftRight, kUnsignedTypes);
+  CudaKernel k;
+  k.supports = left.supports;
+  k.prepare = [left, right](const PrepareArgs& args) -> Expected<PreparedKernel> {
+    const std::string direction = args.node.attr_string("direction", "");
+    if (direction == "LEFT") return left.prepare(args);
+    if (direction == "RIGHT") return right.prepare(args);
+    return invalid_argument(args.node.describe() + ": BitShift direction must be LEFT or RIGHT");
   };
   return k;
 }
@@ -307,11 +324,13 @@ CudaKernel unary_math_kernel(UnaryMathOp op) {
       effective = positive && negative ? UnaryMathOp::kIsInf
                                        : (positive ? UnaryMathOp::kIsPositiveInf : UnaryMathOp::kIsNegativeInf);
     }
+    const float p0 = static_cast<float>(args.node.attr_float("lambd", 0.5));
+    const float p1 = static_cast<float>(args.node.attr_float("bias", 0.0));
     PreparedKernel prepared;
-    prepared.enqueue = [effective](const LaunchArgs& launch) -> Status {
+    prepared.enqueue = [effective, p0, p1](const LaunchArgs& launch) -> Status {
       KILN_CUDA_CHECK_LAUNCH(launch_unary_math(launch.inputs[0].dtype, effective, launch.inputs[0].data,
                                                launch.outputs[0].data, launch.outputs[0].element_count(),
-                                               launch.libraries.stream));
+                                               launch.libraries.stream, p0, p1));
       return ok_status();
     };
     return prepared;
@@ -357,6 +376,7 @@ void register_cuda_elementwise_kernels(CudaKernelTable& table) {
   table.add("Pow", binary_kernel(BinaryOp::kPow, kArithmeticTypes));
   table.add("Mod", binary_kernel(BinaryOp::kMod, kArithmeticTypes));
   table.add("PRelu", binary_kernel(BinaryOp::kPRelu, kArithmeticTypes));
+  table.add("BitShift", bitshift_kernel());
   table.add("Max", binary_kernel(BinaryOp::kMax, kArithmeticTypes));
   table.add("Min", binary_kernel(BinaryOp::kMin, kArithmeticTypes));
   table.add("Sum", binary_kernel(BinaryOp::kAdd, kArithmeticTypes));
@@ -386,6 +406,7 @@ void register_cuda_elementwise_kernels(CudaKernelTable& table) {
   table.add("Atanh", unary_math_kernel(UnaryMathOp::kAtanh));
   table.add("Round", unary_math_kernel(UnaryMathOp::kRound));
   table.add("Mish", unary_math_kernel(UnaryMathOp::kMish));
+  table.add("Shrink", unary_math_kernel(UnaryMathOp::kShrink));
   table.add("IsNaN", unary_math_kernel(UnaryMathOp::kIsNaN));
   table.add("IsInf", unary_math_kernel(UnaryMathOp::kIsInf));
 }

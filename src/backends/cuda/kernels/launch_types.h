@@ -48,7 +48,7 @@ enum DevicePointwiseOp : int32_t {
 
 enum class BinaryOp : int32_t {
   // arithmetic: output has the input type
-  kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kFmod, kPRelu,
+  kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kFmod, kPRelu, kShiftLeft, kShiftRight,
   // comparisons and logic: output is bool
   kEqual, kLess, kGreater, kLessOrEqual, kGreaterOrEqual, kAnd, kOr, kXor,
 };
@@ -95,6 +95,7 @@ namespace kiln::cuda {
 // Element-wise math outside the pointwise program's opcode set.
 enum class UnaryMathOp : int32_t {
   kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh, kRound, kMish,
+  kShrink,  // p0 = lambd, p1 = bias
   // bool output
   kIsNaN, kIsInf, kIsPositiveInf, kIsNegativeInf,
 };
@@ -102,6 +103,6 @@ inline bool unary_math_returns_bool(UnaryMathOp op) { return op >= UnaryMathOp::
 
 // Float types only.
 cudaError_t launch_unary_math(DataType dtype, UnaryMathOp op, const void* in, void* out, int64_t count,
-                              cudaStream_t stream);
+                              cudaStream_t stream, float p0 = 0, float p1 = 0);
 
 }  // namespace kiln::cuda

@@ -1,4 +1,4 @@
-// Softmax, LogSoftmax, LayerNormalization, InstanceNormalization and
+// Softmax, LogSoftmax, Hardmax, LayerNormalization, InstanceNormalization and
 // inference BatchNormalization.
 #include "backends/cuda/kernels/kernel_helpers.h"
 #include "backends/cuda/kernels/reduction_launch.h"
@@ -24,10 +24,11 @@ Status float_inputs(const Node& node, const std::vector<TensorInfo>& inputs) {
   return ok_status();
 }
 
-CudaKernel softmax_kernel(bool log) {
+// Softmax, LogSoftmax and Hardmax share the axis rules (2-D coercion before opset 13).
+CudaKernel softmax_kernel(bool log, bool hard = false) {
   CudaKernel k;
   k.supports = float_inputs;
-  k.prepare = [log](const PrepareArgs& args) -> Expected<PreparedKernel> {
+  k.prepare = [log, hard](const PrepareArgs& args) -> Expected<PreparedKernel> {
     const Dims& dims = args.inputs[0].dims;
     const int64_t rank = static_cast<int64_t>(dims.size());
     const bool coerce_2d = args.node.opset < 13;
@@ -37,7 +38,12 @@ CudaKernel softmax_kernel(bool log) {
     const int64_t extent = coerce_2d ? product(dims, axis, rank) : (rank == 0 ? 1 : dims[axis]);
     const int64_t inner = coerce_2d ? 1 : product(dims, axis + 1, rank);
     PreparedKernel prepared;
-    prepared.enqueue = [log, outer, extent, inner](const LaunchArgs& launch) -> Status {
+    prepared.enqueue = [log, hard, outer, extent, inner](const LaunchArgs& launch) -> Status {
+      if (hard) {
+        KILN_CUDA_CHECK_LAUNCH(launch_hardmax(launch.inputs[0].dtype, launch.inputs[0].data, launch.outputs[0].data,
+                                              outer, extent, inner, launch.libraries.stream));
+        return ok_status();
+      }
       KILN_CUDA_CHECK_LAUNCH(launch_softmax(launch.inputs[0].dtype, log, launch.inputs[0].data,
                                             launch.outputs[0].data, outer, extent, inner, launch.libraries.stream));
       return ok_status();
@@ -153,6 +159,7 @@ CudaKernel batch_norm_kernel() {
 void register_cuda_normalization_kernels(CudaKernelTable& table) {
   table.add("Softmax", softmax_kernel(false));
   table.add("LogSoftmax", softmax_kernel(true));
+  table.add("Hardmax", softmax_kernel(false, true));
   table.add("LayerNormalization", layer_norm_kernel());
   table.add("InstanceNormalization", instance_norm_kernel());
   table.add("BatchNormalization", batch_norm_kernel());

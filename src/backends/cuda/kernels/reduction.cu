@@ -146,6 +146,24 @@ __global__ void arg_reduce_kernel(const T* in, int64_t* out, int64_t outer, int6
 }
 
 template <typename T>
+__global__ void hardmax_kernel(const T* in, T* out, int64_t outer, int64_t extent, int64_t inner) {
+  KILN_GRID_STRIDE_LOOP(index, outer * inner) {
+    const int64_t o = index / inner, i = index % inner;
+    const int64_t base = o * extent * inner + i;
+    float best = to_float(in[base]);
+    int64_t best_index = 0;
+    for (int64_t e = 1; e < extent; ++e) {
+      float x = to_float(in[base + e * inner]);
+      if (x > best) {
+        best = x;
+        best_index = e;
+      }
+    }
+    for (int64_t e = 0; e < extent; ++e) out[base + e * inner] = from_float<T>(e == best_index ? 1.f : 0.f);
+  }
+}
+
+template <typename T>
 __global__ void softmax_rows_kernel(const T* in, T* out, int64_t extent, bool log) {
   const T* row = in + blockIdx.x * extent;
   T* out_row = out + blockIdx.x * extent;
@@ -289,6 +307,17 @@ cudaError_t launch_arg_reduce(DataType dtype, bool is_max, bool select_last, con
     using T = decltype(tag);
     arg_reduce_kernel<T><<<grid_for(outer * inner), kThreads, 0, stream>>>(static_cast<const T*>(in), out, outer,
                                                                            extent, inner, is_max, select_last);
+  });
+  return handled ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t launch_hardmax(DataType dtype, const void* in, void* out, int64_t outer, int64_t extent, int64_t inner,
+                           cudaStream_t stream) {
+  if (outer * inner * extent == 0) return cudaSuccess;
+  bool handled = dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    hardmax_kernel<T><<<grid_for(outer * inner), kThreads, 0, stream>>>(static_cast<const T*>(in),
+                                                                        static_cast<T*>(out), outer, extent, inner);
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }

@@ -16,6 +16,10 @@ cudaError_t launch_reduce(DataType dtype, ReduceOp op, const void* in, void* out
 cudaError_t launch_arg_reduce(DataType dtype, bool is_max, bool select_last, const void* in, int64_t* out,
                               int64_t outer, int64_t extent, int64_t inner, cudaStream_t stream);
 
+// Hardmax: 1 at the first maximum along the middle axis, 0 elsewhere.
+cudaError_t launch_hardmax(DataType dtype, const void* in, void* out, int64_t outer, int64_t extent, int64_t inner,
+                           cudaStream_t stream);
+
 // Softmax / LogSoftmax along the middle axis.
 cudaError_t launch_softmax(DataType dtype, bool log, const void* in, void* out, int64_t outer, int64_t extent,
                            int64_t inner, cudaStream_t stream);
