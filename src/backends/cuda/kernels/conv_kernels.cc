@@ -1,4 +1,4 @@
-// Conv and kiln.FusedConv (1-D and 2-D, NCHW) through cuDNN. The algorithm
+// Conv and kiln.FusedConv (1-D, 2-D and 3-D, NCHW) through cuDNN. The algorithm
 // and workspace are chosen at shape time; asymmetric padding (which cuDNN's
 // descriptors cannot express) pads the input into the workspace first.
 // FusedConv whose program is exactly Relu (with a bias) uses
@@ -57,7 +57,7 @@ struct ConvPlan {
   bool has_bias = false;
   bool run_program = false;  // bias and/or program after the convolution
   DeviceProgram program;
-  int64_t spatial = 1;  // output H * W
+  int64_t spatial = 1;  // product of the output's spatial extents
   int64_t channels = 1;
 };
 
@@ -71,23 +71,28 @@ Status conv_supports(const Node& node, const std::vector<TensorInfo>& inputs) {
     }
   }
   const TensorInfo& w = inputs[1];
-  if (w.dims_known && w.dims.size() != 3 && w.dims.size() != 4) {
-    return unimplemented(node.describe() + ": only 1-D and 2-D convolutions run on the CUDA backend (weight rank " +
-                         std::to_string(w.dims.size()) + ")");
+  if (w.dims_known && (w.dims.size() < 3 || w.dims.size() > 5)) {
+    return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D convolutions run on the CUDA backend (weight "
+                         "rank " + std::to_string(w.dims.size()) + ")");
   }
   return ok_status();
 }
 
-// Per spatial axis (H, W): begin/end pads, stride, dilation.
+constexpr int kMaxSpatial = 3;
+
+// Per spatial axis of the promoted shape (1-D runs as 2-D with H = 1).
 struct SpatialParams {
-  int64_t pad_begin[2] = {0, 0}, pad_end[2] = {0, 0}, stride[2] = {1, 1}, dilation[2] = {1, 1};
+  int count = 2;
+  int64_t pad_begin[kMaxSpatial] = {}, pad_end[kMaxSpatial] = {};
+  int64_t stride[kMaxSpatial] = {1, 1, 1}, dilation[kMaxSpatial] = {1, 1, 1};
 };
 
 Expected<SpatialParams> spatial_params(const PrepareArgs& args, const Dims& x, const Dims& w, const Dims& y) {
   const Node& node = args.node;
   const int spatial = static_cast<int>(x.size()) - 2;
-  const int shift = 2 - spatial;  // 1-D convolutions run as 2-D with H = 1
+  const int shift = spatial == 1 ? 1 : 0;
   SpatialParams p;
+  p.count = spatial + shift;
   std::vector<int64_t> strides = node.attr_ints("strides", std::vector<int64_t>(spatial, 1));
   std::vector<int64_t> dilations = node.attr_ints("dilations", std::vector<int64_t>(spatial, 1));
   std::vector<int64_t> pads = node.attr_ints("pads", std::vector<int64_t>(2 * spatial, 0));
@@ -116,21 +121,32 @@ Expected<SpatialParams> spatial_params(const PrepareArgs& args, const Dims& x, c
   return p;
 }
 
+std::vector<int> to_int(const Dims& dims) { return std::vector<int>(dims.begin(), dims.end()); }
+
+// An N-d NCHW (packed) tensor descriptor.
+Status set_tensor(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const Dims& dims) {
+  std::vector<int> extents = to_int(dims), strides = to_int(contiguous_strides(dims));
+  KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptor(desc, type, static_cast<int>(dims.size()), extents.data(),
+                                              strides.data()));
+  return ok_status();
+}
+
 Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
   const Node& node = args.node;
   const Dims& x = args.inputs[0].dims;
   const Dims& w = args.inputs[1].dims;
   const Dims& y = args.outputs[0].dims;
-  if (x.size() != w.size() || (x.size() != 3 && x.size() != 4) || y.size() != x.size()) {
-    return unimplemented(node.describe() + ": only 1-D and 2-D convolutions run on the CUDA backend (input " +
+  if (x.size() != w.size() || x.size() < 3 || x.size() > 5 || y.size() != x.size()) {
+    return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D convolutions run on the CUDA backend (input " +
                          dims_to_string(x) + ", weight " + dims_to_string(w) + ")");
   }
   const DataType dtype = args.inputs[0].dtype;
   KILN_ASSIGN_OR_RETURN(cudnnDataType_t data_type, cudnn_type(node, dtype));
   KILN_ASSIGN_OR_RETURN(SpatialParams sp, spatial_params(args, x, w, y));
   const bool one_d = x.size() == 3;
-  auto as4 = [one_d](const Dims& d) -> Dims { return one_d ? Dims{d[0], d[1], 1, d[2]} : d; };
-  Dims x4 = as4(x), w4 = as4(w), y4 = as4(y);
+  auto promote = [one_d](const Dims& d) -> Dims { return one_d ? Dims{d[0], d[1], 1, d[2]} : d; };
+  const Dims xs = promote(x), ws = promote(w), ys = promote(y);
+  const int rank = static_cast<int>(xs.size());
   const int64_t groups = node.attr_int("group", 1);
 
   ConvPlan plan;
@@ -142,46 +158,48 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
   KILN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d.conv));
 
   // Asymmetric pads: pad the input explicitly, then convolve without padding.
-  plan.pre_pad = sp.pad_begin[0] != sp.pad_end[0] || sp.pad_begin[1] != sp.pad_end[1];
-  Dims conv_input = x4;
+  plan.pre_pad = false;
+  for (int i = 0; i < sp.count; ++i) plan.pre_pad |= sp.pad_begin[i] != sp.pad_end[i];
+  Dims conv_input = xs;
   if (plan.pre_pad) {
-    conv_input[2] += sp.pad_begin[0] + sp.pad_end[0];
-    conv_input[3] += sp.pad_begin[1] + sp.pad_end[1];
     PadParams& pad = plan.pad;
-    pad.rank = 4;
-    Dims strides = contiguous_strides(x4);
-    for (int i = 0; i < 4; ++i) {
+    pad.rank = rank;
+    Dims strides = contiguous_strides(xs);
+    for (int i = 0; i < sp.count; ++i) conv_input[2 + i] += sp.pad_begin[i] + sp.pad_end[i];
+    for (int i = 0; i < rank; ++i) {
       pad.out_dims[i] = conv_input[i];
-      pad.in_dims[i] = x4[i];
+      pad.in_dims[i] = xs[i];
       pad.in_strides[i] = strides[i];
+      pad.pad_begin[i] = i >= 2 ? sp.pad_begin[i - 2] : 0;
     }
-    pad.pad_begin[2] = sp.pad_begin[0];
-    pad.pad_begin[3] = sp.pad_begin[1];
     pad.mode = PadMode::kConstant;
     plan.padded_count = element_count(conv_input);
     plan.padded_bytes = align_up(static_cast<size_t>(plan.padded_count) * dtype_size(dtype));
   }
-  const int pad_h = plan.pre_pad ? 0 : static_cast<int>(sp.pad_begin[0]);
-  const int pad_w = plan.pre_pad ? 0 : static_cast<int>(sp.pad_begin[1]);
+  int pads[kMaxSpatial], strides[kMaxSpatial], dilations[kMaxSpatial];
+  for (int i = 0; i < sp.count; ++i) {
+    pads[i] = plan.pre_pad ? 0 : static_cast<int>(sp.pad_begin[i]);
+    strides[i] = static_cast<int>(sp.stride[i]);
+    dilations[i] = static_cast<int>(sp.dilation[i]);
+  }
 
-  KILN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.x, CUDNN_TENSOR_NCHW, data_type, conv_input[0], conv_input[1],
-                                              conv_input[2], conv_input[3]));
-  KILN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d.w, data_type, CUDNN_TENSOR_NCHW, w4[0], w4[1], w4[2], w4[3]));
-  KILN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NCHW, data_type, y4[0], y4[1], y4[2], y4[3]));
-  KILN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d.conv, pad_h, pad_w, static_cast<int>(sp.stride[0]),
-                                                   static_cast<int>(sp.stride[1]), static_cast<int>(sp.dilation[0]),
-                                                   static_cast<int>(sp.dilation[1]), CUDNN_CROSS_CORRELATION,
-                                                   CUDNN_DATA_FLOAT));
+  KILN_RETURN_IF_ERROR(set_tensor(d.x, data_type, conv_input));
+  KILN_RETURN_IF_ERROR(set_tensor(d.y, data_type, ys));
+  std::vector<int> filter = to_int(ws);
+  KILN_CUDNN_CHECK(cudnnSetFilterNdDescriptor(d.w, data_type, CUDNN_TENSOR_NCHW, rank, filter.data()));
+  KILN_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(d.conv, sp.count, pads, strides, dilations,
+                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   KILN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d.conv, static_cast<int>(groups)));
   const bool tensor_ops = dtype != DataType::kFloat32 || args.libraries.allow_tf32;
   KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 
   // Check that cuDNN computes the output shape the IR inferred.
-  int n = 0, c = 0, h = 0, wd = 0;
-  KILN_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(d.conv, d.x, d.w, &n, &c, &h, &wd));
-  if (Dims{n, c, h, wd} != y4) {
-    return internal_error(node.describe() + ": cuDNN computes output " + dims_to_string(Dims{n, c, h, wd}) +
-                          " but the IR inferred " + dims_to_string(y4));
+  std::vector<int> cudnn_out(rank);
+  KILN_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(d.conv, d.x, d.w, rank, cudnn_out.data()));
+  if (Dims(cudnn_out.begin(), cudnn_out.end()) != ys) {
+    return internal_error(node.describe() + ": cuDNN computes output " +
+                          dims_to_string(Dims(cudnn_out.begin(), cudnn_out.end())) + " but the IR inferred " +
+                          dims_to_string(ys));
   }
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
@@ -205,8 +223,8 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
                                                            plan.algorithm, &plan.conv_workspace));
 
   plan.has_bias = args.has_input(2);
-  plan.spatial = y4[2] * y4[3];
-  plan.channels = y4[1];
+  plan.spatial = element_count(Dims(ys.begin() + 2, ys.end()));
+  plan.channels = ys[1];
   PointwiseProgram program;
   if (fused) {
     KILN_ASSIGN_OR_RETURN(program, PointwiseProgram::load(node));
@@ -214,7 +232,9 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
   plan.fused_relu = plan.has_bias && program_is_relu(program) && dtype != DataType::kBFloat16;
   if (plan.fused_relu) {
     KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d.bias));
-    KILN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d.bias, CUDNN_TENSOR_NCHW, data_type, 1, y4[1], 1, 1));
+    Dims bias_dims(rank, 1);
+    bias_dims[1] = ys[1];
+    KILN_RETURN_IF_ERROR(set_tensor(d.bias, data_type, bias_dims));
     KILN_CUDNN_CHECK(cudnnCreateActivationDescriptor(&d.activation));
     KILN_CUDNN_CHECK(cudnnSetActivationDescriptor(d.activation, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
   } else {

@@ -1,4 +1,4 @@
-// MaxPool and AveragePool (1-D and 2-D, NCHW) with own kernels: any padding,
+// MaxPool and AveragePool (1-D, 2-D and 3-D, NCHW) with own kernels: any padding,
 // dilation and ceil_mode (the output size comes from the IR's inference).
 #include <algorithm>
 
@@ -15,8 +15,8 @@ CudaKernel pool_kernel(bool is_max) {
     if (node.has_output(1)) {
       return unimplemented(node.describe() + ": MaxPool's Indices output is not supported by the CUDA backend");
     }
-    if (inputs[0].dims_known && inputs[0].dims.size() != 3 && inputs[0].dims.size() != 4) {
-      return unimplemented(node.describe() + ": only 1-D and 2-D pooling runs on the CUDA backend");
+    if (inputs[0].dims_known && (inputs[0].dims.size() < 3 || inputs[0].dims.size() > 5)) {
+      return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D pooling runs on the CUDA backend");
     }
     return ok_status();
   };
@@ -24,8 +24,8 @@ CudaKernel pool_kernel(bool is_max) {
     const Node& node = args.node;
     const Dims& x = args.inputs[0].dims;
     const Dims& y = args.outputs[0].dims;
-    if ((x.size() != 3 && x.size() != 4) || y.size() != x.size()) {
-      return unimplemented(node.describe() + ": only 1-D and 2-D pooling runs on the CUDA backend");
+    if (x.size() < 3 || x.size() > 5 || y.size() != x.size()) {
+      return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D pooling runs on the CUDA backend");
     }
     const int spatial = static_cast<int>(x.size()) - 2;
     std::vector<int64_t> kernel = node.attr_ints("kernel_shape");
@@ -54,7 +54,7 @@ CudaKernel pool_kernel(bool is_max) {
     p.batch_channels = x[0] * x[1];
     p.is_max = is_max;
     p.count_include_pad = node.attr_int("count_include_pad", 0) != 0;
-    // 1-D pooling runs as 2-D with H = 1.
+    // Spatial axes fill width, then height, then depth from the last one.
     const int w = spatial - 1;
     p.in_w = x[2 + w];
     p.out_w = y[2 + w];
@@ -63,14 +63,24 @@ CudaKernel pool_kernel(bool is_max) {
     p.dilation_w = dilations[w];
     p.pad_left = pads[w];
     p.pad_right = pads[w + spatial];
-    if (spatial == 2) {
-      p.in_h = x[2];
-      p.out_h = y[2];
-      p.kernel_h = kernel[0];
-      p.stride_h = strides[0];
-      p.dilation_h = dilations[0];
-      p.pad_top = pads[0];
-      p.pad_bottom = pads[2];
+    if (spatial >= 2) {
+      const int h = spatial - 2;
+      p.in_h = x[2 + h];
+      p.out_h = y[2 + h];
+      p.kernel_h = kernel[h];
+      p.stride_h = strides[h];
+      p.dilation_h = dilations[h];
+      p.pad_top = pads[h];
+      p.pad_bottom = pads[h + spatial];
+    }
+    if (spatial == 3) {
+      p.in_d = x[2];
+      p.out_d = y[2];
+      p.kernel_d = kernel[0];
+      p.stride_d = strides[0];
+      p.dilation_d = dilations[0];
+      p.pad_front = pads[0];
+      p.pad_back = pads[3];
     }
     PreparedKernel prepared;
     prepared.enqueue = [p](const LaunchArgs& launch) -> Status {

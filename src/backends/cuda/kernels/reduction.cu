@@ -236,32 +236,39 @@ __global__ void batch_norm_kernel(const T* in, T* out, const T* scale, const T* 
 
 template <typename T>
 __global__ void pool2d_kernel(const T* in, T* out, PoolParams p) {
-  KILN_GRID_STRIDE_LOOP(index, p.batch_channels * p.out_h * p.out_w) {
+  KILN_GRID_STRIDE_LOOP(index, p.batch_channels * p.out_d * p.out_h * p.out_w) {
     const int64_t ow = index % p.out_w;
     const int64_t oh = (index / p.out_w) % p.out_h;
-    const int64_t nc = index / (p.out_w * p.out_h);
-    const T* plane = in + nc * p.in_h * p.in_w;
+    const int64_t od = (index / (p.out_w * p.out_h)) % p.out_d;
+    const int64_t nc = index / (p.out_w * p.out_h * p.out_d);
+    const T* volume = in + nc * p.in_d * p.in_h * p.in_w;
+    const int64_t d0 = od * p.stride_d - p.pad_front;
     const int64_t h0 = oh * p.stride_h - p.pad_top, w0 = ow * p.stride_w - p.pad_left;
     float acc = p.is_max ? -INFINITY : 0.f;
     int64_t valid = 0;
-    for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-      const int64_t h = h0 + kh * p.dilation_h;
-      if (h < 0 || h >= p.in_h) continue;
-      for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-        const int64_t w = w0 + kw * p.dilation_w;
-        if (w < 0 || w >= p.in_w) continue;
-        const float x = to_float(plane[h * p.in_w + w]);
-        acc = p.is_max ? fmaxf(acc, x) : acc + x;
-        ++valid;
+    for (int64_t kd = 0; kd < p.kernel_d; ++kd) {
+      const int64_t dd = d0 + kd * p.dilation_d;
+      if (dd < 0 || dd >= p.in_d) continue;
+      for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+        const int64_t h = h0 + kh * p.dilation_h;
+        if (h < 0 || h >= p.in_h) continue;
+        for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+          const int64_t w = w0 + kw * p.dilation_w;
+          if (w < 0 || w >= p.in_w) continue;
+          const float x = to_float(volume[(dd * p.in_h + h) * p.in_w + w]);
+          acc = p.is_max ? fmaxf(acc, x) : acc + x;
+          ++valid;
+        }
       }
     }
     if (!p.is_max) {
       int64_t divisor = valid;
       if (p.count_include_pad) {
         // The window clipped to the padded input (ceil_mode windows may overhang it).
+        const int64_t d_end = min(d0 + p.kernel_d, p.in_d + p.pad_back);
         const int64_t h_end = min(h0 + p.kernel_h, p.in_h + p.pad_bottom);
         const int64_t w_end = min(w0 + p.kernel_w, p.in_w + p.pad_right);
-        divisor = (h_end - h0) * (w_end - w0);
+        divisor = (d_end - d0) * (h_end - h0) * (w_end - w0);
       }
       acc = divisor > 0 ? acc / static_cast<float>(divisor) : 0.f;
     }
@@ -367,7 +374,7 @@ cudaError_t launch_batch_norm(DataType dtype, const void* in, void* out, const v
 }
 
 cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream) {
-  const int64_t count = params.batch_channels * params.out_h * params.out_w;
+  const int64_t count = params.batch_channels * params.out_d * params.out_h * params.out_w;
   if (count == 0) return cudaSuccess;
   bool handled = dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);

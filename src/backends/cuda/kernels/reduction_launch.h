@@ -37,12 +37,13 @@ cudaError_t launch_batch_norm(DataType dtype, const void* in, void* out, const v
                               const void* mean, const void* variance, int64_t count, int64_t channels,
                               int64_t inner, float epsilon, cudaStream_t stream);
 
+// 3-D pooling window over [depth, height, width]; 1-D and 2-D use depth = 1 (and height = 1).
 struct PoolParams {
   int64_t batch_channels = 0;  // N * C
-  int64_t in_h = 1, in_w = 1, out_h = 1, out_w = 1;
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t in_d = 1, in_h = 1, in_w = 1, out_d = 1, out_h = 1, out_w = 1;
+  int64_t kernel_d = 1, kernel_h = 1, kernel_w = 1, stride_d = 1, stride_h = 1, stride_w = 1;
+  int64_t pad_front = 0, pad_top = 0, pad_left = 0, pad_back = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_d = 1, dilation_h = 1, dilation_w = 1;
   bool is_max = true;
   bool count_include_pad = false;
 };
