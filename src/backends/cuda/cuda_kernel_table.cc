@@ -18,6 +18,7 @@ const CudaKernelTable& CudaKernelTable::global() {
     register_cuda_indexing_kernels(*t);
     register_cuda_loss_kernels(*t);
     register_cuda_generator_kernels(*t);
+    register_cuda_quantize_kernels(*t);
     return t;
   }();
   return *table;

@@ -106,3 +106,18 @@ cudaError_t launch_unary_math(DataType dtype, UnaryMathOp op, const void* in, vo
                               cudaStream_t stream, float p0 = 0, float p1 = 0);
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// DequantizeLinear: out[i] = (in[i] - zero_point[c]) * scale[c], c = (i / inner) % channels
+// (channels = 1 for per-tensor). zero_point may be null.
+cudaError_t launch_dequantize(DataType in_type, DataType out_type, const void* in, const void* scale,
+                              const void* zero_point, void* out, int64_t count, int64_t inner, int64_t channels,
+                              cudaStream_t stream);
+
+// QuantizeLinear: out[i] = saturate(round_half_even(in[i] / scale[c]) + zero_point[c]).
+cudaError_t launch_quantize(DataType in_type, DataType out_type, const void* in, const void* scale,
+                            const void* zero_point, void* out, int64_t count, int64_t inner, int64_t channels,
+                            cudaStream_t stream);
+
+}  // namespace kiln::cuda
