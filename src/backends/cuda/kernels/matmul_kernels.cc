@@ -1,0 +1,320 @@
+// MatMul, Gemm, kiln.FusedMatMul and kiln.FusedGemm through cuBLASLt.
+//
+// Kiln tensors are row-major; cuBLASLt is column-major. A row-major Y[M,N] is a
+// column-major Y^T[N,M], and Y^T = B^T A^T, so every call passes our B as
+// cuBLASLt's first operand and our A as its second. A bias along Y's last axis
+// is then a bias along the rows of cuBLASLt's D, which is what the BIAS
+// epilogue adds. Batched MatMul uses strided batches (stride 0 for a broadcast
+// operand, e.g. shared weights); other broadcast patterns issue one call per
+// output matrix with offsets computed at shape time.
+#include <algorithm>
+#include <memory>
+
+#include "backends/cuda/device_memory_pool.h"
+#include "backends/cuda/kernels/kernel_helpers.h"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr uint64_t kMaxMatmulWorkspace = uint64_t{32} << 20;
+
+struct MatmulDescriptors {
+  cublasLtMatmulDesc_t operation = nullptr;
+  cublasLtMatrixLayout_t first = nullptr;   // our B
+  cublasLtMatrixLayout_t second = nullptr;  // our A
+  cublasLtMatrixLayout_t result = nullptr;  // C and D
+  cublasLtMatmulPreference_t preference = nullptr;
+  ~MatmulDescriptors() {
+    if (operation) cublasLtMatmulDescDestroy(operation);
+    if (first) cublasLtMatrixLayoutDestroy(first);
+    if (second) cublasLtMatrixLayoutDestroy(second);
+    if (result) cublasLtMatrixLayoutDestroy(result);
+    if (preference) cublasLtMatmulPreferenceDestroy(preference);
+  }
+};
+
+struct Offsets {
+  int64_t a = 0, b = 0, y = 0;  // elements
+};
+
+struct MatmulPlan {
+  std::shared_ptr<MatmulDescriptors> descriptors;
+  cublasLtMatmulAlgo_t algorithm{};
+  size_t workspace = 0;
+  std::vector<Offsets> calls;  // one call per entry (a single entry for strided batches)
+  size_t element_bytes = 4;
+  float alpha = 1.f, beta = 0.f;
+  int bias_input = -1;             // input index of the bias vector, or -1
+  bool bias_in_epilogue = false;
+  bool program_in_epilogue = false;  // Relu folded into the epilogue
+  bool run_program = false;
+  DeviceProgram program;
+  int64_t n = 1;                    // columns of Y (bias length)
+  int c_input = -1;                 // Gemm C broadcast into Y before the call (beta != 0)
+  StridedIndex c_index;
+};
+
+struct MatmulShape {
+  int64_t m = 1, k = 1, n = 1;
+  bool trans_a = false, trans_b = false;
+  int64_t batch = 1;
+  std::vector<Offsets> calls;  // empty: strided batch with the strides below
+  int64_t stride_a = 0, stride_b = 0;
+};
+
+Expected<cudaDataType_t> cublas_type(const Node& node, DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat32: return CUDA_R_32F;
+    case DataType::kFloat16: return CUDA_R_16F;
+    case DataType::kBFloat16: return CUDA_R_16BF;
+    default: return unsupported_cuda_dtype(node, dtype);
+  }
+}
+
+// MatMul semantics (numpy matmul with batch broadcasting, 1-D operands promoted).
+Expected<MatmulShape> matmul_shape(const Node& node, const Dims& a_dims, const Dims& b_dims) {
+  MatmulShape s;
+  if (a_dims.empty() || b_dims.empty()) return invalid_argument(node.describe() + ": MatMul of a scalar");
+  Dims a = a_dims.size() == 1 ? Dims{1, a_dims[0]} : a_dims;
+  Dims b = b_dims.size() == 1 ? Dims{b_dims[0], 1} : b_dims;
+  s.m = a[a.size() - 2];
+  s.k = a[a.size() - 1];
+  s.n = b[b.size() - 1];
+  if (b[b.size() - 2] != s.k) {
+    return invalid_argument(node.describe() + ": MatMul inner dimensions differ: " + dims_to_string(a_dims) + " x " +
+                            dims_to_string(b_dims));
+  }
+  Dims a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
+  const size_t rank = std::max(a_batch.size(), b_batch.size());
+  a_batch.insert(a_batch.begin(), rank - a_batch.size(), 1);
+  b_batch.insert(b_batch.begin(), rank - b_batch.size(), 1);
+  Dims out_batch(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    if (a_batch[i] != b_batch[i] && a_batch[i] != 1 && b_batch[i] != 1) {
+      return invalid_argument(node.describe() + ": MatMul batch dimensions do not broadcast: " +
+                              dims_to_string(a_dims) + " x " + dims_to_string(b_dims));
+    }
+    out_batch[i] = std::max(a_batch[i], b_batch[i]);
+  }
+  s.batch = element_count(out_batch);
+  const int64_t a_count = element_count(a_batch), b_count = element_count(b_batch);
+  auto simple = [&](const Dims& batch, int64_t count) { return count == 1 || batch == out_batch; };
+  if (simple(a_batch, a_count) && simple(b_batch, b_count)) {
+    s.stride_a = a_count == 1 ? 0 : s.m * s.k;
+    s.stride_b = b_count == 1 ? 0 : s.k * s.n;
+    return s;
+  }
+  // General broadcasting: one call per output matrix.
+  Dims a_strides = contiguous_strides(a_batch), b_strides = contiguous_strides(b_batch);
+  for (int64_t index = 0; index < s.batch; ++index) {
+    int64_t rest = index, a_index = 0, b_index = 0;
+    for (int64_t d = static_cast<int64_t>(rank) - 1; d >= 0; --d) {
+      int64_t coordinate = rest % out_batch[d];
+      rest /= out_batch[d];
+      if (a_batch[d] != 1) a_index += coordinate * a_strides[d];
+      if (b_batch[d] != 1) b_index += coordinate * b_strides[d];
+    }
+    s.calls.push_back(Offsets{a_index * s.m * s.k, b_index * s.k * s.n, index * s.m * s.n});
+  }
+  return s;
+}
+
+Status set_layout_batch(cublasLtMatrixLayout_t layout, int64_t batch, int64_t stride) {
+  int32_t count = static_cast<int32_t>(batch);
+  KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+  KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                                     sizeof(stride)));
+  return ok_status();
+}
+
+// Builds descriptors and asks the heuristic for an algorithm with `epilogue`;
+// false in *found when none exists (the caller retries without the epilogue).
+Status build_descriptors(const PrepareArgs& args, const MatmulShape& s, cublasLtEpilogue_t epilogue,
+                         MatmulPlan& plan, bool* found) {
+  const DataType dtype = args.inputs[0].dtype;
+  KILN_ASSIGN_OR_RETURN(cudaDataType_t type, cublas_type(args.node, dtype));
+  plan.descriptors = std::make_shared<MatmulDescriptors>();
+  MatmulDescriptors& d = *plan.descriptors;
+  const cublasComputeType_t compute = dtype == DataType::kFloat32 && args.libraries.allow_tf32
+                                          ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                          : CUBLAS_COMPUTE_32F;
+  KILN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.operation, compute, CUDA_R_32F));
+  cublasOperation_t op_first = s.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t op_second = s.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.operation, CUBLASLT_MATMUL_DESC_TRANSA, &op_first,
+                                                   sizeof(op_first)));
+  KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.operation, CUBLASLT_MATMUL_DESC_TRANSB, &op_second,
+                                                   sizeof(op_second)));
+  KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                                   sizeof(epilogue)));
+  // Stored shapes (column-major view of row-major storage).
+  const uint64_t first_rows = s.trans_b ? s.k : s.n, first_cols = s.trans_b ? s.n : s.k;
+  const uint64_t second_rows = s.trans_a ? s.m : s.k, second_cols = s.trans_a ? s.k : s.m;
+  KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.first, type, first_rows, first_cols, first_rows));
+  KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.second, type, second_rows, second_cols, second_rows));
+  KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.result, type, s.n, s.m, s.n));
+  if (s.calls.empty() && s.batch > 1) {
+    KILN_RETURN_IF_ERROR(set_layout_batch(d.first, s.batch, s.stride_b));
+    KILN_RETURN_IF_ERROR(set_layout_batch(d.second, s.batch, s.stride_a));
+    KILN_RETURN_IF_ERROR(set_layout_batch(d.result, s.batch, s.m * s.n));
+  }
+  KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.preference));
+  uint64_t max_workspace = kMaxMatmulWorkspace;
+  KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(d.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                         &max_workspace, sizeof(max_workspace)));
+  if (!s.calls.empty()) {
+    // Per-call offsets only guarantee element alignment.
+    uint32_t alignment = static_cast<uint32_t>(dtype_size(dtype));
+    for (auto attribute : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                           CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+      KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(d.preference, attribute, &alignment, sizeof(alignment)));
+    }
+  }
+  cublasLtMatmulHeuristicResult_t result{};
+  int returned = 0;
+  cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(args.libraries.cublaslt, d.operation, d.first, d.second,
+                                                         d.result, d.result, d.preference, 1, &result, &returned);
+  *found = status == CUBLAS_STATUS_SUCCESS && returned > 0;
+  if (*found) {
+    plan.algorithm = result.algo;
+    plan.workspace = result.workspaceSize;
+  }
+  return ok_status();
+}
+
+Status float_operands(const Node& node, const std::vector<TensorInfo>& inputs) {
+  if (inputs.size() < 2) return invalid_argument(node.describe() + ": needs two operands");
+  KILN_RETURN_IF_ERROR(require_dtype(node, inputs[0].dtype, kFloatTypes));
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    if (inputs[i].dtype != DataType::kUndefined && inputs[i].dtype != inputs[0].dtype) {
+      return unimplemented(node.describe() + ": input " + std::to_string(i) + " has type " +
+                           dtype_name(inputs[i].dtype) + ", input 0 has " + dtype_name(inputs[0].dtype));
+    }
+  }
+  return ok_status();
+}
+
+enum class MatmulKind { kMatMul, kGemm };
+
+Expected<PreparedKernel> prepare_matmul(const PrepareArgs& args, MatmulKind kind, bool fused) {
+  const Node& node = args.node;
+  MatmulShape shape;
+  MatmulPlan plan;
+  plan.element_bytes = dtype_size(args.inputs[0].dtype);
+  if (kind == MatmulKind::kGemm) {
+    const Dims& a = args.inputs[0].dims;
+    const Dims& b = args.inputs[1].dims;
+    if (a.size() != 2 || b.size() != 2) {
+      return invalid_argument(node.describe() + ": Gemm needs 2-D operands, got " + dims_to_string(a) + " and " +
+                              dims_to_string(b));
+    }
+    shape.trans_a = node.attr_int("transA", 0) != 0;
+    shape.trans_b = node.attr_int("transB", 0) != 0;
+    shape.m = shape.trans_a ? a[1] : a[0];
+    shape.k = shape.trans_a ? a[0] : a[1];
+    shape.n = shape.trans_b ? b[0] : b[1];
+    plan.alpha = static_cast<float>(node.attr_float("alpha", 1.0));
+    const float beta = static_cast<float>(node.attr_float("beta", 1.0));
+    if (args.has_input(2) && beta != 0.f) {
+      const Dims& c = args.inputs[2].dims;
+      const bool row_vector = (c.size() == 1 && c[0] == shape.n) || (c.size() == 2 && c[0] == 1 && c[1] == shape.n);
+      if (row_vector && beta == 1.f && shape.n > 1) {
+        plan.bias_input = 2;
+      } else {
+        plan.c_input = 2;
+        plan.beta = beta;
+        KILN_ASSIGN_OR_RETURN(plan.c_index, broadcast_index(node, Dims{shape.m, shape.n}, {c}));
+      }
+    }
+  } else {
+    KILN_ASSIGN_OR_RETURN(shape, matmul_shape(node, args.inputs[0].dims, args.inputs[1].dims));
+    if (fused && args.has_input(2)) {
+      if (element_count(args.inputs[2].dims) != shape.n) {
+        return invalid_argument(node.describe() + ": bias of shape " + dims_to_string(args.inputs[2].dims) +
+                                " does not match the last axis (" + std::to_string(shape.n) + ")");
+      }
+      plan.bias_input = 2;
+    }
+  }
+  plan.n = shape.n;
+  plan.calls = shape.calls.empty() ? std::vector<Offsets>{Offsets{}} : shape.calls;
+
+  PointwiseProgram program;
+  if (fused) {
+    KILN_ASSIGN_OR_RETURN(program, PointwiseProgram::load(node));
+  }
+  // Try the richest epilogue first, then plain matmul with a separate kernel.
+  const bool relu = program_is_relu(program);
+  const bool has_bias = plan.bias_input >= 0;
+  cublasLtEpilogue_t preferred = CUBLASLT_EPILOGUE_DEFAULT;
+  if (has_bias) preferred = relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  else if (relu) preferred = CUBLASLT_EPILOGUE_RELU;
+  bool found = false;
+  KILN_RETURN_IF_ERROR(build_descriptors(args, shape, preferred, plan, &found));
+  if (found && preferred != CUBLASLT_EPILOGUE_DEFAULT) {
+    plan.bias_in_epilogue = has_bias;
+    plan.program_in_epilogue = relu;
+  } else if (!found && preferred != CUBLASLT_EPILOGUE_DEFAULT) {
+    KILN_RETURN_IF_ERROR(build_descriptors(args, shape, CUBLASLT_EPILOGUE_DEFAULT, plan, &found));
+  }
+  if (!found) {
+    return unimplemented(node.describe() + ": cuBLASLt offers no algorithm for " + dims_to_string(args.inputs[0].dims) +
+                         " x " + dims_to_string(args.inputs[1].dims));
+  }
+  plan.run_program = (has_bias && !plan.bias_in_epilogue) || (!program.empty() && !plan.program_in_epilogue);
+  if (plan.run_program) {
+    KILN_ASSIGN_OR_RETURN(plan.program, to_device_program(node, plan.program_in_epilogue ? PointwiseProgram{} : program));
+  }
+
+  PreparedKernel prepared;
+  prepared.workspace_bytes = plan.workspace;
+  prepared.enqueue = [plan](const LaunchArgs& launch) -> Status {
+    const MatmulDescriptors& d = *plan.descriptors;
+    const CudaLibraries& lib = launch.libraries;
+    const DeviceTensor& y = launch.outputs[0];
+    if (y.element_count() == 0) return ok_status();
+    const void* bias = plan.bias_input >= 0 ? launch.inputs[plan.bias_input].data : nullptr;
+    if (plan.bias_in_epilogue) {
+      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                                       sizeof(bias)));
+    }
+    if (plan.c_input >= 0) {
+      KILN_CUDA_CHECK_LAUNCH(launch_strided_copy(plan.element_bytes, launch.inputs[plan.c_input].data, y.data,
+                                                 y.element_count(), plan.c_index, lib.stream));
+    }
+    const char* a = static_cast<const char*>(launch.inputs[0].data);
+    const char* b = static_cast<const char*>(launch.inputs[1].data);
+    char* out = static_cast<char*>(y.data);
+    const size_t eb = plan.element_bytes;
+    for (const Offsets& call : plan.calls) {
+      void* d_ptr = out + call.y * eb;
+      KILN_CUBLAS_CHECK(cublasLtMatmul(lib.cublaslt, d.operation, &plan.alpha, b + call.b * eb, d.first,
+                                       a + call.a * eb, d.second, &plan.beta, d_ptr, d.result, d_ptr, d.result,
+                                       &plan.algorithm, launch.workspace, plan.workspace, lib.stream));
+    }
+    if (plan.run_program) {
+      KILN_RETURN_IF_ERROR(enqueue_program(y, plan.bias_in_epilogue ? nullptr : bias, 1, plan.n, plan.program,
+                                           lib.stream));
+    }
+    return ok_status();
+  };
+  return prepared;
+}
+
+CudaKernel matmul_kernel(MatmulKind kind, bool fused) {
+  CudaKernel k;
+  k.supports = float_operands;
+  k.prepare = [kind, fused](const PrepareArgs& args) { return prepare_matmul(args, kind, fused); };
+  return k;
+}
+
+}  // namespace
+
+void register_cuda_matmul_kernels(CudaKernelTable& table) {
+  table.add("MatMul", matmul_kernel(MatmulKind::kMatMul, false));
+  table.add("Gemm", matmul_kernel(MatmulKind::kGemm, false));
+  table.add("FusedMatMul", matmul_kernel(MatmulKind::kMatMul, true), "kiln");
+  table.add("FusedGemm", matmul_kernel(MatmulKind::kGemm, true), "kiln");
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,99 @@
+// Device code of Resize (nearest on any axes, bilinear on the last two).
+#include "backends/cuda/kernels/data_movement_launch.h"
+#include "backends/cuda/kernels/device_math.cuh"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+// ONNX's coordinate_transformation_mode: output coordinate -> input coordinate.
+__device__ __forceinline__ float source_coordinate(const ResizeParams& p, int d, int64_t x) {
+  const float scale = p.scales[d];
+  const float out_len = static_cast<float>(p.out_dims[d]), in_len = static_cast<float>(p.in_dims[d]);
+  const float xf = static_cast<float>(x);
+  switch (p.coordinates) {
+    case ResizeCoordinates::kHalfPixel: return (xf + 0.5f) / scale - 0.5f;
+    case ResizeCoordinates::kPytorchHalfPixel: return out_len > 1 ? (xf + 0.5f) / scale - 0.5f : 0.f;
+    case ResizeCoordinates::kAlignCorners: {
+      // ONNX uses the unrounded resized length (input * scale) here.
+      const float resized = in_len * scale;
+      return resized <= 1.f ? 0.f : xf * (in_len - 1) / (resized - 1);
+    }
+    case ResizeCoordinates::kAsymmetric: return xf / scale;
+    case ResizeCoordinates::kHalfPixelSymmetric: {
+      const float adjustment = out_len / (scale * in_len);
+      const float center = in_len / 2;
+      return center * (1 - adjustment) + (xf + 0.5f) / scale - 0.5f;
+    }
+  }
+  return xf;
+}
+
+__device__ __forceinline__ int64_t nearest_index(const ResizeParams& p, int d, float x) {
+  float r;
+  const float f = floorf(x);
+  switch (p.nearest) {
+    case ResizeNearest::kRoundPreferFloor: r = (x - f == 0.5f) ? f : roundf(x); break;
+    case ResizeNearest::kRoundPreferCeil: r = (x - f == 0.5f) ? f + 1 : roundf(x); break;
+    case ResizeNearest::kFloor: r = f; break;
+    default: r = ceilf(x); break;
+  }
+  int64_t i = static_cast<int64_t>(r);
+  return i < 0 ? 0 : (i >= p.in_dims[d] ? p.in_dims[d] - 1 : i);
+}
+
+template <typename T>
+__global__ void resize_kernel(const T* in, T* out, int64_t count, ResizeParams p) {
+  KILN_GRID_STRIDE_LOOP(i, count) {
+    int64_t coordinate[kMaxRank];
+    int64_t rest = i;
+    for (int d = p.rank - 1; d >= 0; --d) {
+      coordinate[d] = rest % p.out_dims[d];
+      rest /= p.out_dims[d];
+    }
+    const int spatial_begin = p.linear ? p.rank - 2 : p.rank;
+    int64_t base = 0;
+    for (int d = 0; d < spatial_begin; ++d) {
+      int64_t c = p.linear ? coordinate[d] : nearest_index(p, d, source_coordinate(p, d, coordinate[d]));
+      base = base * p.in_dims[d] + c;
+    }
+    if (!p.linear) {
+      out[i] = in[base];
+      continue;
+    }
+    const int h = p.rank - 2, w = p.rank - 1;
+    const int64_t in_h = p.in_dims[h], in_w = p.in_dims[w];
+    const float y = source_coordinate(p, h, coordinate[h]);
+    const float x = source_coordinate(p, w, coordinate[w]);
+    auto clamp = [](int64_t v, int64_t n) { return v < 0 ? int64_t{0} : (v >= n ? n - 1 : v); };
+    const int64_t y0 = static_cast<int64_t>(floorf(y)), x0 = static_cast<int64_t>(floorf(x));
+    const float wy = y - static_cast<float>(y0), wx = x - static_cast<float>(x0);
+    const int64_t ya = clamp(y0, in_h), yb = clamp(y0 + 1, in_h), xa = clamp(x0, in_w), xb = clamp(x0 + 1, in_w);
+    const T* plane = in + base * in_h * in_w;
+    const float top = to_float(plane[ya * in_w + xa]) * (1 - wx) + to_float(plane[ya * in_w + xb]) * wx;
+    const float bottom = to_float(plane[yb * in_w + xa]) * (1 - wx) + to_float(plane[yb * in_w + xb]) * wx;
+    out[i] = from_float<T>(top * (1 - wy) + bottom * wy);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_resize(DataType dtype, const void* in, void* out, int64_t count, const ResizeParams& params,
+                          cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  auto launch = [&](auto tag) {
+    using T = decltype(tag);
+    resize_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), count,
+                                                               params);
+  };
+  switch (dtype) {
+    case DataType::kFloat32: launch(float{}); break;
+    case DataType::kFloat16: launch(__half{}); break;
+    case DataType::kBFloat16: launch(__nv_bfloat16{}); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace kiln::cuda
