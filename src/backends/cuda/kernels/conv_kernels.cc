@@ -55,6 +55,8 @@ struct ConvPlan {
   int64_t padded_count = 0;
   bool fused_relu = false;  // cudnnConvolutionBiasActivationForward
   bool has_bias = false;
+  bool has_residual = false;  // FusedConv's 4th input, added before the program
+  size_t output_bytes = 0;
   bool run_program = false;  // bias and/or program after the convolution
   DeviceProgram program;
   int64_t spatial = 1;  // product of the output's spatial extents
@@ -223,6 +225,12 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
                                                            plan.algorithm, &plan.conv_workspace));
 
   plan.has_bias = args.has_input(2);
+  plan.has_residual = fused && args.has_input(3);
+  plan.output_bytes = static_cast<size_t>(element_count(y)) * dtype_size(dtype);
+  if (plan.has_residual && args.inputs[3].dims != y) {
+    return unimplemented(node.describe() + ": residual input " + dims_to_string(args.inputs[3].dims) +
+                         " must have the output's shape " + dims_to_string(y) + " on the CUDA backend");
+  }
   plan.spatial = element_count(Dims(ys.begin() + 2, ys.end()));
   plan.channels = ys[1];
   PointwiseProgram program;
@@ -258,14 +266,22 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
     const DeviceTensor& y = launch.outputs[0];
     const float one = 1.f, zero = 0.f;
     if (plan.fused_relu) {
+      // y = relu(conv(x) + residual + bias); without a residual, z = y with alpha2 = 0.
+      const void* z = plan.has_residual ? launch.inputs[3].data : y.data;
       KILN_CUDNN_CHECK(cudnnConvolutionBiasActivationForward(
           lib.cudnn, &one, d.x, x, d.w, launch.inputs[1].data, d.conv, plan.algorithm, conv_workspace,
-          plan.conv_workspace, &zero, d.y, y.data, d.bias, launch.inputs[2].data, d.activation, d.y, y.data));
+          plan.conv_workspace, plan.has_residual ? &one : &zero, d.y, z, d.bias, launch.inputs[2].data,
+          d.activation, d.y, y.data));
       return ok_status();
     }
+    if (plan.has_residual) {
+      // y = residual, then y = conv(x) + 1 * y.
+      KILN_CUDA_CHECK(cudaMemcpyAsync(y.data, launch.inputs[3].data, plan.output_bytes, cudaMemcpyDeviceToDevice,
+                                      lib.stream));
+    }
     KILN_CUDNN_CHECK(cudnnConvolutionForward(lib.cudnn, &one, d.x, x, d.w, launch.inputs[1].data, d.conv,
-                                             plan.algorithm, conv_workspace, plan.conv_workspace, &zero, d.y,
-                                             y.data));
+                                             plan.algorithm, conv_workspace, plan.conv_workspace,
+                                             plan.has_residual ? &one : &zero, d.y, y.data));
     if (plan.run_program) {
       const void* bias = plan.has_bias ? launch.inputs[2].data : nullptr;
       KILN_RETURN_IF_ERROR(enqueue_program(y, bias, plan.spatial, plan.channels, plan.program, lib.stream));
