@@ -83,6 +83,13 @@ struct BenchOptions {
   int64_t batch = 1;  // items per query, for items/s
 };
 
+// One timed query: seconds from the start of the timed run.
+struct QuerySpan {
+  double begin_s = 0;
+  double end_s = 0;
+  bool ok = true;
+};
+
 struct BenchResult {
   LatencyStats latency;
   int64_t iterations = 0;         // timed queries
@@ -93,6 +100,8 @@ struct BenchResult {
   double throughput_items_per_s = 0;
   int64_t batch = 1;
   int64_t profile = -1;              // optimization profile that ran; -1 when the engine has none
+  int streams = 1;                   // queries in flight at once
+  std::vector<QuerySpan> spans;      // per query (stream runs), for traces
   std::vector<double> latencies_ms;  // per query, in run order
 };
 
@@ -103,6 +112,15 @@ Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, c
 // The JSON report of `kiln bench --json` (keys: model, backend, batch,
 // iterations, warmup_s, wall_s, throughput_qps, throughput_items_per_s,
 // latency_ms {min, max, mean, median, p90, p95, p99}).
+class Session;
+// Keeps session.streams() queries in flight (one per context/stream) for at
+// least min_iterations queries and min_duration_s seconds. Latency is from
+// submission to outputs in host memory; throughput counts completions.
+Expected<BenchResult> run_benchmark_streams(Session& session, const TensorMap& inputs, const BenchOptions& options);
+
+// Chrome trace (Perfetto-viewable) of a run's query spans, one track per stream slot.
+std::string bench_trace_json(const BenchResult& result);
+
 std::string bench_result_to_json(const BenchResult& result, const std::string& model, const std::string& backend);
 
 // The human-readable summary printed by `kiln bench`.

@@ -15,6 +15,7 @@ std::string bench_result_to_json(const BenchResult& result, const std::string& m
   json["warmup_s"] = result.warmup_s;
   json["wall_s"] = result.wall_s;
   if (result.profile >= 0) json["profile"] = result.profile;
+  json["streams"] = result.streams;
   json["throughput_qps"] = result.throughput_qps;
   json["throughput_items_per_s"] = result.throughput_items_per_s;
   json["latency_ms"] = {

@@ -42,6 +42,7 @@ Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, c
     last_end = Clock::now();
     if (!outputs.ok()) return outputs.status().with_context("query " + std::to_string(result.iterations));
     result.latencies_ms.push_back(seconds_between(query_start, last_end) * 1e3);
+    result.spans.push_back({seconds_between(run_start, query_start), seconds_between(run_start, last_end), true});
     ++result.iterations;
   }
   result.wall_s = seconds_between(run_start, last_end);

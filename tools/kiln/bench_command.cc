@@ -6,6 +6,7 @@
 #include "cli_support.h"
 #include "commands.h"
 #include "kiln/bench.h"
+#include "kiln/session.h"
 
 namespace kiln::cli {
 namespace {
@@ -21,6 +22,8 @@ struct BenchCommandOptions {
   std::string json_path;
   std::string backend = "cpu";
   uint64_t seed = 1;
+  int streams = 1;
+  std::string trace_path;
 };
 
 int bench_model(const BenchCommandOptions& options) {
@@ -51,7 +54,17 @@ int bench_model(const BenchCommandOptions& options) {
   std::cout << "Running at least " << bench.min_iterations << " queries and at least " << bench.min_duration_s
             << " s after " << bench.warmup_s << " s of warm-up\n"
             << std::flush;
-  auto result = run_benchmark(**context, *inputs, bench);
+  Expected<BenchResult> result = invalid_argument("no benchmark ran");
+  if (options.streams > 1) {
+    SessionOptions session_options;
+    session_options.streams = options.streams;
+    auto session = Session::create(*engine, session_options);
+    if (!session.ok()) return report_error("bench", session.status());
+    std::cout << "Streams: " << options.streams << " (queries in flight, one context each)\n";
+    result = run_benchmark_streams(**session, *inputs, bench);
+  } else {
+    result = run_benchmark(**context, *inputs, bench);
+  }
   if (!result.ok()) return report_error("bench", result.status().with_context("'" + options.model + "'"));
   std::cout << bench_result_to_text(*result);
   const auto& profiles = (*engine)->profiles();
@@ -65,6 +78,13 @@ int bench_model(const BenchCommandOptions& options) {
     out.close();
     if (!out) return report_error("bench", io_error("cannot write '" + options.json_path + "'"));
     std::cout << "JSON report written to " << options.json_path << "\n";
+  }
+  if (!options.trace_path.empty()) {
+    std::ofstream trace(options.trace_path, std::ios::trunc);
+    trace << bench_trace_json(*result);
+    trace.close();
+    if (!trace) return report_error("bench", io_error("cannot write '" + options.trace_path + "'"));
+    std::cout << "Trace written to " << options.trace_path << " (open in Perfetto or chrome://tracing)\n";
   }
   return 0;
 }
@@ -85,6 +105,10 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   sub->add_option("--json", options->json_path, "Write the results as JSON to FILE");
   sub->add_option("--backend,-b", options->backend, "cpu or cuda")->capture_default_str();
   sub->add_option("--seed", options->seed, "Seed of the random inputs")->capture_default_str();
+  sub->add_option("--streams", options->streams, "Queries in flight at once, each on its own context and stream")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_option("--export-trace", options->trace_path, "Write a Chrome trace (Perfetto) of the timed queries");
   sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });
 }
 

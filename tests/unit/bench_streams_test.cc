@@ -1,0 +1,56 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "graph_test_util.h"
+#include "kiln/bench.h"
+#include "kiln/builder.h"
+#include "kiln/session.h"
+
+namespace kiln {
+namespace {
+
+using testing::GraphMaker;
+using testing::random_tensor;
+
+TEST(BenchStreams, KeepsSeveralQueriesInFlightAndTracesThem) {
+  GraphMaker m;
+  Value* x = m.input("x", {2, 32});
+  Value* w = m.constant("w", random_tensor({32, 32}, 1));
+  m.output(m.node("MatMul", {x, w}, "y"));
+  auto engine = Builder::build(m.take());
+  ASSERT_TRUE(engine.ok());
+  SessionOptions options;
+  options.streams = 3;
+  auto session = Session::create(*engine, options);
+  ASSERT_TRUE(session.ok());
+  BenchOptions bench;
+  bench.min_iterations = 30;
+  bench.min_duration_s = 0;
+  bench.warmup_s = 0.01;
+  bench.batch = 2;
+  auto result = run_benchmark_streams(**session, {{"x", random_tensor({2, 32}, 2)}}, bench);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_GE(result->iterations, 30);
+  EXPECT_EQ(result->streams, 3);
+  EXPECT_EQ(result->latencies_ms.size(), static_cast<size_t>(result->iterations));
+  EXPECT_EQ(result->spans.size(), static_cast<size_t>(result->iterations));
+  EXPECT_NEAR(result->throughput_items_per_s, 2 * result->throughput_qps, 1e-9);
+  auto trace = nlohmann::json::parse(bench_trace_json(*result));
+  int queries = 0, max_track = 0;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] == "X") {
+      ++queries;
+      max_track = std::max(max_track, e["tid"].get<int>());
+      EXPECT_GE(e["dur"].get<double>(), 0.0);
+    }
+  }
+  EXPECT_EQ(queries, result->iterations);
+  EXPECT_LT(max_track, 3 + 1);  // never more lanes than queries in flight (+1 for the refill overlap)
+
+  auto bad = run_benchmark_streams(**session, {{"x", random_tensor({2, 31}, 3)}}, bench);
+  EXPECT_FALSE(bad.ok());
+}
+
+}  // namespace
+}  // namespace kiln
