@@ -19,6 +19,7 @@ const CudaKernelTable& CudaKernelTable::global() {
     register_cuda_loss_kernels(*t);
     register_cuda_generator_kernels(*t);
     register_cuda_quantize_kernels(*t);
+    register_cuda_selection_kernels(*t);
     return t;
   }();
   return *table;

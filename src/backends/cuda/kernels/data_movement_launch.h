@@ -88,3 +88,29 @@ cudaError_t launch_one_hot(size_t element_bytes, DataType index_type, const void
                            void* out, int64_t outer, int64_t depth, int64_t inner, cudaStream_t stream);
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// GatherND / ScatterND address data as [index rows, slice]: row r's position
+// is sum(indices[r, j] * row_strides[j]) over the q index components.
+struct NdIndexParams {
+  int q = 0;                        // index tuple length
+  int64_t dims[kMaxRank] = {};      // data extents of the indexed axes (for negative indices)
+  int64_t row_strides[kMaxRank] = {};
+  int64_t rows = 0;                 // number of index tuples
+  int64_t slice = 1;                // elements copied per tuple
+};
+
+// out[r * slice + s] = data[position(r) + s]; indices are int64.
+cudaError_t launch_gather_nd(size_t element_bytes, const void* data, const int64_t* indices, void* out,
+                             const NdIndexParams& params, cudaStream_t stream);
+// out[position(r) + s] = updates[r * slice + s] (out already holds a copy of data).
+cudaError_t launch_scatter_nd(size_t element_bytes, const void* updates, const int64_t* indices, void* out,
+                              const NdIndexParams& params, cudaStream_t stream);
+
+// TopK along the middle axis of [outer, extent, inner]: k values (sorted,
+// ties by lower index) and their int64 indices.
+cudaError_t launch_top_k(DataType dtype, const void* in, void* values, int64_t* indices, int64_t outer,
+                         int64_t extent, int64_t inner, int64_t k, bool largest, cudaStream_t stream);
+
+}  // namespace kiln::cuda
