@@ -33,14 +33,17 @@ namespace kiln::cuda {
 enum class ResizeCoordinates : int32_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kHalfPixelSymmetric };
 enum class ResizeNearest : int32_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
-// Nearest: every axis maps independently. Linear: the last two axes
-// interpolate bilinearly, the others must keep their size (scale 1).
+// Nearest: every axis maps independently. Linear / cubic: the last two axes
+// interpolate (bilinear or bicubic), the others must keep their size.
 struct ResizeParams {
   int rank = 0;
   int64_t out_dims[kMaxRank] = {};
   int64_t in_dims[kMaxRank] = {};
   float scales[kMaxRank] = {};  // output / input as ONNX defines it per axis
   bool linear = false;
+  bool cubic = false;           // with linear = true
+  float cubic_a = -0.75f;
+  bool exclude_outside = false;  // cubic taps outside the input get weight 0 (renormalised)
   ResizeCoordinates coordinates = ResizeCoordinates::kHalfPixel;
   ResizeNearest nearest = ResizeNearest::kRoundPreferFloor;
 };
