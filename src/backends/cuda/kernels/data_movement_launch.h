@@ -30,7 +30,8 @@ cudaError_t launch_pad(size_t element_bytes, const void* in, void* out, int64_t 
 
 namespace kiln::cuda {
 
-enum class ResizeCoordinates : int32_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kHalfPixelSymmetric };
+enum class ResizeCoordinates : int32_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kHalfPixelSymmetric,
+                                         kTfHalfPixelForNn };
 enum class ResizeNearest : int32_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
 // Nearest: every axis maps independently. Linear / cubic: the last two axes
@@ -66,6 +67,13 @@ cudaError_t launch_trilu(size_t element_bytes, const void* in, void* out, int64_
 cudaError_t launch_gather_elements(size_t element_bytes, const void* data, const void* indices, size_t index_bytes,
                                    void* out, int64_t count, int axis, int64_t axis_extent,
                                    const StridedIndex& index, cudaStream_t stream);
+
+// ScatterElements (reduction none, or add for float32): out[c with c[axis] =
+// indices[c]] = updates[c]; `out` already holds a copy of data; `index` walks
+// the updates (= indices) dims with strides[0] = data strides.
+cudaError_t launch_scatter_elements(size_t element_bytes, bool add_float, const void* updates, const void* indices,
+                                    size_t index_bytes, void* out, int64_t count, int axis, int64_t axis_extent,
+                                    const StridedIndex& index, cudaStream_t stream);
 
 // CumSum along the middle axis of [outer, extent, inner].
 cudaError_t launch_cumsum(DataType dtype, const void* in, void* out, int64_t outer, int64_t extent, int64_t inner,

@@ -21,6 +21,7 @@ __device__ __forceinline__ float source_coordinate(const ResizeParams& p, int d,
       return resized <= 1.f ? 0.f : xf * (in_len - 1) / (resized - 1);
     }
     case ResizeCoordinates::kAsymmetric: return xf / scale;
+    case ResizeCoordinates::kTfHalfPixelForNn: return (xf + 0.5f) / scale;
     case ResizeCoordinates::kHalfPixelSymmetric: {
       const float adjustment = out_len / (scale * in_len);
       const float center = in_len / 2;

@@ -92,6 +92,7 @@ Expected<PreparedKernel> prepare_resize(const PrepareArgs& args, bool upsample) 
   else if (coordinates == "align_corners") p.coordinates = ResizeCoordinates::kAlignCorners;
   else if (coordinates == "asymmetric") p.coordinates = ResizeCoordinates::kAsymmetric;
   else if (coordinates == "half_pixel_symmetric") p.coordinates = ResizeCoordinates::kHalfPixelSymmetric;
+  else if (coordinates == "tf_half_pixel_for_nn") p.coordinates = ResizeCoordinates::kTfHalfPixelForNn;
   else return unimplemented(node.describe() + ": coordinate mode '" + coordinates + "' is not supported on CUDA");
   const std::string nearest = legacy ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
   if (nearest == "round_prefer_floor") p.nearest = ResizeNearest::kRoundPreferFloor;
