@@ -125,3 +125,17 @@ cudaError_t launch_top_k(DataType dtype, const void* in, void* values, int64_t* 
                          int64_t extent, int64_t inner, int64_t k, bool largest, cudaStream_t stream);
 
 }  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// GridSample (2-D): out[n, c, i, j] samples in[n, c] at grid[n, i, j] = (x, y) in [-1, 1].
+struct GridSampleParams {
+  int64_t n = 0, c = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  bool nearest = false;
+  int padding = 0;  // 0 zeros, 1 border, 2 reflection
+  bool align_corners = false;
+};
+cudaError_t launch_grid_sample(DataType dtype, const void* in, const void* grid, void* out,
+                               const GridSampleParams& params, cudaStream_t stream);
+
+}  // namespace kiln::cuda
