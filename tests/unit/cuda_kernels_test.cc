@@ -545,6 +545,81 @@ TEST(CudaKernels, ConvTransposeStridedWithBias) {
   expect_near((*out)[0], expected, 1e-4f, true);
 }
 
+TEST(CudaKernels, TopKGatherNdScatterNd) {
+  SKIP_WITHOUT_DEVICE();
+  Tensor x = Tensor::from_vector<float>(DataType::kFloat32, {2, 5}, {3, 1, 4, 1, 5, 9, 2, 6, 5, 3});
+  Tensor k = Tensor::from_vector<int64_t>(DataType::kInt64, {1}, {3});
+  Node topk = make_node("TopK", {}, 11, "", 2);
+  auto top = run_cuda_node(topk, {&x, &k}, {info({2, 3}), info({2, 3}, DataType::kInt64)}, {1});
+  ASSERT_TRUE(top.ok()) << top.status().to_string();
+  expect_near((*top)[0], {5, 4, 3, 9, 6, 5}, 0.f);
+  EXPECT_EQ((*top)[1].to_int64_vector(), (std::vector<int64_t>{4, 2, 0, 0, 2, 3}));
+
+  Tensor data = random_tensor({2, 3, 4}, 38);
+  Tensor indices = Tensor::from_vector<int64_t>(DataType::kInt64, {2, 2}, {1, 2, 0, -1});
+  auto gathered = run_cuda_node(make_node("GatherND", {}, 13), {&data, &indices}, {info({2, 4})});
+  ASSERT_TRUE(gathered.ok()) << gathered.status().to_string();
+  std::vector<float> expected;
+  for (int s = 0; s < 4; ++s) expected.push_back(data.data<float>()[(1 * 3 + 2) * 4 + s]);
+  for (int s = 0; s < 4; ++s) expected.push_back(data.data<float>()[(0 * 3 + 2) * 4 + s]);
+  expect_near((*gathered)[0], expected, 0.f);
+
+  Tensor updates = random_tensor({2, 4}, 39);
+  auto scattered = run_cuda_node(make_node("ScatterND", {}, 16), {&data, &indices, &updates}, {info({2, 3, 4})});
+  ASSERT_TRUE(scattered.ok()) << scattered.status().to_string();
+  expected.assign(data.data<float>(), data.data<float>() + 24);
+  for (int s = 0; s < 4; ++s) expected[(1 * 3 + 2) * 4 + s] = updates.data<float>()[s];
+  for (int s = 0; s < 4; ++s) expected[(0 * 3 + 2) * 4 + s] = updates.data<float>()[4 + s];
+  expect_near((*scattered)[0], expected, 0.f);
+}
+
+TEST(CudaKernels, Conv3dMatchesReference) {
+  SKIP_WITHOUT_DEVICE();
+  Tensor x = random_tensor({1, 2, 4, 5, 5}, 41);
+  Tensor w = random_tensor({3, 2, 3, 3, 3}, 42);
+  Node conv = make_node("Conv", {{"pads", Attribute::of_ints({1, 1, 1, 1, 1, 1})}});
+  auto out = run_cuda_node(conv, {&x, &w}, {info({1, 3, 4, 5, 5})}, {1});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  std::vector<float> expected;
+  for (int k = 0; k < 3; ++k)
+    for (int d = 0; d < 4; ++d)
+      for (int h = 0; h < 5; ++h)
+        for (int v = 0; v < 5; ++v) {
+          double acc = 0;
+          for (int c = 0; c < 2; ++c)
+            for (int a = 0; a < 3; ++a)
+              for (int b = 0; b < 3; ++b)
+                for (int e = 0; e < 3; ++e) {
+                  int dd = d + a - 1, hh = h + b - 1, ww = v + e - 1;
+                  if (dd < 0 || dd >= 4 || hh < 0 || hh >= 5 || ww < 0 || ww >= 5) continue;
+                  acc += x.data<float>()[((c * 4 + dd) * 5 + hh) * 5 + ww] *
+                         w.data<float>()[(((k * 2 + c) * 3 + a) * 3 + b) * 3 + e];
+                }
+          expected.push_back(static_cast<float>(acc));
+        }
+  expect_near((*out)[0], expected, 1e-4f, true);  // TF32 is off in these runs
+}
+
+TEST(CudaKernels, ConvTransposeSameUpperCropsTheWorkspaceResult) {
+  SKIP_WITHOUT_DEVICE();
+  Tensor x = random_tensor({1, 1, 3, 3}, 43);
+  Tensor w = random_tensor({1, 1, 3, 3}, 44);
+  Node node = make_node("ConvTranspose", {{"strides", Attribute::of_ints({2, 2})},
+                                          {"auto_pad", Attribute::of_string("SAME_UPPER")}});
+  auto out = run_cuda_node(node, {&x, &w}, {info({1, 1, 6, 6})}, {1});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  // Uncropped result is 7 x 7; SAME_UPPER crops 0 at the start and 1 at the end.
+  std::vector<double> full(49, 0.0);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int a = 0; a < 3; ++a)
+        for (int e = 0; e < 3; ++e) full[(i * 2 + a) * 7 + j * 2 + e] += x.data<float>()[i * 3 + j] * w.data<float>()[a * 3 + e];
+  std::vector<float> expected;
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) expected.push_back(static_cast<float>(full[i * 7 + j]));
+  expect_near((*out)[0], expected, 1e-4f, true);
+}
+
 TEST(CudaKernels, UnsupportedDtypeIsRejectedWithNodeAndType) {
   const CudaKernel* kernel = CudaKernelTable::global().find("Softmax", "");
   ASSERT_NE(kernel, nullptr);

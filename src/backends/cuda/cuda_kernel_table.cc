@@ -19,6 +19,8 @@ const CudaKernelTable& CudaKernelTable::global() {
     register_cuda_loss_kernels(*t);
     register_cuda_generator_kernels(*t);
     register_cuda_quantize_kernels(*t);
+    register_cuda_selection_kernels(*t);
+    register_cuda_grid_sample_kernels(*t);
     return t;
   }();
   return *table;

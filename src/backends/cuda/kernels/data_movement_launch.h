@@ -30,17 +30,21 @@ cudaError_t launch_pad(size_t element_bytes, const void* in, void* out, int64_t 
 
 namespace kiln::cuda {
 
-enum class ResizeCoordinates : int32_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kHalfPixelSymmetric };
+enum class ResizeCoordinates : int32_t { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kHalfPixelSymmetric,
+                                         kTfHalfPixelForNn };
 enum class ResizeNearest : int32_t { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
-// Nearest: every axis maps independently. Linear: the last two axes
-// interpolate bilinearly, the others must keep their size (scale 1).
+// Nearest: every axis maps independently. Linear / cubic: the last two axes
+// interpolate (bilinear or bicubic), the others must keep their size.
 struct ResizeParams {
   int rank = 0;
   int64_t out_dims[kMaxRank] = {};
   int64_t in_dims[kMaxRank] = {};
   float scales[kMaxRank] = {};  // output / input as ONNX defines it per axis
   bool linear = false;
+  bool cubic = false;           // with linear = true
+  float cubic_a = -0.75f;
+  bool exclude_outside = false;  // cubic taps outside the input get weight 0 (renormalised)
   ResizeCoordinates coordinates = ResizeCoordinates::kHalfPixel;
   ResizeNearest nearest = ResizeNearest::kRoundPreferFloor;
 };
@@ -64,6 +68,13 @@ cudaError_t launch_gather_elements(size_t element_bytes, const void* data, const
                                    void* out, int64_t count, int axis, int64_t axis_extent,
                                    const StridedIndex& index, cudaStream_t stream);
 
+// ScatterElements (reduction none, or add for float32): out[c with c[axis] =
+// indices[c]] = updates[c]; `out` already holds a copy of data; `index` walks
+// the updates (= indices) dims with strides[0] = data strides.
+cudaError_t launch_scatter_elements(size_t element_bytes, bool add_float, const void* updates, const void* indices,
+                                    size_t index_bytes, void* out, int64_t count, int axis, int64_t axis_extent,
+                                    const StridedIndex& index, cudaStream_t stream);
+
 // CumSum along the middle axis of [outer, extent, inner].
 cudaError_t launch_cumsum(DataType dtype, const void* in, void* out, int64_t outer, int64_t extent, int64_t inner,
                           bool exclusive, bool reverse, cudaStream_t stream);
@@ -86,5 +97,45 @@ cudaError_t launch_eye(size_t element_bytes, uint64_t one_bits, void* out, int64
 // for indices viewed as [outer, inner] and out as [outer, depth, inner].
 cudaError_t launch_one_hot(size_t element_bytes, DataType index_type, const void* indices, const void* values,
                            void* out, int64_t outer, int64_t depth, int64_t inner, cudaStream_t stream);
+
+}  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// GatherND / ScatterND address data as [index rows, slice]: row r's position
+// is sum(indices[r, j] * row_strides[j]) over the q index components.
+struct NdIndexParams {
+  int q = 0;                        // index tuple length
+  int64_t dims[kMaxRank] = {};      // data extents of the indexed axes (for negative indices)
+  int64_t row_strides[kMaxRank] = {};
+  int64_t rows = 0;                 // number of index tuples
+  int64_t slice = 1;                // elements copied per tuple
+};
+
+// out[r * slice + s] = data[position(r) + s]; indices are int64.
+cudaError_t launch_gather_nd(size_t element_bytes, const void* data, const int64_t* indices, void* out,
+                             const NdIndexParams& params, cudaStream_t stream);
+// out[position(r) + s] = updates[r * slice + s] (out already holds a copy of data).
+cudaError_t launch_scatter_nd(size_t element_bytes, const void* updates, const int64_t* indices, void* out,
+                              const NdIndexParams& params, cudaStream_t stream);
+
+// TopK along the middle axis of [outer, extent, inner]: k values (sorted,
+// ties by lower index) and their int64 indices.
+cudaError_t launch_top_k(DataType dtype, const void* in, void* values, int64_t* indices, int64_t outer,
+                         int64_t extent, int64_t inner, int64_t k, bool largest, cudaStream_t stream);
+
+}  // namespace kiln::cuda
+
+namespace kiln::cuda {
+
+// GridSample (2-D): out[n, c, i, j] samples in[n, c] at grid[n, i, j] = (x, y) in [-1, 1].
+struct GridSampleParams {
+  int64_t n = 0, c = 0, in_h = 0, in_w = 0, out_h = 0, out_w = 0;
+  bool nearest = false;
+  int padding = 0;  // 0 zeros, 1 border, 2 reflection
+  bool align_corners = false;
+};
+cudaError_t launch_grid_sample(DataType dtype, const void* in, const void* grid, void* out,
+                               const GridSampleParams& params, cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -310,6 +310,47 @@ CudaKernel not_kernel() {
   return k;
 }
 
+// Clip: the pointwise program for float types; Max then Min against the
+// bound inputs (broadcast scalars) for integer types.
+CudaKernel clip_kernel() {
+  CudaKernel float_clip = program_kernel(clip_program);
+  CudaKernel k;
+  k.supports = [](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
+    return require_dtype(node, inputs.empty() ? DataType::kUndefined : inputs[0].dtype,
+                         {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kInt8,
+                          DataType::kUint8, DataType::kInt32, DataType::kInt64});
+  };
+  k.prepare = [float_clip](const PrepareArgs& args) -> Expected<PreparedKernel> {
+    if (dtype_is_float(args.inputs[0].dtype)) return float_clip.prepare(args);
+    const Dims& out = args.outputs[0].dims;
+    KILN_ASSIGN_OR_RETURN(StridedIndex first, broadcast_index(args.node, out, {args.inputs[0].dims, Dims{}}));
+    KILN_ASSIGN_OR_RETURN(StridedIndex then, broadcast_index(args.node, out, {out, Dims{}}));
+    const bool has_min = args.has_input(1), has_max = args.has_input(2);
+    PreparedKernel prepared;
+    prepared.enqueue = [first, then, has_min, has_max](const LaunchArgs& launch) -> Status {
+      const DeviceTensor& x = launch.inputs[0];
+      const DeviceTensor& y = launch.outputs[0];
+      cudaStream_t stream = launch.libraries.stream;
+      const void* source = x.data;
+      if (!has_min && !has_max && y.byte_size() > 0) {
+        KILN_CUDA_CHECK(cudaMemcpyAsync(y.data, x.data, y.byte_size(), cudaMemcpyDeviceToDevice, stream));
+      }
+      if (has_min) {
+        KILN_CUDA_CHECK_LAUNCH(launch_binary(x.dtype, BinaryOp::kMax, source, launch.inputs[1].data, y.data,
+                                             y.element_count(), first, stream));
+        source = y.data;
+      }
+      if (has_max) {
+        KILN_CUDA_CHECK_LAUNCH(launch_binary(x.dtype, BinaryOp::kMin, source, launch.inputs[2].data, y.data,
+                                             y.element_count(), source == y.data ? then : first, stream));
+      }
+      return ok_status();
+    };
+    return prepared;
+  };
+  return k;
+}
+
 CudaKernel unary_math_kernel(UnaryMathOp op) {
   CudaKernel k;
   k.supports = float_input_supported;
@@ -364,7 +405,7 @@ void register_cuda_elementwise_kernels(CudaKernelTable& table) {
   table.add("HardSigmoid", unary_kernel(PointwiseOp::kHardSigmoid, "alpha", 0.2f, "beta", 0.5f));
   table.add("Celu", unary_kernel(PointwiseOp::kCelu, "alpha", 1.f));
   table.add("ThresholdedRelu", unary_kernel(PointwiseOp::kThresholdedRelu, "alpha", 1.f));
-  table.add("Clip", program_kernel(clip_program));
+  table.add("Clip", clip_kernel());
   table.add("Gelu", program_kernel(gelu_program));
   table.add("PointwiseChain", program_kernel([](const PrepareArgs& args) { return PointwiseProgram::load(args.node); }),
             "kiln");

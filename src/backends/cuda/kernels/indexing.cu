@@ -36,6 +36,31 @@ __global__ void gather_elements_kernel(const T* data, const I* indices, T* out, 
   }
 }
 
+template <typename T, typename I>
+__global__ void scatter_elements_kernel(const T* updates, const I* indices, T* out, int64_t count, int axis,
+                                        int64_t axis_extent, StridedIndex index, bool add) {
+  KILN_GRID_STRIDE_LOOP(i, count) {
+    int64_t rest = i, offset = 0;
+    for (int d = index.rank - 1; d >= 0; --d) {
+      int64_t c = rest % index.dims[d];
+      rest /= index.dims[d];
+      if (d == axis) {
+        c = static_cast<int64_t>(indices[i]);
+        if (c < 0) c += axis_extent;
+        if (c < 0 || c >= axis_extent) c = 0;
+      }
+      offset += c * index.strides[0][d];
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      if (add) {
+        atomicAdd(out + offset, updates[i]);
+        continue;
+      }
+    }
+    out[offset] = updates[i];
+  }
+}
+
 template <typename T>
 __global__ void cumsum_kernel(const T* in, T* out, int64_t outer, int64_t extent, int64_t inner, bool exclusive,
                               bool reverse) {
@@ -98,6 +123,32 @@ cudaError_t launch_gather_elements(size_t element_bytes, const void* data, const
           axis_extent, index);
     }
   });
+  return handled ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
+cudaError_t launch_scatter_elements(size_t element_bytes, bool add_float, const void* updates, const void* indices,
+                                    size_t index_bytes, void* out, int64_t count, int axis, int64_t axis_extent,
+                                    const StridedIndex& index, cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  if (index_bytes != 4 && index_bytes != 8) return cudaErrorInvalidValue;
+  auto launch = [&](auto tag) {
+    using T = decltype(tag);
+    if (index_bytes == 4) {
+      scatter_elements_kernel<T, int32_t><<<grid_for(count), kThreads, 0, stream>>>(
+          static_cast<const T*>(updates), static_cast<const int32_t*>(indices), static_cast<T*>(out), count, axis,
+          axis_extent, index, add_float);
+    } else {
+      scatter_elements_kernel<T, int64_t><<<grid_for(count), kThreads, 0, stream>>>(
+          static_cast<const T*>(updates), static_cast<const int64_t*>(indices), static_cast<T*>(out), count, axis,
+          axis_extent, index, add_float);
+    }
+  };
+  if (add_float) {
+    if (element_bytes != 4) return cudaErrorInvalidValue;
+    launch(float{});
+    return cudaGetLastError();
+  }
+  bool handled = dispatch_bytes(element_bytes, launch);
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }
 

@@ -1,4 +1,4 @@
-// Trilu, GatherElements and CumSum.
+// Trilu, GatherElements, ScatterElements and CumSum.
 #include "backends/cuda/kernels/data_movement_launch.h"
 #include "backends/cuda/kernels/kernel_helpers.h"
 
@@ -80,6 +80,55 @@ CudaKernel gather_elements_kernel() {
   return k;
 }
 
+CudaKernel scatter_elements_kernel() {
+  CudaKernel k;
+  k.supports = [](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
+    KILN_RETURN_IF_ERROR(fixed_size_input(node, inputs));
+    if (inputs.size() < 3) return invalid_argument(node.describe() + ": needs data, indices and updates");
+    KILN_RETURN_IF_ERROR(require_dtype(node, inputs[1].dtype, {DataType::kInt32, DataType::kInt64}, "indices"));
+    const std::string reduction = node.attr_string("reduction", "none");
+    if (reduction != "none" && !(reduction == "add" && inputs[0].dtype == DataType::kFloat32)) {
+      return unimplemented(node.describe() + ": reduction '" + reduction + "' on " + dtype_name(inputs[0].dtype) +
+                           " is not supported by the CUDA backend");
+    }
+    return ok_status();
+  };
+  k.prepare = [](const PrepareArgs& args) -> Expected<PreparedKernel> {
+    const Dims& data = args.inputs[0].dims;
+    const Dims& indices = args.inputs[1].dims;
+    if (data.size() != indices.size() || data.empty() || data.size() > static_cast<size_t>(kMaxRank) ||
+        args.inputs[2].dims != indices) {
+      return invalid_argument(args.node.describe() + ": data, indices and updates must share a rank (at most 8), "
+                                                     "indices and updates their shape");
+    }
+    KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", 0), data.size(), args.node));
+    StridedIndex index;
+    index.rank = static_cast<int>(data.size());
+    Dims strides = contiguous_strides(data);
+    for (size_t d = 0; d < data.size(); ++d) {
+      index.dims[d] = indices[d];
+      index.strides[0][d] = strides[d];
+    }
+    const int64_t extent = data[axis];
+    const bool add = args.node.attr_string("reduction", "none") == "add";
+    PreparedKernel prepared;
+    prepared.enqueue = [index, axis, extent, add](const LaunchArgs& launch) -> Status {
+      const DeviceTensor& y = launch.outputs[0];
+      if (y.byte_size() > 0) {
+        KILN_CUDA_CHECK(cudaMemcpyAsync(y.data, launch.inputs[0].data, y.byte_size(), cudaMemcpyDeviceToDevice,
+                                        launch.libraries.stream));
+      }
+      KILN_CUDA_CHECK_LAUNCH(launch_scatter_elements(dtype_size(y.dtype), add, launch.inputs[2].data,
+                                                     launch.inputs[1].data, dtype_size(launch.inputs[1].dtype),
+                                                     y.data, launch.inputs[2].element_count(), static_cast<int>(axis),
+                                                     extent, index, launch.libraries.stream));
+      return ok_status();
+    };
+    return prepared;
+  };
+  return k;
+}
+
 CudaKernel cumsum_kernel() {
   CudaKernel k;
   k.supports = [](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
@@ -113,6 +162,8 @@ CudaKernel cumsum_kernel() {
 void register_cuda_indexing_kernels(CudaKernelTable& table) {
   table.add("Trilu", trilu_kernel());
   table.add("GatherElements", gather_elements_kernel());
+  table.add("ScatterElements", scatter_elements_kernel());
+  table.add("Scatter", scatter_elements_kernel());  // the deprecated name (opset 9-10)
   table.add("CumSum", cumsum_kernel());
 }
 

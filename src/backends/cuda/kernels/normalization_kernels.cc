@@ -1,5 +1,5 @@
-// Softmax, LogSoftmax, Hardmax, LayerNormalization, InstanceNormalization and
-// inference BatchNormalization.
+// Softmax, LogSoftmax, Hardmax, LayerNormalization, InstanceNormalization,
+// inference BatchNormalization and LRN.
 #include "backends/cuda/kernels/kernel_helpers.h"
 #include "backends/cuda/kernels/reduction_launch.h"
 
@@ -154,6 +154,30 @@ CudaKernel batch_norm_kernel() {
   return k;
 }
 
+CudaKernel lrn_kernel() {
+  CudaKernel k;
+  k.supports = float_inputs;
+  k.prepare = [](const PrepareArgs& args) -> Expected<PreparedKernel> {
+    const Dims& dims = args.inputs[0].dims;
+    if (dims.size() < 2) return invalid_argument(args.node.describe() + ": input must be N x C x ...");
+    const int64_t size = args.node.attr_int("size", 0);
+    if (size <= 0) return invalid_argument(args.node.describe() + ": size must be positive");
+    const int64_t channels = dims[1], inner = product(dims, 2, dims.size());
+    const float alpha = static_cast<float>(args.node.attr_float("alpha", 1e-4));
+    const float beta = static_cast<float>(args.node.attr_float("beta", 0.75));
+    const float bias = static_cast<float>(args.node.attr_float("bias", 1.0));
+    PreparedKernel prepared;
+    prepared.enqueue = [channels, inner, size, alpha, beta, bias](const LaunchArgs& launch) -> Status {
+      const DeviceTensor& x = launch.inputs[0];
+      KILN_CUDA_CHECK_LAUNCH(launch_lrn(x.dtype, x.data, launch.outputs[0].data, x.element_count(), channels, inner,
+                                        size, alpha, beta, bias, launch.libraries.stream));
+      return ok_status();
+    };
+    return prepared;
+  };
+  return k;
+}
+
 }  // namespace
 
 void register_cuda_normalization_kernels(CudaKernelTable& table) {
@@ -163,6 +187,7 @@ void register_cuda_normalization_kernels(CudaKernelTable& table) {
   table.add("LayerNormalization", layer_norm_kernel());
   table.add("InstanceNormalization", instance_norm_kernel());
   table.add("BatchNormalization", batch_norm_kernel());
+  table.add("LRN", lrn_kernel());
 }
 
 }  // namespace kiln::cuda

@@ -12,9 +12,6 @@ CudaKernel pool_kernel(bool is_max) {
   CudaKernel k;
   k.supports = [](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
     KILN_RETURN_IF_ERROR(require_dtype(node, inputs.empty() ? DataType::kUndefined : inputs[0].dtype, kFloatTypes));
-    if (node.has_output(1)) {
-      return unimplemented(node.describe() + ": MaxPool's Indices output is not supported by the CUDA backend");
-    }
     if (inputs[0].dims_known && (inputs[0].dims.size() < 3 || inputs[0].dims.size() > 5)) {
       return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D pooling runs on the CUDA backend");
     }
@@ -54,6 +51,7 @@ CudaKernel pool_kernel(bool is_max) {
     p.batch_channels = x[0] * x[1];
     p.is_max = is_max;
     p.count_include_pad = node.attr_int("count_include_pad", 0) != 0;
+    p.column_major_indices = node.attr_int("storage_order", 0) != 0;
     // Spatial axes fill width, then height, then depth from the last one.
     const int w = spatial - 1;
     p.in_w = x[2 + w];
@@ -84,8 +82,10 @@ CudaKernel pool_kernel(bool is_max) {
     }
     PreparedKernel prepared;
     prepared.enqueue = [p](const LaunchArgs& launch) -> Status {
+      int64_t* indices =
+          launch.outputs.size() > 1 && launch.outputs[1].present() ? launch.outputs[1].as<int64_t>() : nullptr;
       KILN_CUDA_CHECK_LAUNCH(launch_pool2d(launch.inputs[0].dtype, launch.inputs[0].data, launch.outputs[0].data, p,
-                                           launch.libraries.stream));
+                                           launch.libraries.stream, indices));
       return ok_status();
     };
     return prepared;

@@ -225,6 +225,23 @@ __global__ void row_normalize_kernel(const T* in, T* out, const T* scale, const 
 }
 
 template <typename T>
+__global__ void lrn_kernel(const T* in, T* out, int64_t count, int64_t channels, int64_t inner, int64_t size,
+                           float alpha, float beta, float bias) {
+  KILN_GRID_STRIDE_LOOP(i, count) {
+    const int64_t c = (i / inner) % channels;
+    const int64_t first = max(int64_t{0}, c - (size - 1) / 2);
+    const int64_t last = min(channels - 1, c + size / 2);
+    const int64_t channel0 = i - c * inner;
+    float square_sum = 0.f;
+    for (int64_t k = first; k <= last; ++k) {
+      const float v = to_float(in[channel0 + k * inner]);
+      square_sum += v * v;
+    }
+    out[i] = from_float<T>(to_float(in[i]) / powf(bias + alpha / static_cast<float>(size) * square_sum, beta));
+  }
+}
+
+template <typename T>
 __global__ void batch_norm_kernel(const T* in, T* out, const T* scale, const T* bias, const T* mean,
                                   const T* variance, int64_t count, int64_t channels, int64_t inner, float epsilon) {
   KILN_GRID_STRIDE_LOOP(i, count) {
@@ -235,7 +252,7 @@ __global__ void batch_norm_kernel(const T* in, T* out, const T* scale, const T* 
 }
 
 template <typename T>
-__global__ void pool2d_kernel(const T* in, T* out, PoolParams p) {
+__global__ void pool2d_kernel(const T* in, T* out, PoolParams p, int64_t* indices) {
   KILN_GRID_STRIDE_LOOP(index, p.batch_channels * p.out_d * p.out_h * p.out_w) {
     const int64_t ow = index % p.out_w;
     const int64_t oh = (index / p.out_w) % p.out_h;
@@ -246,6 +263,7 @@ __global__ void pool2d_kernel(const T* in, T* out, PoolParams p) {
     const int64_t h0 = oh * p.stride_h - p.pad_top, w0 = ow * p.stride_w - p.pad_left;
     float acc = p.is_max ? -INFINITY : 0.f;
     int64_t valid = 0;
+    int64_t best = 0;
     for (int64_t kd = 0; kd < p.kernel_d; ++kd) {
       const int64_t dd = d0 + kd * p.dilation_d;
       if (dd < 0 || dd >= p.in_d) continue;
@@ -256,6 +274,9 @@ __global__ void pool2d_kernel(const T* in, T* out, PoolParams p) {
           const int64_t w = w0 + kw * p.dilation_w;
           if (w < 0 || w >= p.in_w) continue;
           const float x = to_float(volume[(dd * p.in_h + h) * p.in_w + w]);
+          if (p.is_max && (valid == 0 || x > acc)) {
+            best = p.column_major_indices ? (w * p.in_h + h) * p.in_d + dd : (dd * p.in_h + h) * p.in_w + w;
+          }
           acc = p.is_max ? fmaxf(acc, x) : acc + x;
           ++valid;
         }
@@ -273,6 +294,7 @@ __global__ void pool2d_kernel(const T* in, T* out, PoolParams p) {
       acc = divisor > 0 ? acc / static_cast<float>(divisor) : 0.f;
     }
     out[index] = from_float<T>(acc);
+    if (indices) indices[index] = nc * p.in_d * p.in_h * p.in_w + best;
   }
 }
 
@@ -359,6 +381,17 @@ cudaError_t launch_row_normalize(DataType dtype, const void* in, void* out, cons
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }
 
+cudaError_t launch_lrn(DataType dtype, const void* in, void* out, int64_t count, int64_t channels, int64_t inner,
+                       int64_t size, float alpha, float beta, float bias, cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  bool handled = dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    lrn_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), count,
+                                                            channels, inner, size, alpha, beta, bias);
+  });
+  return handled ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
 cudaError_t launch_batch_norm(DataType dtype, const void* in, void* out, const void* scale, const void* bias,
                               const void* mean, const void* variance, int64_t count, int64_t channels,
                               int64_t inner, float epsilon, cudaStream_t stream) {
@@ -373,13 +406,14 @@ cudaError_t launch_batch_norm(DataType dtype, const void* in, void* out, const v
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }
 
-cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream) {
+cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream,
+                          int64_t* indices) {
   const int64_t count = params.batch_channels * params.out_d * params.out_h * params.out_w;
   if (count == 0) return cudaSuccess;
   bool handled = dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
     pool2d_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out),
-                                                               params);
+                                                               params, indices);
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }

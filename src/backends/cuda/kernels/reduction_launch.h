@@ -32,6 +32,11 @@ cudaError_t launch_row_normalize(DataType dtype, const void* in, void* out, cons
                                  float* mean, float* inv_std, int64_t rows, int64_t extent, int64_t channels,
                                  float epsilon, cudaStream_t stream);
 
+// LRN across channels of [N, C, inner]: y = x / (bias + alpha / size * sum of x^2
+// over channels [c - (size - 1) / 2, c + size / 2]) ^ beta.
+cudaError_t launch_lrn(DataType dtype, const void* in, void* out, int64_t count, int64_t channels, int64_t inner,
+                       int64_t size, float alpha, float beta, float bias, cudaStream_t stream);
+
 // BatchNormalization (inference) on [N, C, inner]; all parameter vectors of length C.
 cudaError_t launch_batch_norm(DataType dtype, const void* in, void* out, const void* scale, const void* bias,
                               const void* mean, const void* variance, int64_t count, int64_t channels,
@@ -46,9 +51,12 @@ struct PoolParams {
   int64_t dilation_d = 1, dilation_h = 1, dilation_w = 1;
   bool is_max = true;
   bool count_include_pad = false;
+  bool column_major_indices = false;  // MaxPool storage_order = 1
 };
 
-cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream);
+// `indices` (MaxPool's optional second output, flat NCHW offsets) may be null.
+cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream,
+                          int64_t* indices = nullptr);
 
 }  // namespace kiln::cuda
 

@@ -1,4 +1,4 @@
-// Device code of Resize (nearest on any axes, bilinear on the last two).
+// Device code of Resize (nearest on any axes, bilinear or bicubic on the last two).
 #include "backends/cuda/kernels/data_movement_launch.h"
 #include "backends/cuda/kernels/device_math.cuh"
 
@@ -21,6 +21,7 @@ __device__ __forceinline__ float source_coordinate(const ResizeParams& p, int d,
       return resized <= 1.f ? 0.f : xf * (in_len - 1) / (resized - 1);
     }
     case ResizeCoordinates::kAsymmetric: return xf / scale;
+    case ResizeCoordinates::kTfHalfPixelForNn: return (xf + 0.5f) / scale;
     case ResizeCoordinates::kHalfPixelSymmetric: {
       const float adjustment = out_len / (scale * in_len);
       const float center = in_len / 2;
@@ -41,6 +42,37 @@ __device__ __forceinline__ int64_t nearest_index(const ResizeParams& p, int d, f
   }
   int64_t i = static_cast<int64_t>(r);
   return i < 0 ? 0 : (i >= p.in_dims[d] ? p.in_dims[d] - 1 : i);
+}
+
+// Keys cubic convolution weight at distance x.
+__device__ __forceinline__ float cubic_weight(float x, float a) {
+  x = fabsf(x);
+  if (x <= 1.f) return ((a + 2.f) * x - (a + 3.f)) * x * x + 1.f;
+  if (x < 2.f) return ((a * x - 5.f * a) * x + 8.f * a) * x - 4.f * a;
+  return 0.f;
+}
+
+// Four taps and weights along one axis for cubic interpolation.
+__device__ __forceinline__ void cubic_taps(const ResizeParams& p, float x, int64_t n, int64_t taps[4],
+                                           float weights[4]) {
+  const float x0 = floorf(x);
+  const float t = x - x0;
+  const float distances[4] = {t + 1.f, t, 1.f - t, 2.f - t};
+  float total = 0.f;
+  for (int j = 0; j < 4; ++j) {
+    int64_t index = static_cast<int64_t>(x0) - 1 + j;
+    float w = cubic_weight(distances[j], p.cubic_a);
+    if (index < 0 || index >= n) {
+      if (p.exclude_outside) w = 0.f;
+      index = index < 0 ? 0 : n - 1;
+    }
+    taps[j] = index;
+    weights[j] = w;
+    total += w;
+  }
+  if (p.exclude_outside && total != 0.f) {
+    for (int j = 0; j < 4; ++j) weights[j] /= total;
+  }
 }
 
 template <typename T>
@@ -66,6 +98,21 @@ __global__ void resize_kernel(const T* in, T* out, int64_t count, ResizeParams p
     const int64_t in_h = p.in_dims[h], in_w = p.in_dims[w];
     const float y = source_coordinate(p, h, coordinate[h]);
     const float x = source_coordinate(p, w, coordinate[w]);
+    if (p.cubic) {
+      int64_t rows[4], cols[4];
+      float row_weights[4], col_weights[4];
+      cubic_taps(p, y, in_h, rows, row_weights);
+      cubic_taps(p, x, in_w, cols, col_weights);
+      const T* plane = in + base * in_h * in_w;
+      float acc = 0.f;
+      for (int a = 0; a < 4; ++a) {
+        float row = 0.f;
+        for (int b = 0; b < 4; ++b) row += col_weights[b] * to_float(plane[rows[a] * in_w + cols[b]]);
+        acc += row_weights[a] * row;
+      }
+      out[i] = from_float<T>(acc);
+      continue;
+    }
     auto clamp = [](int64_t v, int64_t n) { return v < 0 ? int64_t{0} : (v >= n ? n - 1 : v); };
     const int64_t y0 = static_cast<int64_t>(floorf(y)), x0 = static_cast<int64_t>(floorf(x));
     const float wy = y - static_cast<float>(y0), wx = x - static_cast<float>(x0);

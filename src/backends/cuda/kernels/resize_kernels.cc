@@ -1,4 +1,4 @@
-// Resize (opset 10+) and Upsample: nearest on any axes, linear on the last two.
+// Resize (opset 10+) and Upsample: nearest on any axes, linear and cubic on the last two.
 #include <algorithm>
 
 #include "backends/cuda/kernels/data_movement_launch.h"
@@ -67,6 +67,10 @@ Expected<PreparedKernel> prepare_resize(const PrepareArgs& args, bool upsample) 
   const std::string mode = node.attr_string("mode", "nearest");
   if (mode == "linear" || mode == "bilinear") {
     p.linear = true;
+  } else if (mode == "cubic") {
+    p.linear = p.cubic = true;
+    p.cubic_a = static_cast<float>(node.attr_float("cubic_coeff_a", -0.75));
+    p.exclude_outside = node.attr_int("exclude_outside", 0) != 0;
   } else if (mode != "nearest") {
     return unimplemented(node.describe() + ": Resize mode '" + mode + "' is not supported on CUDA");
   }
@@ -77,7 +81,7 @@ Expected<PreparedKernel> prepare_resize(const PrepareArgs& args, bool upsample) 
     if (rank < 2) return unimplemented(node.describe() + ": linear Resize needs two spatial axes");
     for (int64_t d = 0; d < rank - 2; ++d) {
       if (in[d] != out[d]) {
-        return unimplemented(node.describe() + ": linear Resize only scales the last two axes on CUDA");
+        return unimplemented(node.describe() + ": linear and cubic Resize only scale the last two axes on CUDA");
       }
     }
   }
@@ -88,6 +92,7 @@ Expected<PreparedKernel> prepare_resize(const PrepareArgs& args, bool upsample) 
   else if (coordinates == "align_corners") p.coordinates = ResizeCoordinates::kAlignCorners;
   else if (coordinates == "asymmetric") p.coordinates = ResizeCoordinates::kAsymmetric;
   else if (coordinates == "half_pixel_symmetric") p.coordinates = ResizeCoordinates::kHalfPixelSymmetric;
+  else if (coordinates == "tf_half_pixel_for_nn") p.coordinates = ResizeCoordinates::kTfHalfPixelForNn;
   else return unimplemented(node.describe() + ": coordinate mode '" + coordinates + "' is not supported on CUDA");
   const std::string nearest = legacy ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
   if (nearest == "round_prefer_floor") p.nearest = ResizeNearest::kRoundPreferFloor;
