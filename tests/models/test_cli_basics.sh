@@ -74,7 +74,7 @@ python3 - <<'PY'
 import json
 r = json.load(open("bench.json"))
 keys = {"model", "backend", "batch", "iterations", "warmup_s", "wall_s", "throughput_qps",
-        "throughput_items_per_s", "latency_ms"}
+        "throughput_items_per_s", "latency_ms", "streams"}
 assert set(r) == keys, sorted(set(r) ^ keys)
 assert set(r["latency_ms"]) == {"min", "max", "mean", "median", "p90", "p95", "p99"}, r["latency_ms"]
 assert r["batch"] == 4 and r["backend"] == "cpu" and r["iterations"] >= 50 and r["wall_s"] >= 0.2, r
