@@ -35,14 +35,18 @@ try:
 except Exception as e:
     print("resnet50 agreement: no result:", e)
 PY
-for batch in 1 32; do
+for batch in 1 32 128; do
   kiln bench /tmp/r50/resnet50.onnx --backend cuda --batch $batch --iterations 50 --duration 3 \
     --json "$out/r50_cuda_b$batch.json" > "$out/r50_bench_b$batch.txt" 2>&1
+  KILN_CUDA_GRAPHS=1 kiln bench /tmp/r50/resnet50.onnx --backend cuda --batch $batch --iterations 50 --duration 3 \
+    --json "$out/r50_cuda_graph_b$batch.json" > "$out/r50_bench_graph_b$batch.txt" 2>&1
 done
+kiln bench /tmp/r50/resnet50.onnx --backend cuda --batch 32 --streams 4 --iterations 50 --duration 3 \
+  > "$out/r50_bench_streams4_b32.txt" 2>&1
 python3 - > "$out/torch.txt" 2>&1 <<'PY'
 import torch, torchvision, time
 m = torchvision.models.resnet50(weights=None).cuda().eval()
-for batch in (1, 32):
+for batch in (1, 32, 128):
     x = torch.randn(batch, 3, 224, 224, device='cuda')
     with torch.inference_mode():
         for _ in range(10): m(x)
@@ -52,7 +56,8 @@ for batch in (1, 32):
             y = m(x.cpu().cuda()).cpu()  # host to host, like kiln bench
         torch.cuda.synchronize()
         ms = (time.perf_counter() - t) / n * 1000
-    print(f"torch eager fp32 (tf32 off by default) resnet50 b{batch}: {ms:.2f} ms host-to-host, {batch * 1000 / ms:.1f} img/s")
+    print(f"torch {torch.__version__} eager fp32 (cuDNN conv TF32 on, its default) resnet50 b{batch}: "
+          f"{ms:.2f} ms host-to-host, {batch * 1000 / ms:.1f} img/s")
 PY
 
 echo "==== summary"
@@ -60,5 +65,5 @@ echo "unit tests (cuda) rc=$unit_rc"; grep -E "^\[  (PASSED|FAILED)|tests ran" "
 tail -1 "$out/conformance_cpu.txt"; tail -1 "$out/conformance_cuda.txt"
 grep -A30 "failures by op" "$out/conformance_cuda.txt" | head -30
 cat "$out/r50_agreement.txt"; tail -3 "$out/r50_cuda.txt"
-for batch in 1 32; do grep -E "Throughput|Latency" "$out/r50_bench_b$batch.txt"; tail -2 "$out/r50_bench_b$batch.txt"; done
+for f in "$out"/r50_bench_*.txt; do echo "$(basename $f): $(grep -E 'Throughput' $f) | $(grep -oE 'median = [0-9.]+' $f)"; done
 cat "$out/torch.txt"

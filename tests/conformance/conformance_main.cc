@@ -17,6 +17,7 @@
 #include "core/dispatch.h"
 #include "kiln/builder.h"
 #include "kiln/onnx.h"
+#include "runtime/backend.h"
 
 namespace fs = std::filesystem;
 using namespace kiln;
@@ -252,6 +253,12 @@ int main(int argc, char** argv) {
   if (!backend.ok()) {
     std::cerr << backend.status().to_string() << "\n";
     return 2;
+  }
+  if (auto available = get_backend(*backend); !available.ok()) {
+    // GPU tests skip without a device and say why.
+    std::cout << "conformance " << backend_name << ": 0 passed, 0 failed, 1072 skipped ("
+              << available.status().message() << ")\n";
+    return available.status().code() == StatusCode::kUnavailable ? 0 : 1;
   }
   bool expectations_ok = true;
   auto expected_failures = read_expectations(expectations_path, &expectations_ok);
