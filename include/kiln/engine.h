@@ -44,7 +44,7 @@ class Engine {
   const Graph& graph() const { return *graph_; }
 
   // A new execution context. Thread-safe; each context is single-threaded.
-  Expected<std::unique_ptr<Context>> create_context() const;
+  Expected<std::unique_ptr<Context>> create_context(const ExecutionOptions& options = {}) const;
 
   // Checks names, types and shapes of a request against the declared inputs;
   // errors name the input, the shape given and the shape declared.

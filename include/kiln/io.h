@@ -24,4 +24,13 @@ struct IoDesc {
 
 using TensorMap = std::map<std::string, Tensor>;
 
+// How a context executes, chosen when it is created.
+struct ExecutionOptions {
+  // CUDA: capture each shape set's kernels into a CUDA graph once and replay
+  // it; falls back to plain launches (with a message) where capture fails.
+  bool cuda_graphs = false;
+  // CUDA: let float32 convolutions and matmuls use TF32 tensor cores.
+  bool allow_tf32 = true;
+};
+
 }  // namespace kiln

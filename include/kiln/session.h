@@ -17,6 +17,7 @@ namespace kiln {
 struct SessionOptions {
   int streams = 1;              // contexts (and streams) in the pool
   size_t max_queue = 1 << 16;   // submissions beyond this are rejected
+  ExecutionOptions execution;   // for every context of the pool
 };
 
 using Outputs = std::vector<Tensor>;

@@ -26,7 +26,8 @@ class Backend {
   // otherwise an error that names the node and the reason.
   virtual Status supports(const Node& node, const std::vector<TensorInfo>& inputs) const = 0;
   // `graph` outlives the executor (the Engine owns both).
-  virtual Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph) const = 0;
+  virtual Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
+                                                                     const ExecutionOptions& options) const = 0;
 };
 
 // The process-wide backend instance of a kind; error when it is not built in

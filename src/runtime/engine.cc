@@ -59,8 +59,8 @@ Status Engine::validate_inputs(const TensorMap& inputs) const {
   return ok_status();
 }
 
-Expected<std::unique_ptr<Context>> Engine::create_context() const {
-  KILN_ASSIGN_OR_RETURN(auto executor, backend_->create_executor(*graph_));
+Expected<std::unique_ptr<Context>> Engine::create_context(const ExecutionOptions& options) const {
+  KILN_ASSIGN_OR_RETURN(auto executor, backend_->create_executor(*graph_, options));
   return std::make_unique<Context>(std::move(executor), this);
 }
 

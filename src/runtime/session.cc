@@ -49,7 +49,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Engine>
   state->engine = std::move(engine);
   state->options = options;
   for (int i = 0; i < options.streams; ++i) {
-    KILN_ASSIGN_OR_RETURN(auto context, state->engine->create_context());
+    KILN_ASSIGN_OR_RETURN(auto context, state->engine->create_context(options.execution));
     state->contexts.push_back(std::move(context));
   }
   State* raw = state.get();

@@ -24,6 +24,8 @@ struct BenchCommandOptions {
   uint64_t seed = 1;
   int streams = 1;
   std::string trace_path;
+  bool cuda_graph = false;
+  bool no_tf32 = false;
 };
 
 int bench_model(const BenchCommandOptions& options) {
@@ -36,7 +38,10 @@ int bench_model(const BenchCommandOptions& options) {
   InputRequest request{options.inputs, options.shapes, options.batch, options.seed};
   auto inputs = prepare_inputs(**engine, request);
   if (!inputs.ok()) return report_error("bench", inputs.status());
-  auto context = (*engine)->create_context();
+  ExecutionOptions execution;
+  execution.cuda_graphs = options.cuda_graph;
+  execution.allow_tf32 = !options.no_tf32;
+  auto context = (*engine)->create_context(execution);
   if (!context.ok()) return report_error("bench", context.status());
 
   BenchOptions bench;
@@ -58,6 +63,7 @@ int bench_model(const BenchCommandOptions& options) {
   if (options.streams > 1) {
     SessionOptions session_options;
     session_options.streams = options.streams;
+    session_options.execution = execution;
     auto session = Session::create(*engine, session_options);
     if (!session.ok()) return report_error("bench", session.status());
     std::cout << "Streams: " << options.streams << " (queries in flight, one context each)\n";
@@ -109,6 +115,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   sub->add_option("--export-trace", options->trace_path, "Write a Chrome trace (Perfetto) of the timed queries");
+  sub->add_flag("--cuda-graph", options->cuda_graph,
+                "CUDA: capture each context's kernels once per shape set and replay the graph");
+  sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
   sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });
 }
 

@@ -19,6 +19,7 @@ struct RunOptions {
   std::string backend = "cpu";
   std::string shapes;
   uint64_t seed = 1;
+  bool no_tf32 = false;
 };
 
 int run_model(const RunOptions& options) {
@@ -33,7 +34,9 @@ int run_model(const RunOptions& options) {
     std::cout << "input  " << describe_tensor(d.name, inputs->at(d.name), 4)
               << (from_file ? "" : " (random, seed " + std::to_string(options.seed) + ")") << "\n";
   }
-  auto context = (*engine)->create_context();
+  ExecutionOptions execution;
+  execution.allow_tf32 = !options.no_tf32;
+  auto context = (*engine)->create_context(execution);
   if (!context.ok()) return report_error("run", context.status());
   auto outputs = (*context)->execute(*inputs);
   if (!outputs.ok()) return report_error("run", outputs.status().with_context("'" + options.model + "'"));
@@ -72,6 +75,7 @@ void add_run_command(CLI::App& app, CommandAction& action) {
                   "NAME=FILE.npy for an input (repeatable); inputs without one get random data");
   sub->add_option("--output-dir,-o", options->output_dir, "Write each output to DIR/<name>.npy");
   sub->add_option("--backend,-b", options->backend, "cpu or cuda")->capture_default_str();
+  sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
   sub->add_option("--shapes", options->shapes,
                   "Shapes of random inputs, NAME:1x3x224x224,...; other symbolic axes are 1");
   sub->add_option("--seed", options->seed, "Seed of the random inputs")->capture_default_str();

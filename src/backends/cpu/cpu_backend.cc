@@ -220,7 +220,9 @@ class CpuBackend final : public Backend {
     return ok_status();
   }
 
-  Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph) const override {
+  // The CPU backend has no graphs or TF32; options do not change its execution.
+  Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
+                                                             const ExecutionOptions& /*options*/) const override {
     KILN_ASSIGN_OR_RETURN(auto order, graph.topological_order());
     return std::unique_ptr<BackendExecutor>(new CpuExecutor(graph, std::move(order)));
   }

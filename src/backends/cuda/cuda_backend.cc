@@ -65,11 +65,12 @@ class CudaBackend final : public Backend {
     return device_status;
   }
 
-  Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph) const override {
+  Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
+                                                             const ExecutionOptions& options) const override {
     KILN_ASSIGN_OR_RETURN(auto order, graph.topological_order());
     GraphPartition partition = partition_graph(graph, std::move(order));
     KILN_ASSIGN_OR_RETURN(auto weights, weights_for(graph, partition));
-    return create_cuda_executor(graph, std::move(partition), std::move(weights));
+    return create_cuda_executor(graph, std::move(partition), std::move(weights), options);
   }
 
  private:

@@ -117,15 +117,15 @@ class CudaExecutor final : public BackendExecutor {
     value_keyed_.assign(graph_.inputs().size(), false);
   }
 
-  Status initialize() {
+  Status initialize(const ExecutionOptions& options) {
     KILN_ASSIGN_OR_RETURN(stream_, Stream::create());
     KILN_ASSIGN_OR_RETURN(cudnn_, CudnnHandle::create(stream_.get()));
     KILN_ASSIGN_OR_RETURN(cublaslt_, CublasLtHandle::create());
     libraries_.stream = stream_.get();
     libraries_.cudnn = cudnn_.get();
     libraries_.cublaslt = cublaslt_.get();
-    libraries_.allow_tf32 = tf32_allowed_by_environment();
-    use_cuda_graphs_ = environment_flag("KILN_CUDA_GRAPHS");
+    libraries_.allow_tf32 = options.allow_tf32 && tf32_allowed_by_environment();
+    use_cuda_graphs_ = options.cuda_graphs || environment_flag("KILN_CUDA_GRAPHS");
     return ok_status();
   }
 
@@ -516,7 +516,8 @@ class CudaExecutor final : public BackendExecutor {
 }  // namespace
 
 Expected<std::unique_ptr<BackendExecutor>> create_cuda_executor(const Graph& graph, GraphPartition partition,
-                                                                std::shared_ptr<const DeviceWeights> weights) {
+                                                                std::shared_ptr<const DeviceWeights> weights,
+                                                                const ExecutionOptions& options) {
   for (size_t i = 0; i < partition.order.size(); ++i) {
     if (partition.on_host[i]) continue;
     const Node& node = *partition.order[i];
@@ -526,7 +527,7 @@ Expected<std::unique_ptr<BackendExecutor>> create_cuda_executor(const Graph& gra
     }
   }
   auto executor = std::make_unique<CudaExecutor>(graph, std::move(partition), std::move(weights));
-  KILN_RETURN_IF_ERROR(executor->initialize());
+  KILN_RETURN_IF_ERROR(executor->initialize(options));
   return std::unique_ptr<BackendExecutor>(std::move(executor));
 }
 
