@@ -21,6 +21,8 @@ struct BuildConfig {
   std::vector<OptimizationProfile> profiles;
   // One profile per batch size (e.g. 1, 8, 32, 128), added to `profiles`.
   std::vector<int64_t> batch_buckets;
+  // float32 (default), float16 or bfloat16: the precision float32 layers run in.
+  DataType precision = DataType::kFloat32;
 };
 
 class Builder {

@@ -55,6 +55,10 @@ Expected<std::shared_ptr<Engine>> Builder::build(std::unique_ptr<Graph> graph, c
     KILN_RETURN_IF_ERROR(run_default_passes(*graph));
     KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
   }
+  if (config.precision != DataType::kFloat32) {
+    KILN_RETURN_IF_ERROR(convert_float_precision(*graph, config.precision));
+    KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
+  }
   for (const auto& node : graph->nodes()) {
     std::vector<TensorInfo> inputs;
     for (Value* in : node->inputs) inputs.push_back(in ? info_of(*in) : TensorInfo{});

@@ -41,6 +41,11 @@ Expected<PassStats> fuse_compute_with_pointwise(Graph& graph);
 // become one kiln.PointwiseChain node.
 Expected<PassStats> fuse_pointwise_chains(Graph& graph);
 
+// Computes in float16 or bfloat16 what the graph computes in float32: weights
+// converted at build time, float32 graph inputs cast on entry and outputs cast
+// back, so the engine's inputs and outputs keep their float32 types.
+Status convert_float_precision(Graph& graph, DataType target);
+
 // Removes nodes whose outputs nothing reads (graph outputs are read).
 Status eliminate_dead_nodes(Graph& graph);
 

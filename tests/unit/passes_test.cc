@@ -214,3 +214,45 @@ TEST(Passes, RemovesDeadNodes) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(Precision, Float16BuildKeepsFloat32InterfaceAndAgrees) {
+  auto make = [](testing::GraphMaker& m) {
+    Value* x = m.input("x", {2, 3, 8, 8});
+    Value* w = m.constant("w", testing::random_tensor({4, 3, 3, 3}, 31));
+    Value* conv = m.node("Conv", {x, w, m.constant("b", testing::random_tensor({4}, 32))}, "conv",
+                         {{"pads", Attribute::of_ints({1, 1, 1, 1})}});
+    Value* r = m.node("Relu", {conv}, "r");
+    Value* flat = m.node("Flatten", {r}, "flat");
+    Value* w2 = m.constant("w2", testing::random_tensor({256, 5}, 33, -0.1f, 0.1f));
+    m.output(m.node("MatMul", {flat, w2}, "y"));
+  };
+  testing::GraphMaker a, b;
+  make(a);
+  make(b);
+  TensorMap inputs{{"x", testing::random_tensor({2, 3, 8, 8}, 34)}};
+  auto reference = Builder::build(a.take());
+  BuildConfig half;
+  half.precision = DataType::kFloat16;
+  auto lowp = Builder::build(b.take(), half);
+  ASSERT_TRUE(reference.ok() && lowp.ok()) << lowp.status().to_string();
+  EXPECT_EQ((*lowp)->inputs()[0].dtype, DataType::kFloat32);
+  EXPECT_EQ((*lowp)->outputs()[0].dtype, DataType::kFloat32);
+  auto want = (*(*reference)->create_context())->execute(inputs);
+  auto got = (*(*lowp)->create_context())->execute(inputs);
+  ASSERT_TRUE(want.ok() && got.ok()) << got.status().to_string();
+  ASSERT_EQ((*got)[0].dtype(), DataType::kFloat32);
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < (*want)[0].element_count(); ++i) {
+    double d = (*got)[0].data<float>()[i] - (*want)[0].data<float>()[i];
+    num += d * d;
+    den += static_cast<double>((*want)[0].data<float>()[i]) * (*want)[0].data<float>()[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 5e-3);  // float16 tolerance: relative L2 below 5e-3
+  EXPECT_GT(std::sqrt(num / den), 0.0);   // it really ran in float16
+}
+
+}  // namespace
+}  // namespace kiln

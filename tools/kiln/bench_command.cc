@@ -26,6 +26,8 @@ struct BenchCommandOptions {
   std::string trace_path;
   bool cuda_graph = false;
   bool no_tf32 = false;
+  bool fp16 = false;
+  bool bf16 = false;
 };
 
 int bench_model(const BenchCommandOptions& options) {
@@ -33,7 +35,9 @@ int bench_model(const BenchCommandOptions& options) {
     return report_error("bench",
                         invalid_argument("--batch, --iterations, --duration and --warmup must not be negative"));
   }
-  auto engine = open_model(options.model, options.backend);
+  auto precision = precision_from_flags(options.fp16, options.bf16);
+  if (!precision.ok()) return report_error("bench", precision.status());
+  auto engine = open_model(options.model, options.backend, *precision);
   if (!engine.ok()) return report_error("bench", engine.status());
   InputRequest request{options.inputs, options.shapes, options.batch, options.seed};
   auto inputs = prepare_inputs(**engine, request);
@@ -118,6 +122,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--cuda-graph", options->cuda_graph,
                 "CUDA: capture each context's kernels once per shape set and replay the graph");
   sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
+  sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
+  sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
   sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });
 }
 

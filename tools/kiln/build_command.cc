@@ -21,6 +21,8 @@ struct BuildCommandOptions {
   std::string min_shapes, opt_shapes, max_shapes;
   std::string backend = "cpu";
   bool no_optimize = false;
+  bool fp16 = false;
+  bool bf16 = false;
 };
 
 Expected<std::vector<int64_t>> parse_buckets(const std::string& text) {
@@ -49,6 +51,9 @@ int build_model(const BuildCommandOptions& options) {
   BuildConfig config;
   config.backend = *kind;
   config.optimize = !options.no_optimize;
+  auto precision = precision_from_flags(options.fp16, options.bf16);
+  if (!precision.ok()) return report_error("build", precision.status());
+  config.precision = *precision;
   for (const std::string& spec : options.profiles) {
     auto profile = parse_profile_spec(spec);
     if (!profile.ok()) return report_error("build", profile.status().with_context("--profile"));
@@ -108,6 +113,8 @@ void add_build_command(CLI::App& app, CommandAction& action) {
   sub->add_option("--maxShapes", options->max_shapes, "trtexec style: NAME:32x3x224x224,...");
   sub->add_option("--backend,-b", options->backend, "cpu or cuda")->capture_default_str();
   sub->add_flag("--no-optimize", options->no_optimize, "Skip the graph passes");
+  sub->add_flag("--fp16", options->fp16, "Compute float32 layers in float16 (inputs and outputs stay float32)");
+  sub->add_flag("--bf16", options->bf16, "Compute float32 layers in bfloat16 (inputs and outputs stay float32)");
   sub->callback([&action, options] { action = [options] { return build_model(*options); }; });
 }
 

@@ -17,10 +17,17 @@ int report_error(const std::string& command, const Status& status) {
   return kExitFailure;
 }
 
-Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend) {
+Expected<DataType> precision_from_flags(bool fp16, bool bf16) {
+  if (fp16 && bf16) return invalid_argument("--fp16 and --bf16 exclude each other");
+  return fp16 ? DataType::kFloat16 : bf16 ? DataType::kBFloat16 : DataType::kFloat32;
+}
+
+Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend,
+                                             DataType precision) {
   KILN_ASSIGN_OR_RETURN(BackendKind kind, parse_backend_kind(backend));
   BuildConfig config;
   config.backend = kind;
+  config.precision = precision;
   // A plan file loads as built; an ONNX model is imported and built here.
   auto engine = load_or_build(path, config);
   if (!engine.ok()) return engine.status().with_context("cannot build '" + path + "' for the " + backend + " backend");

@@ -20,7 +20,12 @@ constexpr int kExitFailure = 1;
 int report_error(const std::string& command, const Status& status);
 
 // Loads a plan file, or imports an ONNX model and builds it for `backend`; every error names the file.
-Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend);
+// `precision` (float32, float16, bfloat16) applies when an ONNX model is built.
+Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend,
+                                             DataType precision = DataType::kFloat32);
+
+// --fp16 / --bf16 to the build precision; an error when both are given.
+Expected<DataType> precision_from_flags(bool fp16, bool bf16);
 
 // How the inputs of one request are made: .npy files for some (NAME=FILE.npy),
 // random data for the rest, shaped by --shapes / --batch; symbolic axes bound by

@@ -20,10 +20,14 @@ struct RunOptions {
   std::string shapes;
   uint64_t seed = 1;
   bool no_tf32 = false;
+  bool fp16 = false;
+  bool bf16 = false;
 };
 
 int run_model(const RunOptions& options) {
-  auto engine = open_model(options.model, options.backend);
+  auto precision = precision_from_flags(options.fp16, options.bf16);
+  if (!precision.ok()) return report_error("run", precision.status());
+  auto engine = open_model(options.model, options.backend, *precision);
   if (!engine.ok()) return report_error("run", engine.status());
   InputRequest request{options.inputs, options.shapes, 0, options.seed};
   auto inputs = prepare_inputs(**engine, request);
@@ -76,6 +80,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   sub->add_option("--output-dir,-o", options->output_dir, "Write each output to DIR/<name>.npy");
   sub->add_option("--backend,-b", options->backend, "cpu or cuda")->capture_default_str();
   sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
+  sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
+  sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
   sub->add_option("--shapes", options->shapes,
                   "Shapes of random inputs, NAME:1x3x224x224,...; other symbolic axes are 1");
   sub->add_option("--seed", options->seed, "Seed of the random inputs")->capture_default_str();

@@ -68,26 +68,39 @@ void run_block(const PointwiseProgram& p, float* data, int64_t n, std::vector<fl
   std::copy(regs.data() + (count - 1) * kBlock, regs.data() + (count - 1) * kBlock + n, data);
 }
 
+template <typename Half>
+void run_half_block(const PointwiseProgram& p, Half* data, int64_t n, std::vector<float>& regs, float* scratch) {
+  for (int64_t j = 0; j < n; ++j) scratch[j] = static_cast<float>(data[j]);
+  run_block(p, scratch, n, regs);
+  for (int64_t j = 0; j < n; ++j) data[j] = Half(scratch[j]);
+}
+
+// float32 runs in place; float16 and bfloat16 are widened to float per block.
 Status apply_program(const Node& node, Tensor& tensor) {
   KILN_ASSIGN_OR_RETURN(PointwiseProgram program, PointwiseProgram::load(node));
   if (program.empty()) return ok_status();
-  if (tensor.dtype() != DataType::kFloat32) return unsupported_dtype(node, tensor.dtype(), "output");
-  float* data = tensor.data<float>();
+  const DataType dtype = tensor.dtype();
+  if (dtype != DataType::kFloat32 && dtype != DataType::kFloat16 && dtype != DataType::kBFloat16) {
+    return unsupported_dtype(node, dtype, "output");
+  }
   const int64_t n = tensor.element_count();
   const int64_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel
   {
     std::vector<float> regs;
+    float scratch[kBlock];
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
       int64_t begin = b * kBlock;
-      run_block(program, data + begin, std::min(kBlock, n - begin), regs);
+      int64_t count = std::min(kBlock, n - begin);
+      if (dtype == DataType::kFloat32) run_block(program, tensor.data<float>() + begin, count, regs);
+      else if (dtype == DataType::kFloat16) run_half_block(program, tensor.data<Float16>() + begin, count, regs, scratch);
+      else run_half_block(program, tensor.data<BFloat16>() + begin, count, regs, scratch);
     }
   }
   return ok_status();
 }
 
-// Runs the base op's kernel on the fused node (it carries the base attributes).
 // out += residual, broadcasting through the Add kernel when shapes differ.
 Status add_residual(const Node& node, Tensor& out, const Tensor& residual) {
   if (residual.dims() == out.dims() && out.dtype() == DataType::kFloat32 && residual.dtype() == DataType::kFloat32) {
@@ -132,10 +145,13 @@ CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
     KernelArgs base_args{args.node, base_inputs, args.outputs, args.output_info};
     KILN_RETURN_IF_ERROR(kernel->run(base_args));
     Tensor& out = args.outputs[0];
+    if (bias && out.dtype() != DataType::kFloat32) {
+      // Half types: add the bias through the broadcasting Add kernel.
+      KILN_RETURN_IF_ERROR(add_residual(args.node, out, *bias));
+      bias = nullptr;
+    }
     if (bias) {
-      if (out.dtype() != DataType::kFloat32 || bias->dtype() != DataType::kFloat32) {
-        return unsupported_dtype(args.node, out.dtype(), "output");
-      }
+      if (bias->dtype() != DataType::kFloat32) return unsupported_dtype(args.node, bias->dtype(), "bias");
       const int64_t n = bias->element_count();
       const int64_t rows = out.element_count() / n;
       float* o = out.data<float>();
@@ -160,7 +176,6 @@ void register_fused_kernels(KernelTable& table) {
   CpuKernel chain;
   chain.run = [](KernelArgs& args) -> Status {
     const Tensor& in = args.input(0);
-    if (in.dtype() != DataType::kFloat32) return unsupported_dtype(args.node, in.dtype());
     Tensor out = in.clone();
     KILN_RETURN_IF_ERROR(apply_program(args.node, out));
     args.output(0) = std::move(out);
