@@ -81,6 +81,8 @@ struct BenchOptions {
   double min_duration_s = 3.0;
   double warmup_s = 0.2;
   int64_t batch = 1;  // items per query, for items/s
+  // Extra latency percentiles to report (e.g. 50, 99.9), beside the fixed ones.
+  std::vector<double> percentiles;
 };
 
 // One timed query: seconds from the start of the timed run.
@@ -102,12 +104,21 @@ struct BenchResult {
   int64_t profile = -1;              // optimization profile that ran; -1 when the engine has none
   int streams = 1;                   // queries in flight at once
   std::vector<QuerySpan> spans;      // per query (stream runs), for traces
+  // The percentiles BenchOptions asked for: (percent, ms), in the order asked.
+  std::vector<std::pair<double, double>> extra_percentiles_ms;
   std::vector<double> latencies_ms;  // per query, in run order
 };
 
 // Runs the loop on `context` with the same `inputs` every query. The first
 // failed query stops the run and its error is returned.
 Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, const BenchOptions& options);
+
+// Fills result.extra_percentiles_ms from result.latencies_ms (linear interpolation).
+Status add_requested_percentiles(BenchResult& result, const std::vector<double>& percentiles);
+// "90,95,99.9" -> {90, 95, 99.9}; each in [0, 100].
+Expected<std::vector<double>> parse_percentiles(const std::string& text);
+// "p99.9", "p50": the key a percentile gets in reports.
+std::string percentile_key(double percent);
 
 // The JSON report of `kiln bench --json` (keys: model, backend, batch,
 // iterations, warmup_s, wall_s, throughput_qps, throughput_items_per_s,

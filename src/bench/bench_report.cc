@@ -23,6 +23,7 @@ std::string bench_result_to_json(const BenchResult& result, const std::string& m
       {"median", result.latency.median_ms}, {"p90", result.latency.p90_ms}, {"p95", result.latency.p95_ms},
       {"p99", result.latency.p99_ms},
   };
+  for (const auto& [percent, ms] : result.extra_percentiles_ms) json["latency_ms"][percentile_key(percent)] = ms;
   return json.dump(2) + "\n";
 }
 
@@ -40,6 +41,14 @@ std::string bench_result_to_text(const BenchResult& result) {
                 result.throughput_qps, result.throughput_items_per_s, l.min_ms, l.max_ms, l.mean_ms, l.median_ms,
                 l.p90_ms, l.p95_ms, l.p99_ms);
   std::string text = buffer;
+  if (!result.extra_percentiles_ms.empty()) {
+    text += "Latency percentiles (ms):";
+    for (const auto& [percent, ms] : result.extra_percentiles_ms) {
+      std::snprintf(buffer, sizeof(buffer), " %s = %.4f", percentile_key(percent).c_str(), ms);
+      text += buffer;
+    }
+    text += "\n";
+  }
   // Hints in the spirit of trtexec: say what makes the figures doubtful and which flag helps.
   if (result.iterations < 20) {
     text += "Warning: only " + std::to_string(result.iterations) +

@@ -28,6 +28,7 @@ struct BenchCommandOptions {
   bool no_tf32 = false;
   bool fp16 = false;
   bool bf16 = false;
+  std::string percentiles;
 };
 
 int bench_model(const BenchCommandOptions& options) {
@@ -53,6 +54,11 @@ int bench_model(const BenchCommandOptions& options) {
   bench.min_duration_s = options.duration_s;
   bench.warmup_s = options.warmup_s;
   bench.batch = batch_of(**engine, *inputs);
+  if (!options.percentiles.empty()) {
+    auto parsed = parse_percentiles(options.percentiles);
+    if (!parsed.ok()) return report_error("bench", parsed.status());
+    bench.percentiles = *parsed;
+  }
 
   std::cout << "Model: " << options.model << "\nBackend: " << options.backend << "\n";
   for (const IoDesc& d : (*engine)->inputs()) {
@@ -76,6 +82,7 @@ int bench_model(const BenchCommandOptions& options) {
     result = run_benchmark(**context, *inputs, bench);
   }
   if (!result.ok()) return report_error("bench", result.status().with_context("'" + options.model + "'"));
+  if (Status s = add_requested_percentiles(*result, bench.percentiles); !s.ok()) return report_error("bench", s);
   std::cout << bench_result_to_text(*result);
   const auto& profiles = (*engine)->profiles();
   if (!profiles.empty()) {
@@ -122,6 +129,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--cuda-graph", options->cuda_graph,
                 "CUDA: capture each context's kernels once per shape set and replay the graph");
   sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
+  sub->add_option("--percentiles", options->percentiles, "Extra latency percentiles to report, e.g. 50,99.9");
   sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
   sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });
