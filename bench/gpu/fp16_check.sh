@@ -20,10 +20,10 @@ print(f"resnet50 cuda fp16 vs cpu fp32: rel l2 {np.linalg.norm(a - b) / np.linal
       f"top-1 agreement {np.mean(a.argmax(1) == b.argmax(1)):.2f}")
 PY
 for batch in 1 128; do
-  for graph in "" --cuda-graph; do
-    f="$out/fp16_b${batch}${graph:+_graph}.txt"
-    kiln bench /tmp/r50/resnet50.onnx --backend cuda --fp16 --batch $batch $graph --iterations 50 --duration 3 > "$f" 2>&1
-    echo "kiln fp16 b$batch ${graph:-(no graph)}: $(grep -E 'Throughput' $f) | $(grep -oE 'median = [0-9.]+' $f)"
+  for mode in "" "--cuda-graph" "--no-data-transfers" "--no-data-transfers --cuda-graph"; do
+    f="$out/fp16_b${batch}$(echo $mode | tr -d ' -').txt"
+    kiln bench /tmp/r50/resnet50.onnx --backend cuda --fp16 --batch $batch $mode --iterations 50 --duration 3 > "$f" 2>&1
+    echo "kiln fp16 b$batch ${mode:-(host to host, no graph)}: $(grep -E 'Throughput' $f) | $(grep -oE 'median = [0-9.]+' $f)"
   done
 done
 python3 bench/gpu/torch_peers.py --models resnet50 --resnet-batches 1,128 --modes eager,cudagraph --iterations 50 2>&1 | grep -v Warning

@@ -31,6 +31,10 @@ struct ExecutionOptions {
   bool cuda_graphs = false;
   // CUDA: let float32 convolutions and matmuls use TF32 tensor cores.
   bool allow_tf32 = true;
+  // CUDA, for measuring compute alone (trtexec's --noDataTransfers): inputs are
+  // copied to the device only on the first query of a shape set and outputs
+  // are not copied back (the returned tensors are zeros).
+  bool no_data_transfers = false;
 };
 
 }  // namespace kiln

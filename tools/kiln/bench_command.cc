@@ -29,6 +29,7 @@ struct BenchCommandOptions {
   bool fp16 = false;
   bool bf16 = false;
   std::string percentiles;
+  bool no_data_transfers = false;
 };
 
 int bench_model(const BenchCommandOptions& options) {
@@ -46,6 +47,10 @@ int bench_model(const BenchCommandOptions& options) {
   ExecutionOptions execution;
   execution.cuda_graphs = options.cuda_graph;
   execution.allow_tf32 = !options.no_tf32;
+  execution.no_data_transfers = options.no_data_transfers;
+  if (options.no_data_transfers && options.backend != "cuda") {
+    return report_error("bench", invalid_argument("--no-data-transfers applies to the cuda backend only"));
+  }
   auto context = (*engine)->create_context(execution);
   if (!context.ok()) return report_error("bench", context.status());
 
@@ -129,6 +134,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--cuda-graph", options->cuda_graph,
                 "CUDA: capture each context's kernels once per shape set and replay the graph");
   sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
+  sub->add_flag("--no-data-transfers", options->no_data_transfers,
+                "CUDA: copy inputs to the device once and outputs never (compute-only timing, like trtexec)");
   sub->add_option("--percentiles", options->percentiles, "Extra latency percentiles to report, e.g. 50,99.9");
   sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");

@@ -107,6 +107,7 @@ struct ShapeSet {
   // Captured steps (KILN_CUDA_GRAPHS=1); reset whenever the bindings change.
   GraphExec graph;
   bool graph_failed = false;
+  bool inputs_on_device = false;  // no_data_transfers: uploaded once
 };
 
 class CudaExecutor final : public BackendExecutor {
@@ -126,6 +127,7 @@ class CudaExecutor final : public BackendExecutor {
     libraries_.cublaslt = cublaslt_.get();
     libraries_.allow_tf32 = options.allow_tf32 && tf32_allowed_by_environment();
     use_cuda_graphs_ = options.cuda_graphs || environment_flag("KILN_CUDA_GRAPHS");
+    no_data_transfers_ = options.no_data_transfers;
     return ok_status();
   }
 
@@ -164,7 +166,9 @@ class CudaExecutor final : public BackendExecutor {
     char* staging = static_cast<char*>(staging_.data());
     cudaStream_t stream = stream_.get();
 
-    for (size_t i = 0; i < input_tensors.size(); ++i) {
+    const bool upload = !no_data_transfers_ || !set->inputs_on_device;
+    set->inputs_on_device = true;
+    for (size_t i = 0; i < input_tensors.size() && upload; ++i) {
       const Tensor& t = *input_tensors[i];
       if (t.byte_size() == 0) continue;
       std::memcpy(staging + input_staging[i], t.raw_data(), t.byte_size());
@@ -187,6 +191,10 @@ class CudaExecutor final : public BackendExecutor {
       }
       auto loc = set->locations.find(v);
       if (loc == set->locations.end()) return internal_error("graph output '" + v->name + "' was not computed");
+      if (no_data_transfers_) {
+        results.push_back(Tensor::zeros(loc->second.dtype, loc->second.dims));
+        continue;
+      }
       Tensor out = Tensor::empty(loc->second.dtype, loc->second.dims);
       if (out.byte_size() > 0) {
         KILN_CUDA_CHECK(cudaMemcpyAsync(staging + output_staging[i], device_pointer(*set, v), out.byte_size(),
@@ -506,6 +514,7 @@ class CudaExecutor final : public BackendExecutor {
   CublasLtHandle cublaslt_;
   CudaLibraries libraries_;
   bool use_cuda_graphs_ = false;
+  bool no_data_transfers_ = false;
   DeviceArena arena_;
   PinnedBuffer staging_;
   std::list<std::unique_ptr<ShapeSet>> shape_sets_;
