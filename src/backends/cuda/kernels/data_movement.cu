@@ -55,17 +55,6 @@ __global__ void pad_kernel(const T* in, T* out, int64_t count, PadParams p, T va
   }
 }
 
-template <typename Fn>
-bool dispatch_bytes(size_t element_bytes, Fn&& fn) {
-  switch (element_bytes) {
-    case 1: fn(uint8_t{}); return true;
-    case 2: fn(uint16_t{}); return true;
-    case 4: fn(uint32_t{}); return true;
-    case 8: fn(uint64_t{}); return true;
-    default: return false;
-  }
-}
-
 }  // namespace
 
 cudaError_t launch_gather(size_t element_bytes, const void* data, const void* indices, size_t index_bytes,

@@ -5,12 +5,26 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
 #include "backends/cuda/kernels/launch_types.h"
 
 namespace kiln::cuda {
+
+// Calls fn with a value of the unsigned type as wide as one element, for
+// kernels that only move bytes; false for widths no type matches.
+template <typename Fn>
+bool dispatch_bytes(size_t element_bytes, Fn&& fn) {
+  switch (element_bytes) {
+    case 1: fn(uint8_t{}); return true;
+    case 2: fn(uint16_t{}); return true;
+    case 4: fn(uint32_t{}); return true;
+    case 8: fn(uint64_t{}); return true;
+    default: return false;
+  }
+}
 
 template <typename T>
 struct IsHalfType : std::false_type {};

@@ -203,17 +203,6 @@ bool dispatch_float_storage(DataType dtype, Fn&& fn) {
   }
 }
 
-template <typename Fn>
-bool dispatch_bytes(size_t element_bytes, Fn&& fn) {
-  switch (element_bytes) {
-    case 1: fn(uint8_t{}); return true;
-    case 2: fn(uint16_t{}); return true;
-    case 4: fn(uint32_t{}); return true;
-    case 8: fn(uint64_t{}); return true;
-    default: return false;
-  }
-}
-
 }  // namespace
 
 cudaError_t launch_pointwise_program(DataType dtype, const void* in, void* out, const void* bias, int64_t count,

@@ -43,17 +43,6 @@ __global__ void one_hot_kernel(const I* indices, const T* values, T* out, int64_
   }
 }
 
-template <typename Fn>
-bool dispatch_bytes(size_t element_bytes, Fn&& fn) {
-  switch (element_bytes) {
-    case 1: fn(uint8_t{}); return true;
-    case 2: fn(uint16_t{}); return true;
-    case 4: fn(uint32_t{}); return true;
-    case 8: fn(uint64_t{}); return true;
-    default: return false;
-  }
-}
-
 }  // namespace
 
 cudaError_t launch_range(DataType dtype, double start, double delta, void* out, int64_t count, cudaStream_t stream) {

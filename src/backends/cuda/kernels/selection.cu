@@ -68,17 +68,6 @@ __global__ void top_k_kernel(const T* in, T* values, int64_t* indices, int64_t o
   }
 }
 
-template <typename Fn>
-bool dispatch_bytes(size_t element_bytes, Fn&& fn) {
-  switch (element_bytes) {
-    case 1: fn(uint8_t{}); return true;
-    case 2: fn(uint16_t{}); return true;
-    case 4: fn(uint32_t{}); return true;
-    case 8: fn(uint64_t{}); return true;
-    default: return false;
-  }
-}
-
 }  // namespace
 
 cudaError_t launch_gather_nd(size_t element_bytes, const void* data, const int64_t* indices, void* out,
