@@ -31,11 +31,11 @@ class InFlightLoop {
     submitted_ = 0;
     stop_ = false;
     for (int i = 0; i < in_flight_; ++i) KILN_RETURN_IF_ERROR(submit_locked(record));
+    // Returns only once every submitted query has completed: their callbacks use this object.
     cv_.wait(lock, [&] {
-      if (!error_.ok()) return true;
       bool enough = completed_ >= min_queries && seconds_between(start_, last_end_) >= min_seconds;
-      if (enough) stop_ = true;
-      return enough && completed_ == submitted_;
+      if (enough || !error_.ok()) stop_ = true;
+      return stop_ && completed_ == submitted_;
     });
     return error_;
   }

@@ -2,6 +2,7 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "passes/passes.h"
+#include "runtime/shape_plan.h"
 
 namespace kiln {
 namespace {
@@ -25,13 +26,9 @@ Expected<PassStats> fold_constants(Graph& graph) {
     // Shape and Size of a statically shaped value are known without its data.
     if ((node->op_type == "Shape" || node->op_type == "Size") && node->has_input(0) &&
         !node->inputs[0]->constant && statically_shaped(node->inputs[0])) {
-      Tensor stand_in = Tensor::zeros(node->inputs[0]->dtype == DataType::kUndefined ? DataType::kFloat32
-                                                                                     : node->inputs[0]->dtype,
-                                      node->inputs[0]->shape.known_dims());
-      if (stand_in.byte_size() > kMaxFoldedBytes) continue;
-      auto outputs = cpu::evaluate_node(*node, {&stand_in});
-      if (!outputs.ok()) continue;
-      node->outputs[0]->constant = (*outputs)[0];
+      auto value = shape_value_from_dims(*node, node->inputs[0]->shape.known_dims());
+      if (!value.ok()) continue;
+      node->outputs[0]->constant = *value;
       node->outputs[0]->producer = nullptr;
       graph.remove_node(node);
       ++stats.changed;

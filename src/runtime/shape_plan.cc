@@ -9,7 +9,7 @@
 namespace kiln {
 
 bool ShapePlan::is_host_node(const Node* n) const {
-  return std::find(host_nodes.begin(), host_nodes.end(), n) != host_nodes.end();
+  return host_nodes.count(n) != 0;
 }
 
 std::map<const Value*, size_t> ShapePlan::value_bytes() const {
@@ -21,10 +21,8 @@ std::map<const Value*, size_t> ShapePlan::value_bytes() const {
   return out;
 }
 
-namespace {
-
 // Shape and Size need only their input's dims.
-Expected<Tensor> shape_of_dims(const Node& node, const Dims& dims) {
+Expected<Tensor> shape_value_from_dims(const Node& node, const Dims& dims) {
   if (node.op_type == "Size") return Tensor::from_vector<int64_t>(DataType::kInt64, {}, {element_count(dims)});
   const int64_t rank = static_cast<int64_t>(dims.size());
   int64_t start = node.attr_int("start", 0);
@@ -36,8 +34,6 @@ Expected<Tensor> shape_of_dims(const Node& node, const Dims& dims) {
   std::vector<int64_t> values(dims.begin() + start, dims.begin() + std::max(start, end));
   return Tensor::from_vector<int64_t>(DataType::kInt64, {static_cast<int64_t>(values.size())}, values);
 }
-
-}  // namespace
 
 Expected<ShapePlan> plan_shapes(const Graph& graph, const std::vector<Node*>& order, const InputShapes& shapes) {
   ShapePlan plan;
@@ -72,10 +68,10 @@ Expected<ShapePlan> plan_shapes(const Graph& graph, const std::vector<Node*>& or
     const bool shape_op = (node->op_type == "Shape" || node->op_type == "Size") && node->domain.empty() &&
                           node->has_input(0) && context.inputs[0].fully_known();
     if (shape_op) {
-      KILN_ASSIGN_OR_RETURN(Tensor t, shape_of_dims(*node, context.inputs[0].dims));
+      KILN_ASSIGN_OR_RETURN(Tensor t, shape_value_from_dims(*node, context.inputs[0].dims));
       plan.infos[node->outputs[0]] = TensorInfo{t.dtype(), t.dims(), true};
       plan.host_values[node->outputs[0]] = std::move(t);
-      plan.host_nodes.push_back(node);
+      plan.host_nodes.insert(node);
       continue;
     }
     KILN_ASSIGN_OR_RETURN(auto infos, registry.infer(context));
@@ -95,7 +91,7 @@ Expected<ShapePlan> plan_shapes(const Graph& graph, const std::vector<Node*>& or
           plan.infos[node->outputs[i]] = TensorInfo{t.dtype(), t.dims(), true};
           plan.host_values[node->outputs[i]] = t;
         }
-        plan.host_nodes.push_back(node);
+        plan.host_nodes.insert(node);
         continue;
       }
     }

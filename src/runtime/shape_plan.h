@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <unordered_set>
 #include <vector>
 
 #include "ir/op_registry.h"
@@ -25,7 +26,7 @@ struct ShapePlan {
   // Values computed on the host during the pass (not constants of the graph).
   std::map<const Value*, Tensor> host_values;
   // Nodes whose outputs were all computed on the host: executors skip them.
-  std::vector<const Node*> host_nodes;
+  std::unordered_set<const Node*> host_nodes;
 
   bool is_host_node(const Node* n) const;
   // Bytes of every non-constant, non-host value with fully known dims.
@@ -35,6 +36,9 @@ struct ShapePlan {
 // Host evaluation stops at outputs larger than this: big computed tensors are
 // left to the executor even when their inputs are known.
 constexpr int64_t kMaxHostValueElements = 1 << 16;
+
+// Value of a Shape (start/end attributes) or Size node from its input's dims alone.
+Expected<Tensor> shape_value_from_dims(const Node& node, const Dims& dims);
 
 Expected<ShapePlan> plan_shapes(const Graph& graph, const std::vector<Node*>& order, const InputShapes& shapes);
 

@@ -10,18 +10,11 @@
 namespace kiln {
 namespace {
 
-using testing::GraphMaker;
 using testing::random_tensor;
 
 // y = Relu(x @ W), x: [batch, 6]
 std::unique_ptr<Graph> make_graph() {
-  GraphMaker m;
-  Value* x = m.input("x", {1, 6});
-  x->shape = Shape({Dim::symbolic("batch"), Dim::known(6)});
-  Value* w = m.constant("w", random_tensor({6, 3}, 1));
-  Value* mm = m.node("MatMul", {x, w}, "mm");
-  m.output(m.node("Relu", {mm}, "y"));
-  return m.take();
+  return testing::matmul_relu_graph(6, 3);
 }
 
 OptimizationProfile batch_range(int64_t lo, int64_t opt, int64_t hi) {

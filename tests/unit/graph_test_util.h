@@ -62,6 +62,17 @@ class GraphMaker {
   std::unique_ptr<Graph> graph_;
 };
 
+// y = Relu(x @ W) with x: [batch, in] (symbolic batch) and W: [in, out] random.
+inline std::unique_ptr<Graph> matmul_relu_graph(int64_t in, int64_t out, uint32_t seed = 1) {
+  GraphMaker m;
+  Value* x = m.input("x", {1, in});
+  x->shape = Shape({Dim::symbolic("batch"), Dim::known(in)});
+  Value* w = m.constant("w", random_tensor({in, out}, seed));
+  Value* mm = m.node("MatMul", {x, w}, "mm");
+  m.output(m.node("Relu", {mm}, "y"));
+  return m.take();
+}
+
 inline int count_ops(const Graph& g, const std::string& op) {
   int n = 0;
   for (const auto& node : g.nodes()) n += node->op_type == op;

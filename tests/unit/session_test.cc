@@ -12,18 +12,11 @@
 namespace kiln {
 namespace {
 
-using testing::GraphMaker;
 using testing::random_tensor;
 
 // y = Relu(x @ W) with a symbolic batch axis.
 std::shared_ptr<Engine> make_engine() {
-  GraphMaker m;
-  Value* x = m.input("x", {4, 16});
-  x->shape = Shape({Dim::symbolic("batch"), Dim::known(16)});
-  Value* w = m.constant("w", random_tensor({16, 8}, 1));
-  Value* mm = m.node("MatMul", {x, w}, "mm");
-  m.output(m.node("Relu", {mm}, "y"));
-  auto engine = Builder::build(m.take());
+  auto engine = Builder::build(testing::matmul_relu_graph(16, 8));
   EXPECT_TRUE(engine.ok()) << engine.status().to_string();
   return engine.ok() ? *engine : nullptr;
 }
