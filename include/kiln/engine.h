@@ -66,6 +66,19 @@ struct ProfileChoice {
   int64_t padded_batch = -1;  // -1: no padding
 };
 
+// Where the time of one Context::execute went. Wall-clock phases on the host
+// (std::chrono) and, on the CUDA backend, device phases between CUDA events
+// recorded on the context's stream. A phase a backend does not have is 0
+// (the CPU backend has no H2D/D2H copies: its compute_ms is the graph run).
+struct QueryTimings {
+  bool valid = false;      // false until a query has run
+  double enqueue_ms = 0;   // host time to issue the query's copies and kernels (or graph launch)
+  double h2d_ms = 0;       // device: input copies, first H2D start to last H2D end
+  double compute_ms = 0;   // device: kernels (CPU: running the graph)
+  double d2h_ms = 0;       // device: output copies
+  double host_wall_ms = 0; // whole execute call, host clock
+};
+
 class Context {
  public:
   explicit Context(std::unique_ptr<BackendExecutor> executor, const Engine* engine);
@@ -84,6 +97,8 @@ class Context {
   Expected<ProfileChoice> choose_profile(const InputShapes& shapes) const;
   // Profile used by the last execute (0 when the engine has none).
   size_t active_profile() const { return active_profile_; }
+  // Phase timings of the last execute (valid = false before the first one).
+  QueryTimings last_timings() const;
 
   const Engine& engine() const { return *engine_; }
 

@@ -16,6 +16,8 @@ class BackendExecutor {
   virtual ~BackendExecutor() = default;
   // Inputs were validated by the Engine; outputs in graph output order.
   virtual Expected<std::vector<Tensor>> execute(const TensorMap& inputs) = 0;
+  // Phases of the last execute; backends fill what they measure.
+  virtual QueryTimings last_timings() const { return {}; }
 };
 
 class Backend {

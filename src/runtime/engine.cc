@@ -69,6 +69,8 @@ Context::Context(std::unique_ptr<BackendExecutor> executor, const Engine* engine
 
 Context::~Context() = default;
 
+QueryTimings Context::last_timings() const { return executor_->last_timings(); }
+
 Expected<ProfileChoice> Context::choose_profile(const InputShapes& shapes) const {
   const auto& profiles = engine_->profiles();
   if (profiles.empty()) return ProfileChoice{};

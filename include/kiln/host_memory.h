@@ -1,0 +1,54 @@
+// Page-locked ("pinned") host memory for the tensors that go to and come from
+// a CUDA context. A copy from pinned memory runs at the bus's full speed
+// (about 55 GB/s each way on an H100 host against about 9 GB/s pageable) and is
+// truly asynchronous, so the CUDA executor copies a pinned input straight to
+// the device and a pinned output straight back, with no staging copy on the host.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kiln/status.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+struct PinnedPoolStats {
+  size_t bytes_in_use = 0;     // held by live tensors
+  size_t bytes_cached = 0;     // free buffers kept for reuse
+  uint64_t allocations = 0;    // buffers page-locked so far
+  uint64_t reuses = 0;         // requests served from the cache
+  bool pinning_available = false;
+};
+
+// A process-wide, thread-safe cache of page-locked buffers. Buffers are
+// recycled when the last Tensor sharing them goes away, so steady-state
+// requests of recurring sizes never call the (slow) page-locking allocator.
+class PinnedMemoryPool {
+ public:
+  static PinnedMemoryPool& global();
+
+  // A tensor whose buffer is page-locked. Where pinning is impossible (no CUDA
+  // device, or the allocator refuses) the buffer is ordinary pageable memory
+  // and a warning is printed once; the tensor still works everywhere.
+  Tensor allocate(DataType dtype, const Dims& dims);
+  // Deep copy of `source` into pinned memory.
+  Tensor copy_of(const Tensor& source);
+  // True when [data, data + bytes) lies inside one page-locked buffer (from this
+  // pool, or registered with the CUDA runtime by anyone).
+  bool is_pinned(const void* data, size_t bytes) const;
+  // Frees the cached (unused) buffers.
+  void trim();
+  PinnedPoolStats stats() const;
+
+  PinnedMemoryPool(const PinnedMemoryPool&) = delete;
+  PinnedMemoryPool& operator=(const PinnedMemoryPool&) = delete;
+
+ private:
+  PinnedMemoryPool();
+  ~PinnedMemoryPool();
+  struct State;
+  State* state_;
+};
+
+}  // namespace kiln
