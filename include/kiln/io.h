@@ -35,6 +35,10 @@ struct ExecutionOptions {
   // copied to the device only on the first query of a shape set and outputs
   // are not copied back (the returned tensors are zeros).
   bool no_data_transfers = false;
+  // How a context waits for its query to finish (trtexec's --useSpinWait).
+  // CUDA: true polls the completion event (lowest latency, one host core kept
+  // busy per waiting context); false sleeps in a blocking-sync event wait.
+  bool spin_wait = false;
 };
 
 }  // namespace kiln

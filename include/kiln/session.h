@@ -50,8 +50,10 @@ class Session {
   std::unique_ptr<State> state_;
 };
 
-// Splits every tensor of `inputs` along axis 0 into pieces of at most `chunk` items.
-Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t chunk);
+// Splits every tensor of `inputs` along axis 0 into pieces of at most `chunk`
+// items; with `pinned`, the pieces live in page-locked memory (PinnedMemoryPool),
+// so that a CUDA context copies them to the device without staging.
+Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t chunk, bool pinned = false);
 // Concatenates along axis 0 (all pieces share dtype and trailing dims).
 Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::string& what);
 

@@ -1,8 +1,10 @@
 #include "kiln/engine.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
+#include "kiln/host_memory.h"
 #include "runtime/backend.h"
 
 namespace kiln {
@@ -105,11 +107,19 @@ Expected<ProfileChoice> Context::choose_profile(const InputShapes& shapes) const
 
 namespace {
 
-Tensor pad_batch(const Tensor& t, int64_t batch) {
+// On the CUDA backend the padded copy is pinned, so it goes to the device without staging.
+Tensor pad_batch(const Tensor& t, int64_t batch, bool pinned) {
   Dims dims = t.dims();
   dims[0] = batch;
-  Tensor out = Tensor::zeros(t.dtype(), dims);
+  Tensor out = pinned ? PinnedMemoryPool::global().allocate(t.dtype(), dims) : Tensor::empty(t.dtype(), dims);
+  if (out.dtype() == DataType::kString) {
+    std::copy(t.string_data().begin(), t.string_data().end(), out.string_data().begin());
+    return out;
+  }
   if (t.byte_size()) std::memcpy(out.raw_data(), t.raw_data(), t.byte_size());
+  if (out.byte_size() > t.byte_size()) {
+    std::memset(static_cast<char*>(out.raw_data()) + t.byte_size(), 0, out.byte_size() - t.byte_size());
+  }
   return out;
 }
 
@@ -133,7 +143,7 @@ Expected<std::vector<Tensor>> Context::execute(const TensorMap& inputs) {
   int64_t batch = 0;
   for (const auto& [name, t] : inputs) {
     batch = t.dim(0);
-    padded[name] = pad_batch(t, choice.padded_batch);
+    padded[name] = pad_batch(t, choice.padded_batch, engine_->backend_kind() == BackendKind::kCuda);
   }
   KILN_ASSIGN_OR_RETURN(auto outputs, executor_->execute(padded));
   for (Tensor& out : outputs) {

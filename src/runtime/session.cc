@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include "kiln/host_memory.h"
+
 namespace kiln {
 
 struct Session::State {
@@ -93,7 +95,7 @@ std::future<Expected<Outputs>> Session::submit(TensorMap inputs) {
   return future;
 }
 
-Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t chunk) {
+Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t chunk, bool pinned) {
   if (chunk < 1) return invalid_argument("chunk size must be positive, got " + std::to_string(chunk));
   if (inputs.empty()) return invalid_argument("no inputs to split");
   int64_t batch = -1;
@@ -114,7 +116,7 @@ Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t ch
       dims[0] = count;
       if (t.dtype() == DataType::kString) return unimplemented("input '" + name + "': string tensors cannot be chunked");
       const size_t row = t.byte_size() / static_cast<size_t>(std::max<int64_t>(batch, 1));
-      Tensor p = Tensor::empty(t.dtype(), dims);
+      Tensor p = pinned ? PinnedMemoryPool::global().allocate(t.dtype(), dims) : Tensor::empty(t.dtype(), dims);
       if (p.byte_size()) std::memcpy(p.raw_data(), static_cast<const char*>(t.raw_data()) + begin * row, p.byte_size());
       piece[name] = std::move(p);
     }
@@ -148,7 +150,7 @@ Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::stri
 }
 
 Expected<Outputs> Session::run_chunked(const TensorMap& inputs, int64_t chunk) {
-  KILN_ASSIGN_OR_RETURN(auto pieces, split_batch(inputs, chunk));
+  KILN_ASSIGN_OR_RETURN(auto pieces, split_batch(inputs, chunk, engine().backend_kind() == BackendKind::kCuda));
   std::vector<std::future<Expected<Outputs>>> futures;
   for (auto& piece : pieces) futures.push_back(submit(std::move(piece)));
   std::vector<Outputs> results;

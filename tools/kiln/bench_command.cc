@@ -6,6 +6,7 @@
 #include "cli_support.h"
 #include "commands.h"
 #include "kiln/bench.h"
+#include "kiln/host_memory.h"
 #include "kiln/session.h"
 
 namespace kiln::cli {
@@ -44,6 +45,11 @@ int bench_model(const BenchCommandOptions& options) {
   InputRequest request{options.inputs, options.shapes, options.batch, options.seed};
   auto inputs = prepare_inputs(**engine, request);
   if (!inputs.ok()) return report_error("bench", inputs.status());
+  // Like trtexec, the host-side inputs of a GPU run sit in page-locked memory,
+  // so the H2D copy starts from them directly.
+  if (options.backend == "cuda") {
+    for (auto& [name, tensor] : *inputs) tensor = PinnedMemoryPool::global().copy_of(tensor);
+  }
   ExecutionOptions execution;
   execution.cuda_graphs = options.cuda_graph;
   execution.allow_tf32 = !options.no_tf32;

@@ -25,17 +25,21 @@
 //   (a Reshape target or Resize sizes given as graph inputs), its small
 //   graph-input operands become "value-keyed": their bytes join the shape-set
 //   key and their host copies serve the shape pass.
-// * Execution (execute): inputs are copied to pinned staging and sent H2D
-//   asynchronously; every device node's prepared kernel is enqueued on the
-//   context's stream (no allocation and no host synchronisation while
-//   enqueueing); outputs come back D2H into staging; one stream synchronisation
-//   at the end, then outputs are copied into fresh host tensors. With
+// * Execution (execute): pinned inputs (PinnedMemoryPool, or registered by the
+//   caller) are sent H2D straight from the caller's buffer, pageable ones
+//   through a pinned staging buffer; every device node's prepared kernel is
+//   enqueued on the context's stream (no allocation and no host
+//   synchronisation while enqueueing); outputs come back D2H straight into
+//   pinned tensors from the pool; one wait at the end (spinning or sleeping,
+//   ExecutionOptions::spin_wait). Events around the H2D, kernel and D2H phases
+//   give each query's QueryTimings. With
 //   KILN_CUDA_GRAPHS=1 the node kernels of a shape set are captured once into a
 //   CUDA graph and replayed. KILN_CUDA_DISABLE_TF32=1 turns TF32 off.
 // * Ownership: the context owns its stream, cuDNN and cuBLASLt handles, arena,
 //   staging buffer and shape sets; prepared kernels reference only those.
 #include "backends/cuda/cuda_executor.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -46,11 +50,13 @@
 #include "backends/cuda/cuda_resources.h"
 #include "backends/cuda/device_memory_pool.h"
 #include "backends/cuda/memory_plan.h"
+#include "kiln/host_memory.h"
 
 namespace kiln::cuda {
 namespace {
 
 constexpr size_t kMaxCachedShapeSets = 8;
+constexpr size_t kNotStaged = static_cast<size_t>(-1);
 
 Status cancelled_status() { return Status(StatusCode::kCancelled, "shape pass restarted with value-keyed inputs"); }
 
@@ -128,6 +134,11 @@ class CudaExecutor final : public BackendExecutor {
     libraries_.allow_tf32 = options.allow_tf32 && tf32_allowed_by_environment();
     use_cuda_graphs_ = options.cuda_graphs || environment_flag("KILN_CUDA_GRAPHS");
     no_data_transfers_ = options.no_data_transfers;
+    spin_wait_ = options.spin_wait;
+    KILN_ASSIGN_OR_RETURN(events_.start, Event::create(/*timing=*/true));
+    KILN_ASSIGN_OR_RETURN(events_.inputs_copied, Event::create(/*timing=*/true));
+    KILN_ASSIGN_OR_RETURN(events_.computed, Event::create(/*timing=*/true));
+    KILN_ASSIGN_OR_RETURN(events_.outputs_copied, Event::create(/*timing=*/true, /*blocking_sync=*/!spin_wait_));
     return ok_status();
   }
 
@@ -145,19 +156,17 @@ class CudaExecutor final : public BackendExecutor {
     KILN_RETURN_IF_ERROR(arena_.reserve(set->arena_bytes));
     if (!set->bound || set->bound_arena != arena_.base()) bind(*set);
 
-    // Staging layout: inputs first, then device outputs.
-    std::vector<size_t> input_staging, output_staging;
+    // Pinned inputs are copied to the device straight from the caller's
+    // buffer; pageable ones go through the context's pinned staging buffer
+    // first (a host memcpy), so that the H2D itself is asynchronous.
+    PinnedMemoryPool& pinned = PinnedMemoryPool::global();
+    std::vector<size_t> input_staging(input_tensors.size(), kNotStaged);
     size_t staging_bytes = 0;
-    for (const Tensor* t : input_tensors) {
-      input_staging.push_back(staging_bytes);
-      staging_bytes += align_up(t->byte_size(), 64);
-    }
-    for (const Value* v : graph_.outputs()) {
-      output_staging.push_back(staging_bytes);
-      auto loc = set->locations.find(v);
-      if (!set->host_values.count(v) && !v->constant && loc != set->locations.end()) {
-        staging_bytes += align_up(element_count(loc->second.dims) * dtype_size(loc->second.dtype), 64);
-      }
+    for (size_t i = 0; i < input_tensors.size(); ++i) {
+      const Tensor& t = *input_tensors[i];
+      if (t.byte_size() == 0 || pinned.is_pinned(t.raw_data(), t.byte_size())) continue;
+      input_staging[i] = staging_bytes;
+      staging_bytes += align_up(t.byte_size(), 64);
     }
     if (staging_.size() < staging_bytes) {
       staging_ = PinnedBuffer();
@@ -166,22 +175,32 @@ class CudaExecutor final : public BackendExecutor {
     char* staging = static_cast<char*>(staging_.data());
     cudaStream_t stream = stream_.get();
 
+    const auto host_start = std::chrono::steady_clock::now();
+    KILN_RETURN_IF_ERROR(events_.start.record(stream));
     const bool upload = !no_data_transfers_ || !set->inputs_on_device;
     set->inputs_on_device = true;
     for (size_t i = 0; i < input_tensors.size() && upload; ++i) {
       const Tensor& t = *input_tensors[i];
       if (t.byte_size() == 0) continue;
-      std::memcpy(staging + input_staging[i], t.raw_data(), t.byte_size());
-      KILN_CUDA_CHECK(cudaMemcpyAsync(device_pointer(*set, graph_.inputs()[i]), staging + input_staging[i],
-                                      t.byte_size(), cudaMemcpyHostToDevice, stream));
+      const void* source = t.raw_data();
+      if (input_staging[i] != kNotStaged) {
+        std::memcpy(staging + input_staging[i], t.raw_data(), t.byte_size());
+        source = staging + input_staging[i];
+      }
+      KILN_CUDA_CHECK(cudaMemcpyAsync(device_pointer(*set, graph_.inputs()[i]), source, t.byte_size(),
+                                      cudaMemcpyHostToDevice, stream));
     }
+    KILN_RETURN_IF_ERROR(events_.inputs_copied.record(stream));
     if (use_cuda_graphs_) {
       KILN_RETURN_IF_ERROR(launch_as_graph(*set));
     } else {
       KILN_RETURN_IF_ERROR(enqueue_steps(*set));
     }
+    KILN_RETURN_IF_ERROR(events_.computed.record(stream));
+    // Outputs land in pinned tensors from the pool: the D2H writes the
+    // caller's buffer directly (pool buffers are recycled, so steady-state
+    // queries allocate nothing).
     std::vector<Tensor> results;
-    std::vector<std::pair<size_t, size_t>> pending;  // (result index, staging offset)
     for (size_t i = 0; i < graph_.outputs().size(); ++i) {
       const Value* v = graph_.outputs()[i];
       if (v->constant) { results.push_back(*v->constant); continue; }
@@ -195,20 +214,33 @@ class CudaExecutor final : public BackendExecutor {
         results.push_back(Tensor::zeros(loc->second.dtype, loc->second.dims));
         continue;
       }
-      Tensor out = Tensor::empty(loc->second.dtype, loc->second.dims);
+      Tensor out = pinned.allocate(loc->second.dtype, loc->second.dims);
       if (out.byte_size() > 0) {
-        KILN_CUDA_CHECK(cudaMemcpyAsync(staging + output_staging[i], device_pointer(*set, v), out.byte_size(),
+        KILN_CUDA_CHECK(cudaMemcpyAsync(out.raw_data(), device_pointer(*set, v), out.byte_size(),
                                         cudaMemcpyDeviceToHost, stream));
-        pending.push_back({results.size(), output_staging[i]});
       }
       results.push_back(std::move(out));
     }
-    KILN_RETURN_IF_ERROR(stream_.synchronize());
-    for (const auto& [index, offset] : pending) {
-      std::memcpy(results[index].raw_data(), staging + offset, results[index].byte_size());
-    }
+    KILN_RETURN_IF_ERROR(events_.outputs_copied.record(stream));
+    const auto host_enqueued = std::chrono::steady_clock::now();
+    // The one wait of a query: the caller asked for outputs in host memory.
+    KILN_RETURN_IF_ERROR(events_.outputs_copied.wait(spin_wait_));
+    const auto host_done = std::chrono::steady_clock::now();
+    QueryTimings timings;
+    timings.valid = true;
+    timings.enqueue_ms = std::chrono::duration<double, std::milli>(host_enqueued - host_start).count();
+    timings.host_wall_ms = std::chrono::duration<double, std::milli>(host_done - host_start).count();
+    KILN_ASSIGN_OR_RETURN(float h2d, events_.inputs_copied.elapsed_since(events_.start));
+    KILN_ASSIGN_OR_RETURN(float compute, events_.computed.elapsed_since(events_.inputs_copied));
+    KILN_ASSIGN_OR_RETURN(float d2h, events_.outputs_copied.elapsed_since(events_.computed));
+    timings.h2d_ms = h2d;
+    timings.compute_ms = compute;
+    timings.d2h_ms = d2h;
+    timings_ = timings;
     return results;
   }
+
+  QueryTimings last_timings() const override { return timings_; }
 
  private:
   // Every device node's kernel, in order, on the context's stream.
@@ -517,6 +549,12 @@ class CudaExecutor final : public BackendExecutor {
   bool no_data_transfers_ = false;
   DeviceArena arena_;
   PinnedBuffer staging_;
+  // Phase boundaries of the current query, recorded on stream_.
+  struct PhaseEvents {
+    Event start, inputs_copied, computed, outputs_copied;
+  } events_;
+  bool spin_wait_ = false;
+  QueryTimings timings_;
   std::list<std::unique_ptr<ShapeSet>> shape_sets_;
   std::unordered_map<const Value*, size_t> input_index_;
   std::vector<bool> value_keyed_;  // aligned with graph inputs

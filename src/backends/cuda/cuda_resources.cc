@@ -30,10 +30,28 @@ Status Stream::synchronize() const {
   return ok_status();
 }
 
-Expected<Event> Event::create(bool timing) {
+Expected<Event> Event::create(bool timing, bool blocking_sync) {
   Event e;
-  KILN_CUDA_CHECK(cudaEventCreateWithFlags(&e.event_, timing ? cudaEventDefault : cudaEventDisableTiming));
+  unsigned flags = timing ? cudaEventDefault : cudaEventDisableTiming;
+  if (blocking_sync) flags |= cudaEventBlockingSync;
+  KILN_CUDA_CHECK(cudaEventCreateWithFlags(&e.event_, flags));
   return e;
+}
+Status Event::wait(bool spin) const {
+  if (!spin) {
+    KILN_CUDA_CHECK(cudaEventSynchronize(event_));
+    return ok_status();
+  }
+  for (;;) {
+    cudaError_t state = cudaEventQuery(event_);
+    if (state == cudaSuccess) return ok_status();
+    if (state != cudaErrorNotReady) KILN_CUDA_CHECK(state);
+  }
+}
+Expected<float> Event::elapsed_since(const Event& start) const {
+  float ms = 0;
+  KILN_CUDA_CHECK(cudaEventElapsedTime(&ms, start.event_, event_));
+  return ms;
 }
 Event& Event::operator=(Event&& other) noexcept {
   if (this != &other) {

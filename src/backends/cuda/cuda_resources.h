@@ -38,13 +38,20 @@ class Stream {
 class Event {
  public:
   Event() = default;
-  // timing = false creates a lighter event usable only for ordering.
-  static Expected<Event> create(bool timing = false);
+  // timing = false creates a lighter event usable only for ordering;
+  // blocking_sync = true makes a host wait on it sleep instead of spin.
+  static Expected<Event> create(bool timing = false, bool blocking_sync = false);
   Event(Event&& other) noexcept : event_(take(other.event_)) {}
   Event& operator=(Event&& other) noexcept;
   ~Event();
   cudaEvent_t get() const { return event_; }
   Status record(cudaStream_t stream) const;
+  // Blocks until the work before the last record() has finished: by polling
+  // (spin = true, lowest wake-up latency, one core busy) or by the event's
+  // own synchronisation (sleeping when created with blocking_sync).
+  Status wait(bool spin) const;
+  // Milliseconds between `start` and this event (both recorded and finished, both timing events).
+  Expected<float> elapsed_since(const Event& start) const;
 
  private:
   cudaEvent_t event_ = nullptr;

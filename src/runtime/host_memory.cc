@@ -1,0 +1,170 @@
+#include "kiln/host_memory.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#if KILN_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace kiln {
+namespace {
+
+// Sizes are rounded up so that nearby request sizes share cached buffers.
+constexpr size_t kGranule = 4096;
+// Free buffers beyond this many bytes are released instead of cached.
+constexpr size_t kMaxCachedBytes = size_t{4} << 30;
+
+size_t round_up(size_t bytes) { return (std::max<size_t>(bytes, 1) + kGranule - 1) / kGranule * kGranule; }
+
+}  // namespace
+
+struct PinnedMemoryPool::State {
+  mutable std::mutex mutex;
+  std::multimap<size_t, void*> free_buffers;   // size -> buffer
+  std::map<const char*, size_t> pinned_ranges;  // every live or cached pinned buffer: base -> size
+  PinnedPoolStats stats;
+  bool probed = false;
+  bool warned = false;
+
+  // Page-locked memory, or nullptr (then the caller falls back to pageable).
+  void* allocate_pinned(size_t bytes) {
+#if KILN_WITH_CUDA
+    void* p = nullptr;
+    cudaError_t error = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
+    if (error == cudaSuccess) {
+      stats.pinning_available = true;
+      return p;
+    }
+    cudaGetLastError();  // clear the sticky-free error so later CUDA calls are not confused
+    // No device at all: nothing to pin for, so no warning.
+    const bool no_device = error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver;
+    if (!no_device && !warned) {
+      warned = true;
+      std::fprintf(stderr, "kiln: warning: could not page-lock %zu bytes of host memory (%s); using pageable memory, "
+                   "host-device copies will be slower\n", bytes, cudaGetErrorString(error));
+    }
+#endif
+    (void)bytes;
+    return nullptr;
+  }
+
+  void free_pinned(void* p) {
+#if KILN_WITH_CUDA
+    cudaFreeHost(p);
+#endif
+    (void)p;
+  }
+
+  void release(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    stats.bytes_in_use -= bytes;
+    if (stats.bytes_cached + bytes > kMaxCachedBytes) {
+      pinned_ranges.erase(static_cast<const char*>(p));
+      free_pinned(p);
+      return;
+    }
+    stats.bytes_cached += bytes;
+    free_buffers.emplace(bytes, p);
+  }
+};
+
+PinnedMemoryPool::PinnedMemoryPool() : state_(new State) {}
+// The global pool lives until the process exits (tensors may outlive any
+// static destructor), so its destructor never runs; trim() releases memory.
+PinnedMemoryPool::~PinnedMemoryPool() { delete state_; }
+
+PinnedMemoryPool& PinnedMemoryPool::global() {
+  static PinnedMemoryPool* pool = new PinnedMemoryPool();
+  return *pool;
+}
+
+Tensor PinnedMemoryPool::allocate(DataType dtype, const Dims& dims) {
+  if (dtype == DataType::kString) return Tensor::empty(dtype, dims);
+  const size_t bytes = static_cast<size_t>(element_count(dims)) * dtype_size(dtype);
+  const size_t size = round_up(bytes);
+  void* buffer = nullptr;
+  size_t buffer_size = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    // Reuse a cached buffer that is big enough but not wastefully so.
+    auto it = state_->free_buffers.lower_bound(size);
+    if (it != state_->free_buffers.end() && it->first <= 2 * size) {
+      buffer = it->second;
+      buffer_size = it->first;
+      state_->free_buffers.erase(it);
+      state_->stats.bytes_cached -= buffer_size;
+      state_->stats.reuses++;
+    } else {
+      buffer = state_->allocate_pinned(size);
+      buffer_size = size;
+      if (buffer) {
+        state_->pinned_ranges[static_cast<const char*>(buffer)] = size;
+        state_->stats.allocations++;
+      }
+    }
+    if (buffer) state_->stats.bytes_in_use += buffer_size;
+  }
+  if (!buffer) return Tensor::empty(dtype, dims);
+  State* state = state_;
+  std::shared_ptr<void> owner(buffer, [state, buffer_size](void* p) { state->release(p, buffer_size); });
+  return Tensor::view(dtype, dims, buffer, std::move(owner));
+}
+
+Tensor PinnedMemoryPool::copy_of(const Tensor& source) {
+  if (source.dtype() == DataType::kString) return source.clone();
+  Tensor copy = allocate(source.dtype(), source.dims());
+  if (source.byte_size()) std::memcpy(copy.raw_data(), source.raw_data(), source.byte_size());
+  return copy;
+}
+
+bool PinnedMemoryPool::is_pinned(const void* data, size_t bytes) const {
+  if (!data) return false;
+  const char* p = static_cast<const char*>(data);
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto it = state_->pinned_ranges.upper_bound(p);
+    if (it != state_->pinned_ranges.begin()) {
+      --it;
+      if (p >= it->first && p + bytes <= it->first + it->second) return true;
+    }
+  }
+#if KILN_WITH_CUDA
+  // Memory page-locked elsewhere (cudaHostRegister, cudaMallocHost by the caller).
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, data) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (attributes.type != cudaMemoryTypeHost) return false;
+  // The whole range must be in the same registration.
+  cudaPointerAttributes last{};
+  if (bytes > 1 && (cudaPointerGetAttributes(&last, p + bytes - 1) != cudaSuccess || last.type != cudaMemoryTypeHost)) {
+    cudaGetLastError();
+    return false;
+  }
+  return true;
+#else
+  return false;
+#endif
+}
+
+void PinnedMemoryPool::trim() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  for (auto& [size, p] : state_->free_buffers) {
+    state_->pinned_ranges.erase(static_cast<const char*>(p));
+    state_->free_pinned(p);
+  }
+  state_->free_buffers.clear();
+  state_->stats.bytes_cached = 0;
+}
+
+PinnedPoolStats PinnedMemoryPool::stats() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->stats;
+}
+
+}  // namespace kiln
