@@ -455,6 +455,7 @@ TEST(DynamicBatcher, FailedBatchFailsEveryRequestInIt) {
   ASSERT_FALSE(a.ok());
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(a.status().to_string(), b.status().to_string());
+  EXPECT_NE(a.status().message().find("batch of 2 items from 2 requests"), std::string::npos) << a.status().message();
   BatcherStats stats = (*batcher)->stats();
   EXPECT_EQ(stats.requests_failed, 2u);
   EXPECT_EQ(stats.requests_ok, 1u);
