@@ -19,6 +19,8 @@ Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, c
   }
   BenchResult result;
   result.batch = options.batch;
+  result.backend = context.engine().backend_kind();
+  result.execution = options.execution;
 
   // Warm-up: with any positive duration at least one query runs, so that lazy
   // set-up (first-touch allocation, oneDNN primitive creation) stays out of the timings.
@@ -42,11 +44,13 @@ Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, c
     last_end = Clock::now();
     if (!outputs.ok()) return outputs.status().with_context("query " + std::to_string(result.iterations));
     result.latencies_ms.push_back(seconds_between(query_start, last_end) * 1e3);
+    result.query_timings.push_back(context.last_timings());
     result.spans.push_back({seconds_between(run_start, query_start), seconds_between(run_start, last_end), true});
     ++result.iterations;
   }
   result.wall_s = seconds_between(run_start, last_end);
   KILN_ASSIGN_OR_RETURN(result.latency, compute_latency_stats(result.latencies_ms));
+  KILN_RETURN_IF_ERROR(summarize_phases(result));
   if (result.wall_s > 0) {
     result.throughput_qps = static_cast<double>(result.iterations) / result.wall_s;
     result.throughput_items_per_s = result.throughput_qps * static_cast<double>(result.batch);

@@ -11,7 +11,7 @@ namespace kiln {
 struct Session::State {
   struct Request {
     TensorMap inputs;
-    OutputsCallback done;
+    TimedOutputsCallback done;
   };
 
   std::shared_ptr<const Engine> engine;
@@ -33,7 +33,10 @@ struct Session::State {
         request = std::move(queue.front());
         queue.pop_front();
       }
-      request.done(context->execute(request.inputs));
+      Expected<Outputs> outputs = context->execute(request.inputs);
+      // Read here: once `done` returns, this worker may run the context again.
+      const QueryTimings timings = outputs.ok() ? context->last_timings() : QueryTimings{};
+      request.done(std::move(outputs), timings);
     }
   }
 };
@@ -73,6 +76,11 @@ int Session::streams() const { return static_cast<int>(state_->contexts.size());
 const Engine& Session::engine() const { return *state_->engine; }
 
 Status Session::submit(TensorMap inputs, OutputsCallback done) {
+  return submit(std::move(inputs),
+                [done = std::move(done)](Expected<Outputs> outputs, const QueryTimings&) { done(std::move(outputs)); });
+}
+
+Status Session::submit(TensorMap inputs, TimedOutputsCallback done) {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (state_->stopping) return unavailable("session is shutting down");
