@@ -142,7 +142,10 @@ std::string percentile_key(double percent);
 class Session;
 // Keeps session.streams() queries in flight (one per context/stream) for at
 // least min_iterations queries and min_duration_s seconds. Latency is from
-// submission to outputs in host memory; throughput counts completions.
+// submission to outputs in host memory; throughput counts completions. Each
+// query's phases come with its completion (Session's timed callback). With
+// options.execution.spin_wait the calling thread busy-polls for the last
+// completions instead of sleeping (pass the same ExecutionOptions to the Session).
 Expected<BenchResult> run_benchmark_streams(Session& session, const TensorMap& inputs, const BenchOptions& options);
 
 // Chrome trace (Perfetto-viewable) of a run's query spans, one track per stream slot.
