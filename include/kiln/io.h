@@ -35,9 +35,14 @@ struct ExecutionOptions {
   // copied to the device only on the first query of a shape set and outputs
   // are not copied back (the returned tensors are zeros).
   bool no_data_transfers = false;
-  // How a context waits for its query to finish (trtexec's --useSpinWait).
-  // CUDA: true polls the completion event (lowest latency, one host core kept
-  // busy per waiting context); false sleeps in a blocking-sync event wait.
+  // Waiting for a query to finish busy-polls instead of blocking (trtexec's
+  // --useSpinWait): less wake-up latency and jitter, one host core kept busy.
+  // CUDA: Context::execute polls cudaStreamQuery/cudaEventQuery in a loop;
+  // without it, it blocks in cudaEventSynchronize on an event created with
+  // cudaEventBlockingSync, so the waiting thread sleeps. CPU: execute runs on
+  // the calling thread and never waits, so this changes nothing there; the
+  // streams benchmark spins for completions instead of sleeping on a
+  // condition variable when its options carry it.
   bool spin_wait = false;
 };
 

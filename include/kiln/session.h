@@ -22,6 +22,9 @@ struct SessionOptions {
 
 using Outputs = std::vector<Tensor>;
 using OutputsCallback = std::function<void(Expected<Outputs>)>;
+// Also receives the phase timings of the execute that produced the outputs
+// (Context::last_timings, read on the worker before the context runs again).
+using TimedOutputsCallback = std::function<void(Expected<Outputs>, const QueryTimings&)>;
 
 class Session {
  public:
@@ -34,12 +37,18 @@ class Session {
   std::future<Expected<Outputs>> submit(TensorMap inputs);
   // Thread-safe. `done` runs on a worker thread once the outputs are in host memory.
   Status submit(TensorMap inputs, OutputsCallback done);
+  // As above, with the request's phase timings (valid = false when the backend
+  // measures none, or the request failed before it ran).
+  Status submit(TensorMap inputs, TimedOutputsCallback done);
 
   // Runs `inputs` (all with the same leading batch extent) as chunks of
   // `chunk` items spread over the pool's streams, so that one chunk's copies
   // overlap another's compute, and concatenates the outputs along axis 0.
   // Identical to one unsplit run.
   Expected<Outputs> run_chunked(const TensorMap& inputs, int64_t chunk);
+  // The same for inputs already split (split_batch): submits every piece, then
+  // joins the outputs in order.
+  Expected<Outputs> run_chunks(std::vector<TensorMap> pieces);
 
   int streams() const;
   const Engine& engine() const;

@@ -1,12 +1,32 @@
 // Text and JSON reports of a benchmark run.
+#include <algorithm>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
-#include "kiln/bench.h"
+#include "bench/bench_json.h"
+#include "bench/phase_stats.h"
 
 namespace kiln {
+namespace {
 
-std::string bench_result_to_json(const BenchResult& result, const std::string& model, const std::string& backend) {
+// The statistics keys of latency_ms and of every phase object; `values` (any
+// order) give the requested percentiles.
+nlohmann::ordered_json stats_json(const LatencyStats& s, std::vector<double> values,
+                                  const std::vector<std::pair<double, double>>& requested) {
+  nlohmann::ordered_json json = {
+      {"min", s.min_ms}, {"max", s.max_ms}, {"mean", s.mean_ms}, {"median", s.median_ms},
+      {"p90", s.p90_ms}, {"p95", s.p95_ms}, {"p99", s.p99_ms},   {"stddev", s.stddev_ms},
+  };
+  std::sort(values.begin(), values.end());
+  for (const auto& [percent, ms] : requested) {
+    json[percentile_key(percent)] = values.empty() ? ms : percentile_of_sorted(values, percent);
+  }
+  return json;
+}
+
+}  // namespace
+
+nlohmann::ordered_json bench_result_json(const BenchResult& result, const std::string& model,
+                                         const std::string& backend) {
   nlohmann::ordered_json json;
   json["model"] = model;
   json["backend"] = backend;
@@ -18,13 +38,30 @@ std::string bench_result_to_json(const BenchResult& result, const std::string& m
   json["streams"] = result.streams;
   json["throughput_qps"] = result.throughput_qps;
   json["throughput_items_per_s"] = result.throughput_items_per_s;
-  json["latency_ms"] = {
-      {"min", result.latency.min_ms},       {"max", result.latency.max_ms}, {"mean", result.latency.mean_ms},
-      {"median", result.latency.median_ms}, {"p90", result.latency.p90_ms}, {"p95", result.latency.p95_ms},
-      {"p99", result.latency.p99_ms},
-  };
-  for (const auto& [percent, ms] : result.extra_percentiles_ms) json["latency_ms"][percentile_key(percent)] = ms;
-  return json.dump(2) + "\n";
+  json["total_host_wall_s"] = result.total_host_wall_s;
+  // Requested percentiles of latency come from extra_percentiles_ms, so that a
+  // result built without per-query latencies still reports them.
+  json["latency_ms"] = stats_json(result.latency, {}, result.extra_percentiles_ms);
+  if (result.phases_measured) {
+    for (BenchPhase phase : kBenchPhases) {
+      json[std::string(phase_name(phase)) + "_ms"] =
+          stats_json(phase_stats(result, phase), phase_values(result, phase), result.extra_percentiles_ms);
+    }
+    json["total_compute_ms"] = result.total_compute_ms;
+  }
+  json["cuda_graph"] = result.execution.cuda_graphs;
+  json["no_data_transfers"] = result.execution.no_data_transfers;
+  json["spin_wait"] = result.execution.spin_wait;
+  nlohmann::ordered_json warnings = nlohmann::ordered_json::array();
+  for (const BenchWarning& w : bench_warnings(result)) {
+    warnings.push_back({{"kind", bench_warning_name(w.kind)}, {"message", w.message}});
+  }
+  json["warnings"] = warnings;
+  return json;
+}
+
+std::string bench_result_to_json(const BenchResult& result, const std::string& model, const std::string& backend) {
+  return bench_result_json(result, model, backend).dump(2) + "\n";
 }
 
 std::string bench_result_to_text(const BenchResult& result) {
@@ -32,14 +69,14 @@ std::string bench_result_to_text(const BenchResult& result) {
   char buffer[1024];
   std::snprintf(buffer, sizeof(buffer),
                 "Warm-up: %lld queries in %.3f s\n"
-                "Timed: %lld queries in %.3f s (batch %lld)\n"
+                "Timed: %lld queries in %.3f s (batch %lld, %d in flight)\n"
                 "Throughput: %.3f qps, %.3f items/s\n"
                 "Latency (host to host, ms): min = %.4f, max = %.4f, mean = %.4f, median = %.4f, "
                 "p90 = %.4f, p95 = %.4f, p99 = %.4f\n",
                 static_cast<long long>(result.warmup_iterations), result.warmup_s,
                 static_cast<long long>(result.iterations), result.wall_s, static_cast<long long>(result.batch),
-                result.throughput_qps, result.throughput_items_per_s, l.min_ms, l.max_ms, l.mean_ms, l.median_ms,
-                l.p90_ms, l.p95_ms, l.p99_ms);
+                result.streams, result.throughput_qps, result.throughput_items_per_s, l.min_ms, l.max_ms, l.mean_ms,
+                l.median_ms, l.p90_ms, l.p95_ms, l.p99_ms);
   std::string text = buffer;
   if (!result.extra_percentiles_ms.empty()) {
     text += "Latency percentiles (ms):";
@@ -49,18 +86,26 @@ std::string bench_result_to_text(const BenchResult& result) {
     }
     text += "\n";
   }
-  // Hints in the spirit of trtexec: say what makes the figures doubtful and which flag helps.
-  if (result.iterations < 20) {
-    text += "Warning: only " + std::to_string(result.iterations) +
-            " timed queries; the upper percentiles are unreliable. Raise --iterations or --duration.\n";
-  }
-  if (l.median_ms > 0 && l.p99_ms > 2 * l.median_ms && result.iterations >= 20) {
-    std::snprintf(buffer, sizeof(buffer),
-                  "Warning: p99 latency is %.1fx the median; other load on the machine or too short a "
-                  "--warmup can cause this.\n",
-                  l.p99_ms / l.median_ms);
+  if (result.phases_measured) {
+    static constexpr const char* kTitles[] = {"Enqueue", "H2D", "Compute", "D2H"};
+    std::snprintf(buffer, sizeof(buffer), "%-16s %10s %10s %10s %10s %10s\n", "Phase (ms)", "min", "mean", "median",
+                  "max", "p99");
+    text += buffer;
+    auto row = [&](const char* title, const LatencyStats& s) {
+      std::snprintf(buffer, sizeof(buffer), "%-16s %10.4f %10.4f %10.4f %10.4f %10.4f\n", title, s.min_ms, s.mean_ms,
+                    s.median_ms, s.max_ms, s.p99_ms);
+      text += buffer;
+    };
+    for (BenchPhase phase : kBenchPhases) {
+      const LatencyStats& s = phase_stats(result, phase);
+      if (s.max_ms > 0) row(kTitles[static_cast<int>(phase)], s);  // a phase the backend does not have is all zero
+    }
+    row("Latency", l);
+    std::snprintf(buffer, sizeof(buffer), "Total compute: %.3f ms; total host wall time: %.3f s\n",
+                  result.total_compute_ms, result.total_host_wall_s);
     text += buffer;
   }
+  for (const BenchWarning& w : bench_warnings(result)) text += "Warning: " + w.message + "\n";
   return text;
 }
 

@@ -64,6 +64,9 @@ Expected<LatencyStats> compute_latency_stats(std::vector<double> latencies_ms) {
   stats.p90_ms = percentile_of_sorted(latencies_ms, 90);
   stats.p95_ms = percentile_of_sorted(latencies_ms, 95);
   stats.p99_ms = percentile_of_sorted(latencies_ms, 99);
+  double squares = 0;
+  for (double v : latencies_ms) squares += (v - stats.mean_ms) * (v - stats.mean_ms);
+  stats.stddev_ms = std::sqrt(squares / static_cast<double>(stats.count));
   return stats;
 }
 

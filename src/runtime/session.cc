@@ -13,7 +13,7 @@ namespace kiln {
 struct Session::State {
   struct Request {
     TensorMap inputs;
-    OutputsCallback done;
+    TimedOutputsCallback done;
   };
 
   std::shared_ptr<const Engine> engine;
@@ -35,7 +35,10 @@ struct Session::State {
         request = std::move(queue.front());
         queue.pop_front();
       }
-      request.done(context->execute(request.inputs));
+      Expected<Outputs> outputs = context->execute(request.inputs);
+      // Read here: once `done` returns, this worker may run the context again.
+      const QueryTimings timings = outputs.ok() ? context->last_timings() : QueryTimings{};
+      request.done(std::move(outputs), timings);
     }
   }
 };
@@ -75,6 +78,11 @@ int Session::streams() const { return static_cast<int>(state_->contexts.size());
 const Engine& Session::engine() const { return *state_->engine; }
 
 Status Session::submit(TensorMap inputs, OutputsCallback done) {
+  return submit(std::move(inputs),
+                [done = std::move(done)](Expected<Outputs> outputs, const QueryTimings&) { done(std::move(outputs)); });
+}
+
+Status Session::submit(TensorMap inputs, TimedOutputsCallback done) {
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (state_->stopping) return unavailable("session is shutting down");
@@ -151,6 +159,10 @@ Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::stri
 
 Expected<Outputs> Session::run_chunked(const TensorMap& inputs, int64_t chunk) {
   KILN_ASSIGN_OR_RETURN(auto pieces, split_batch(inputs, chunk, engine().backend_kind() == BackendKind::kCuda));
+  return run_chunks(std::move(pieces));
+}
+
+Expected<Outputs> Session::run_chunks(std::vector<TensorMap> pieces) {
   std::vector<std::future<Expected<Outputs>>> futures;
   for (auto& piece : pieces) futures.push_back(submit(std::move(piece)));
   std::vector<Outputs> results;

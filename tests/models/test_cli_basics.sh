@@ -74,9 +74,13 @@ python3 - <<'PY'
 import json
 r = json.load(open("bench.json"))
 keys = {"model", "backend", "batch", "iterations", "warmup_s", "wall_s", "throughput_qps",
-        "throughput_items_per_s", "latency_ms", "streams"}
+        "throughput_items_per_s", "latency_ms", "streams", "total_host_wall_s", "enqueue_ms", "h2d_ms",
+        "compute_ms", "d2h_ms", "total_compute_ms", "cuda_graph", "no_data_transfers", "spin_wait", "warnings"}
 assert set(r) == keys, sorted(set(r) ^ keys)
-assert set(r["latency_ms"]) == {"min", "max", "mean", "median", "p90", "p95", "p99"}, r["latency_ms"]
+stats = {"min", "max", "mean", "median", "p90", "p95", "p99", "stddev"}
+for phase in ["latency_ms", "enqueue_ms", "h2d_ms", "compute_ms", "d2h_ms"]:
+    assert set(r[phase]) == stats, (phase, r[phase])
+assert isinstance(r["warnings"], list), r["warnings"]
 assert r["batch"] == 4 and r["backend"] == "cpu" and r["iterations"] >= 50 and r["wall_s"] >= 0.2, r
 l = r["latency_ms"]
 assert l["min"] <= l["median"] <= l["p90"] <= l["p95"] <= l["p99"] <= l["max"], l

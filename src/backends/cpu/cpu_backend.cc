@@ -4,6 +4,7 @@
 // arena planned from value lifetimes; execution then allocates only graph
 // outputs and the outputs of data-dependent ops.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <unordered_map>
 
@@ -69,7 +70,33 @@ class CpuExecutor final : public BackendExecutor {
     for (Value* out : graph_.outputs()) last_use_[out] = order_.size();
   }
 
+  // Phases on the host clock: enqueue = shape pass, arena set-up and the live
+  // map (everything before the first kernel); compute = the node loop; d2h =
+  // copying outputs that sit in the arena out of it (usually none: graph
+  // outputs are allocated on their own). Inputs are read in place, so h2d is 0.
   Expected<std::vector<Tensor>> execute(const TensorMap& inputs) override {
+    timings_ = {};
+    const Clock::time_point start = Clock::now();
+    QueryTimings timings;
+    KILN_ASSIGN_OR_RETURN(std::vector<Tensor> results, run(inputs, timings));
+    timings.host_wall_ms = milliseconds_since(start);
+    timings.valid = true;
+    timings_ = timings;
+    return results;
+  }
+
+  QueryTimings last_timings() const override { return timings_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  using KernelTableRef = const cpu::KernelTable&;
+
+  static double milliseconds_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  }
+
+  Expected<std::vector<Tensor>> run(const TensorMap& inputs, QueryTimings& timings) {
+    const Clock::time_point enqueue_start = Clock::now();
     InputShapes shapes = input_shapes_of(inputs);
     if (!prepared_ || prepared_->shapes.input_shapes != shapes) KILN_RETURN_IF_ERROR(prepare(shapes));
     const PreparedShapes& p = *prepared_;
@@ -84,6 +111,8 @@ class CpuExecutor final : public BackendExecutor {
       if (it != inputs.end()) live[in] = it->second;
     }
     const KernelTableRef kernels = cpu::KernelTable::global();
+    timings.enqueue_ms = milliseconds_since(enqueue_start);
+    const Clock::time_point compute_start = Clock::now();
     for (size_t step = 0; step < order_.size(); ++step) {
       Node* node = order_[step];
       if (p.shapes.is_host_node(node)) continue;
@@ -164,6 +193,7 @@ class CpuExecutor final : public BackendExecutor {
         }
       }
     }
+    timings.compute_ms = milliseconds_since(compute_start);
     std::vector<Tensor> results;
     for (Value* out : graph_.outputs()) {
       if (out->constant) { results.push_back(*out->constant); continue; }
@@ -174,13 +204,16 @@ class CpuExecutor final : public BackendExecutor {
       auto it = live.find(out);
       if (it == live.end()) return internal_error("graph output '" + out->name + "' was not computed");
       // Outputs leave the context: never hand out arena memory.
-      results.push_back(in_arena(it->second.raw_data()) ? it->second.clone() : it->second);
+      if (in_arena(it->second.raw_data())) {
+        const Clock::time_point copy_start = Clock::now();
+        results.push_back(it->second.clone());
+        timings.d2h_ms += milliseconds_since(copy_start);
+      } else {
+        results.push_back(it->second);
+      }
     }
     return results;
   }
-
- private:
-  using KernelTableRef = const cpu::KernelTable&;
 
   Status prepare(const InputShapes& shapes) {
     auto p = std::make_unique<PreparedShapes>();
@@ -203,6 +236,7 @@ class CpuExecutor final : public BackendExecutor {
   std::vector<Node*> order_;
   std::unordered_map<const Value*, size_t> last_use_;
   std::unique_ptr<PreparedShapes> prepared_;
+  QueryTimings timings_;
 };
 
 class CpuBackend final : public Backend {
