@@ -15,12 +15,25 @@ import torch
 import torchvision
 
 
+CAPTURE_LOCK = threading.Lock()
+
+
 def worker(model, batch, deadline, latencies, counts, index, barrier):
+    try:
+        run_worker(model, batch, deadline, latencies, counts, index, barrier)
+    except Exception:
+        barrier.abort()  # the main thread must not wait for a worker that died
+        raise
+
+
+def run_worker(model, batch, deadline, latencies, counts, index, barrier):
     stream = torch.cuda.Stream()
     x_host = torch.randn(batch, 3, 224, 224).pin_memory()
     y_host = torch.empty(batch, 1000).pin_memory()
     x_dev = torch.empty(batch, 3, 224, 224, device="cuda")
-    with torch.cuda.stream(stream), torch.inference_mode():
+    # One capture at a time: cuDNN's per-thread set-up is not safe to overlap
+    # with another thread's graph capture.
+    with CAPTURE_LOCK, torch.cuda.stream(stream), torch.inference_mode():
         for _ in range(3):
             y_dev = model(x_dev.half()).float()
         stream.synchronize()

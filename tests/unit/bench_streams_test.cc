@@ -52,5 +52,31 @@ TEST(BenchStreams, KeepsSeveralQueriesInFlightAndTracesThem) {
   EXPECT_FALSE(bad.ok());
 }
 
+TEST(BenchStreams, ChunkedPipelineRunsTheWholeBatchPerQuery) {
+  GraphMaker m;
+  Value* x = m.input("x", {-1, 16});
+  m.output(m.node("MatMul", {x, m.constant("w", random_tensor({16, 8}, 4))}, "y"));
+  auto engine = Builder::build(m.take());
+  ASSERT_TRUE(engine.ok());
+  SessionOptions options;
+  options.streams = 2;
+  auto session = Session::create(*engine, options);
+  ASSERT_TRUE(session.ok());
+  BenchOptions bench;
+  bench.min_iterations = 5;
+  bench.min_duration_s = 0;
+  bench.warmup_s = 0;
+  bench.batch = 40;
+  TensorMap inputs{{"x", random_tensor({40, 16}, 5)}};
+  auto result = run_benchmark_chunked(**session, inputs, 7, bench);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->iterations, 5);
+  EXPECT_EQ(result->streams, 2);
+  EXPECT_NEAR(result->throughput_items_per_s, 40 * result->throughput_qps, 1e-9);
+  EXPECT_FALSE(result->phases_measured);  // a query spans several contexts
+  auto bad = run_benchmark_chunked(**session, inputs, 0, bench);
+  EXPECT_FALSE(bad.ok());
+}
+
 }  // namespace
 }  // namespace kiln
