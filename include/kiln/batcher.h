@@ -4,11 +4,13 @@
 // on their own streams; worker threads on the CPU backend), then hands every
 // request its own slice of the outputs.
 //
-// Batch formation (the Triton model): a batch is sent as soon as it reaches
-// the largest preferred size that the queue can fill, or max_batch_size, or
-// when the oldest request in it has waited max_queue_delay_us. Requests whose
-// non-batch dims differ from the head of the queue wait for a later batch.
-// Higher priority (smaller level number) requests are taken first.
+// Batch formation (the Triton model), done whenever an instance is free: a
+// batch is sent as soon as it reaches the largest preferred size that the
+// queue can fill, or max_batch_size, or cannot grow any more, or when the
+// oldest request in it has waited max_queue_delay_us. Requests whose non-batch
+// dims differ from the head of the queue wait for a later batch. Higher
+// priority (smaller level number) requests are taken first. A batch is also
+// kept within what the engine's profiles accept for its non-batch dims.
 #pragma once
 
 #include <chrono>
@@ -29,8 +31,10 @@ struct BatcherOptions {
   // Largest batch sent to an instance. 0: the largest batch the engine's
   // profiles accept on axis 0 (error at create when unbounded and 0).
   int64_t max_batch_size = 0;
-  // Batch sizes to aim for; empty: the static batch sizes of the engine's
-  // profiles (its batch buckets), else max_batch_size alone.
+  // Batch sizes to aim for; empty: the static batch sizes (min = max on axis
+  // 0, which pad smaller batches) above 1 of the engine's profiles, else
+  // max_batch_size alone. 1 is never a default: as a preferred size it would
+  // send every lone request at once instead of letting others join it.
   std::vector<int64_t> preferred_batch_sizes;
   // How long the oldest queued request may wait for others to join it.
   int64_t max_queue_delay_us = 100;
@@ -61,11 +65,11 @@ struct BatchRequestOptions {
 // (queue) or batches (compute).
 struct BatcherStats {
   uint64_t requests_ok = 0;
-  uint64_t requests_failed = 0;      // errors, timeouts and rejections
+  uint64_t requests_failed = 0;      // errors (submit's included), timeouts and rejections
   uint64_t requests_rejected = 0;    // queue full
   uint64_t requests_timed_out = 0;
-  uint64_t inference_count = 0;      // items (sum of request batch sizes) that ran
-  uint64_t execution_count = 0;      // batches run
+  uint64_t inference_count = 0;      // items (sum of request batch sizes) that ran successfully
+  uint64_t execution_count = 0;      // batches run successfully (the histograms count these)
   uint64_t queue_ns = 0;             // submit -> batch starts, summed over requests
   uint64_t compute_ns = 0;           // batch run (inputs in host memory -> outputs in host memory), summed over batches
   uint64_t request_ns = 0;           // submit -> response, summed over successful requests
@@ -87,8 +91,10 @@ class DynamicBatcher {
   // Thread-safe. `inputs` holds one request (batch extent >= 1 on axis 0 of
   // every input, <= max_batch_size). Validation errors and a full queue are
   // returned here and `done` is not called; otherwise `done` runs exactly once,
-  // on a batcher thread, with this request's outputs (engine output order) or
-  // its error.
+  // on a batcher thread and under no batcher lock (it may submit again, but
+  // must not destroy the batcher), with this request's outputs (engine output
+  // order) or its error. Outputs without a batch axis are shared whole by
+  // every request of the batch.
   Status submit(TensorMap inputs, OutputsCallback done, const BatchRequestOptions& options = {});
   std::future<Expected<Outputs>> submit(TensorMap inputs, const BatchRequestOptions& options = {});
 
