@@ -3,6 +3,7 @@
 
   test_grpc.py make-repository DIR   writes a model repository with a tiny ONNX model
   test_grpc.py wire DESCRIPTOR_SET   checks our .proto against tritonclient's wire format
+  test_grpc.py wait HOST:PORT PID S  waits up to S seconds for the server (process PID) to be ready
   test_grpc.py run HOST:PORT DIR     runs the client tests against a running server
 
 Results are compared with ONNX Runtime on random inputs.
@@ -346,6 +347,26 @@ def run_tests(url, repository):
     return failed == 0
 
 
+def wait_ready(url, pid, seconds):
+    import tritonclient.grpc as grpcclient
+    client = grpcclient.InferenceServerClient(url)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            print(f"the server (pid {pid}) exited before it was ready", file=sys.stderr)
+            return False
+        try:
+            if client.is_server_ready(client_timeout=1):
+                return True
+        except Exception:
+            pass
+        time.sleep(0.1)
+    print(f"the server was not ready on {url} after {seconds} s", file=sys.stderr)
+    return False
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "make-repository":
         make_repository(argv[2])
@@ -353,6 +374,8 @@ def main(argv):
     if len(argv) == 3 and argv[1] == "wire":
         check_wire(argv[2])
         return 0
+    if len(argv) == 5 and argv[1] == "wait":
+        return 0 if wait_ready(argv[2], int(argv[3]), float(argv[4])) else 1
     if len(argv) == 4 and argv[1] == "run":
         return 0 if run_tests(argv[2], argv[3]) else 1
     print(__doc__, file=sys.stderr)

@@ -11,6 +11,7 @@
 
 #include "cli_support.h"
 #include "commands.h"
+#include "serve/grpc_frontend.h"
 #include "serve/http_frontend.h"
 #include "serve/inference_server.h"
 
@@ -28,6 +29,7 @@ struct ServeOptions {
   int metrics_port = 8002;
   int http_threads = 64;
   size_t http_max_body_bytes = size_t{256} << 20;
+  int64_t grpc_max_message_bytes = int64_t{256} << 20;
 };
 
 // Posted by the signal handler (sem_post is async-signal-safe); main waits on it.
@@ -83,10 +85,16 @@ int serve(const ServeOptions& options) {
     std::cout << "kiln serve: HTTP/REST ready on " << options.host << ":" << http->port() << std::endl;
   }
 
-  // ---- gRPC front end (--grpc-port) ----
+  std::unique_ptr<serve::GrpcFrontend> grpc;
   if (options.grpc_port >= 0) {
-    std::cout << "kiln serve: gRPC is not part of this build; --grpc-port " << options.grpc_port << " unused"
-              << std::endl;
+    serve::GrpcFrontendOptions grpc_options;
+    grpc_options.host = options.host;
+    grpc_options.port = options.grpc_port;
+    grpc_options.max_message_bytes = options.grpc_max_message_bytes;
+    auto started = serve::GrpcFrontend::start(**server, grpc_options);
+    if (!started.ok()) return report_error("serve", started.status());
+    grpc = std::move(started).value();
+    std::cout << "kiln serve: gRPC ready on " << options.host << ":" << grpc->port() << std::endl;
   }
 
   std::unique_ptr<serve::MetricsFrontend> metrics;
@@ -103,6 +111,7 @@ int serve(const ServeOptions& options) {
   // Front ends first: they finish the requests in flight, which need the
   // server; then the server drains its batchers.
   if (http) http->stop();
+  if (grpc) grpc->stop();
   if (metrics) metrics->stop();
   server->reset();
   std::cout << "kiln serve: stopped" << std::endl;
@@ -126,6 +135,10 @@ void add_serve_command(CLI::App& app, CommandAction& action) {
       ->capture_default_str();
   sub->add_option("--grpc-port", options->grpc_port, "gRPC port (0: any free port, -1: no gRPC)")
       ->capture_default_str();
+  sub->add_option("--grpc-max-message-bytes", options->grpc_max_message_bytes,
+                  "Largest gRPC request or response message; larger requests get RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{2147483647}));
   sub->add_option("--metrics-port", options->metrics_port, "Prometheus metrics port (0: any free port, -1: none)")
       ->capture_default_str();
   sub->add_option("--http-threads", options->http_threads,
