@@ -32,13 +32,27 @@ print(s.getsockname()[1])')
 
 # HTTP and metrics are off: this test is about the gRPC front end alone.
 "$kiln" serve --model-repository "$work/repository" --host 127.0.0.1 \
-  --http-port -1 --metrics-port -1 --grpc-port "$grpc_port" >"$work/server.log" 2>&1 &
+  --http-port -1 --metrics-port -1 --grpc-port "$grpc_port" --grpc-max-message-bytes 1048576 \
+  >"$work/server.log" 2>&1 &
 server_pid=$!
 
 # Ready once the model is built and loaded.
 if ! python3 "$tests" wait "127.0.0.1:$grpc_port" "$server_pid" 60; then
   cat "$work/server.log"
   echo "FAIL: kiln serve was not ready on gRPC port $grpc_port"
+  exit 1
+fi
+
+# A second server on the same port must fail to start, not share the port.
+if timeout 60 "$kiln" serve --model-repository "$work/repository" --host 127.0.0.1 \
+    --http-port -1 --metrics-port -1 --grpc-port "$grpc_port" >"$work/second.log" 2>&1; then
+  cat "$work/second.log"
+  echo "FAIL: a second kiln serve started on gRPC port $grpc_port"
+  exit 1
+fi
+if ! grep -q "cannot listen" "$work/second.log"; then
+  cat "$work/second.log"
+  echo "FAIL: the second kiln serve did not say why it stopped"
   exit 1
 fi
 

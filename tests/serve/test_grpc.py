@@ -21,6 +21,8 @@ import numpy as np
 MODEL = "tiny"
 FEATURES, HIDDEN, CLASSES = 16, 8, 4
 MAX_BATCH = 8
+# test_serve_grpc.sh starts the server with --grpc-max-message-bytes at this value.
+MAX_MESSAGE_BYTES = 1 << 20
 
 
 # ---- the model ------------------------------------------------------------------
@@ -318,6 +320,19 @@ def run_tests(url, repository):
         assert client.is_server_live()
         assert_close(client.infer(MODEL, [make_input(grpcclient, x)]).as_numpy("score"), reference(x)["score"],
                      "after abandoned requests")
+
+    @test
+    def oversized_message_refused():
+        request = service_pb2.ModelInferRequest(model_name=MODEL)
+        request.inputs.add(name="x", datatype="FP32", shape=[1, FEATURES])
+        request.raw_input_contents.append(b"\0" * (2 * MAX_MESSAGE_BYTES))
+        with grpc.insecure_channel(url) as channel:
+            try:
+                service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=30)
+                raise AssertionError("a message over the server's limit was accepted")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+        assert client.is_server_live()
 
     @test
     def statistics():
