@@ -252,7 +252,7 @@ Expected<std::unique_ptr<HttpFrontend>> HttpFrontend::start(InferenceServer& ser
   // Small responses go out at once instead of waiting for the client's ACK.
   http.set_tcp_nodelay(true);
   // Clients keep their connections for many requests (tritonclient pools them).
-  http.set_keep_alive_max_count(std::numeric_limits<size_t>::max());
+  http.set_keep_alive_max_count(100000);
   add_routes(http, server);
   add_error_handlers(http, options.max_body_bytes);
   Status listening = listen(*state, options.host, options.port, "HTTP");
