@@ -37,7 +37,10 @@ std::vector<int64_t> served_shape(const Shape& shape) {
 
 std::string shape_text(const std::vector<int64_t>& dims) {
   std::string text = "[";
-  for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i > 0) text += ',';
+    text += std::to_string(dims[i]);
+  }
   return text + "]";
 }
 
