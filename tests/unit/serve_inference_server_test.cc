@@ -63,7 +63,8 @@ InferRequest request_of(Tensor x) {
 Expected<InferResponse> infer_now(InferenceServer& server, InferRequest request) {
   auto promise = std::make_shared<std::promise<Expected<InferResponse>>>();
   auto future = promise->get_future();
-  Status queued = server.infer(std::move(request), [promise](Expected<InferResponse> r) { promise->set_value(std::move(r)); });
+  Status queued =
+      server.infer(std::move(request), [promise](Expected<InferResponse> r) { promise->set_value(std::move(r)); });
   if (!queued.ok()) return queued;
   return future.get();
 }
@@ -169,8 +170,7 @@ TEST_F(ServeInferenceServer, ValidationErrorsNameTheThing) {
                    "shape [4] given, the model takes [-1,4]"});
   cases.push_back({request_of(testing::random_tensor({5, 4}, 1)), StatusCode::kInvalidArgument,
                    "batch size 5 (axis 0 of shape [5,4]) is outside [1, 4]"});
-  cases.push_back({request_of(testing::random_tensor({0, 4}, 1)), StatusCode::kInvalidArgument,
-                   "batch size 0"});
+  cases.push_back({request_of(testing::random_tensor({0, 4}, 1)), StatusCode::kInvalidArgument, "batch size 0"});
   {
     InferRequest r = request_of(testing::random_tensor({1, 4}, 1));
     r.inputs["w"] = testing::random_tensor({1, 4}, 2);
