@@ -46,7 +46,8 @@ std::string version_of(const httplib::Request& req) { return req.matches.size() 
 
 json tensor_list(const std::vector<TensorMetadata>& tensors) {
   json list = json::array();
-  for (const TensorMetadata& t : tensors) list.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
+  for (const TensorMetadata& t : tensors)
+    list.push_back({{"name", t.name}, {"datatype", t.datatype}, {"shape", t.shape}});
   return list;
 }
 
@@ -112,8 +113,8 @@ void handle_infer(InferenceServer& server, const httplib::Request& req, httplib:
   // thread wakes up and returns.
   auto promise = std::make_shared<std::promise<Expected<InferResponse>>>();
   std::future<Expected<InferResponse>> future = promise->get_future();
-  Status queued =
-      server.infer(std::move(request), [promise](Expected<InferResponse> response) { promise->set_value(std::move(response)); });
+  Status queued = server.infer(
+      std::move(request), [promise](Expected<InferResponse> response) { promise->set_value(std::move(response)); });
   if (!queued.ok()) return send_error(res, queued);
   Expected<InferResponse> response = future.get();
   if (!response.ok()) return send_error(res, response.status());
@@ -129,12 +130,10 @@ void handle_infer(InferenceServer& server, const httplib::Request& req, httplib:
 }
 
 void add_routes(httplib::Server& http, InferenceServer& server) {
-  http.Get("/v2/health/live", [&server](const httplib::Request&, httplib::Response& res) {
-    res.status = server.live() ? 200 : 503;
-  });
-  http.Get("/v2/health/ready", [&server](const httplib::Request&, httplib::Response& res) {
-    res.status = server.ready() ? 200 : 503;
-  });
+  http.Get("/v2/health/live",
+           [&server](const httplib::Request&, httplib::Response& res) { res.status = server.live() ? 200 : 503; });
+  http.Get("/v2/health/ready",
+           [&server](const httplib::Request&, httplib::Response& res) { res.status = server.ready() ? 200 : 503; });
   http.Get(R"(/v2/?)", [&server](const httplib::Request&, httplib::Response& res) {
     ServerMetadata metadata = server.server_metadata();
     send_json(res, {{"name", metadata.name}, {"version", metadata.version}, {"extensions", metadata.extensions}});
@@ -170,26 +169,32 @@ void add_routes(httplib::Server& http, InferenceServer& server) {
     if (!stats.ok()) return send_error(res, stats.status());
     send_json(res, statistics_json(*stats));
   });
-  http.Post(kModel + "/infer", [&server](const httplib::Request& req, httplib::Response& res) {
-    handle_infer(server, req, res);
-  });
+  http.Post(kModel + "/infer",
+            [&server](const httplib::Request& req, httplib::Response& res) { handle_infer(server, req, res); });
 }
 
 // Gives every error the library answers by itself (no route, body too large,
 // unreadable request, an escaped exception) the same {"error": ...} body.
 void add_error_handlers(httplib::Server& http, size_t max_body_bytes) {
-  httplib::Server::HandlerWithResponse handler = [max_body_bytes](const httplib::Request& req,
-                                                                 httplib::Response& res) {
+  httplib::Server::HandlerWithResponse handler = [max_body_bytes](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string message;
     switch (res.status) {
-      case 404: message = "no route for " + req.method + " " + req.path; break;
-      case 405: message = "method " + req.method + " not allowed for " + req.path; break;
+      case 404:
+        message = "no route for " + req.method + " " + req.path;
+        break;
+      case 405:
+        message = "method " + req.method + " not allowed for " + req.path;
+        break;
       case 413:
         message = "request body is larger than the limit of " + std::to_string(max_body_bytes) + " bytes";
         break;
-      case 503: message = "not ready"; break;
-      default: message = "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path; break;
+      case 503:
+        message = "not ready";
+        break;
+      default:
+        message = "HTTP " + std::to_string(res.status) + " for " + req.method + " " + req.path;
+        break;
     }
     res.set_content(error_json(message), kJson);
     return httplib::Server::HandlerResponse::Handled;
@@ -252,7 +257,7 @@ Expected<std::unique_ptr<HttpFrontend>> HttpFrontend::start(InferenceServer& ser
   // Small responses go out at once instead of waiting for the client's ACK.
   http.set_tcp_nodelay(true);
   // Clients keep their connections for many requests (tritonclient pools them).
-  http.set_keep_alive_max_count(std::numeric_limits<size_t>::max());
+  http.set_keep_alive_max_count(100000);
   add_routes(http, server);
   add_error_handlers(http, options.max_body_bytes);
   Status listening = listen(*state, options.host, options.port, "HTTP");

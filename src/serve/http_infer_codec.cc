@@ -24,7 +24,8 @@ Status flatten(const json& value, int depth, const std::string& input, std::vect
     leaves.push_back(&value);
     return ok_status();
   }
-  if (depth > kMaxNesting) return input_error(input, "'data' is nested more than " + std::to_string(kMaxNesting) + " deep");
+  if (depth > kMaxNesting)
+    return input_error(input, "'data' is nested more than " + std::to_string(kMaxNesting) + " deep");
   for (const json& element : value) KILN_RETURN_IF_ERROR(flatten(element, depth + 1, input, leaves));
   return ok_status();
 }
@@ -66,14 +67,22 @@ Status store_element(const json& leaf, Tensor& tensor, int64_t index) {
       if (!leaf.is_boolean()) return invalid_argument("not true or false");
       tensor.data<bool>()[index] = leaf.get<bool>();
       return ok_status();
-    case DataType::kUint8: return store_integer(leaf, tensor.data<uint8_t>() + index);
-    case DataType::kUint16: return store_integer(leaf, tensor.data<uint16_t>() + index);
-    case DataType::kUint32: return store_integer(leaf, tensor.data<uint32_t>() + index);
-    case DataType::kUint64: return store_integer(leaf, tensor.data<uint64_t>() + index);
-    case DataType::kInt8: return store_integer(leaf, tensor.data<int8_t>() + index);
-    case DataType::kInt16: return store_integer(leaf, tensor.data<int16_t>() + index);
-    case DataType::kInt32: return store_integer(leaf, tensor.data<int32_t>() + index);
-    case DataType::kInt64: return store_integer(leaf, tensor.data<int64_t>() + index);
+    case DataType::kUint8:
+      return store_integer(leaf, tensor.data<uint8_t>() + index);
+    case DataType::kUint16:
+      return store_integer(leaf, tensor.data<uint16_t>() + index);
+    case DataType::kUint32:
+      return store_integer(leaf, tensor.data<uint32_t>() + index);
+    case DataType::kUint64:
+      return store_integer(leaf, tensor.data<uint64_t>() + index);
+    case DataType::kInt8:
+      return store_integer(leaf, tensor.data<int8_t>() + index);
+    case DataType::kInt16:
+      return store_integer(leaf, tensor.data<int16_t>() + index);
+    case DataType::kInt32:
+      return store_integer(leaf, tensor.data<int32_t>() + index);
+    case DataType::kInt64:
+      return store_integer(leaf, tensor.data<int64_t>() + index);
     case DataType::kFloat16: {
       KILN_ASSIGN_OR_RETURN(double value, number());
       tensor.data<Float16>()[index] = Float16(static_cast<float>(value));
@@ -98,7 +107,8 @@ Status store_element(const json& leaf, Tensor& tensor, int64_t index) {
       if (!leaf.is_string()) return invalid_argument("not a string");
       tensor.string_data()[index] = leaf.get<std::string>();
       return ok_status();
-    default: return internal_error("no JSON form for " + std::string(dtype_name(tensor.dtype())));
+    default:
+      return internal_error("no JSON form for " + std::string(dtype_name(tensor.dtype())));
   }
 }
 
@@ -121,8 +131,8 @@ Expected<Tensor> tensor_from_json(const std::string& input, DataType dtype, cons
   for (int64_t i = 0; i < count; ++i) {
     Status stored = store_element(*leaves[i], tensor, i);
     if (!stored.ok()) {
-      return input_error(input, "element " + std::to_string(i) + " of 'data' (" + describe_leaf(*leaves[i]) +
-                                    ") is " + stored.message() + " for datatype " + kserve_datatype(dtype));
+      return input_error(input, "element " + std::to_string(i) + " of 'data' (" + describe_leaf(*leaves[i]) + ") is " +
+                                    stored.message() + " for datatype " + kserve_datatype(dtype));
     }
   }
   return tensor;
@@ -147,7 +157,8 @@ Expected<Tensor> tensor_from_binary(const std::string& input, DataType dtype, co
   while (offset < bytes.size()) {
     if (bytes.size() - offset < 4) return input_error(input, "binary BYTES data ends inside an element's length");
     uint32_t length = 0;
-    for (int b = 0; b < 4; ++b) length |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + b])) << (8 * b);
+    for (int b = 0; b < 4; ++b)
+      length |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + b])) << (8 * b);
     offset += 4;
     if (bytes.size() - offset < length) {
       return input_error(input, "binary BYTES element " + std::to_string(values.size()) + " has length " +
@@ -241,9 +252,11 @@ Status parse_outputs(const json& outputs, HttpInferRequest& out) {
     bool binary = out.binary_data_output;
     if (entry.contains("parameters")) {
       const json& parameters = entry["parameters"];
-      if (!parameters.is_object()) return invalid_argument("output " + single_quoted(name) + ": 'parameters' must be an object");
+      if (!parameters.is_object())
+        return invalid_argument("output " + single_quoted(name) + ": 'parameters' must be an object");
       if (parameters.contains("binary_data")) {
-        KILN_ASSIGN_OR_RETURN(binary, bool_parameter(parameters, "binary_data", "output " + single_quoted(name) + ": "));
+        KILN_ASSIGN_OR_RETURN(binary,
+                              bool_parameter(parameters, "binary_data", "output " + single_quoted(name) + ": "));
       }
       if (parameters.contains("classification")) {
         return unimplemented("output " + single_quoted(name) + ": the classification extension is not supported");
@@ -277,7 +290,8 @@ Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view
     }
     std::string name = entry["name"].get<std::string>();
     if (out.request.inputs.count(name) != 0) return input_error(name, "given more than once");
-    if (!entry.contains("datatype") || !entry["datatype"].is_string()) return input_error(name, "needs a string 'datatype'");
+    if (!entry.contains("datatype") || !entry["datatype"].is_string())
+      return input_error(name, "needs a string 'datatype'");
     auto dtype = parse_kserve_datatype(entry["datatype"].get<std::string>());
     if (!dtype.ok()) return input_error(name, dtype.status().message());
     if (!entry.contains("shape")) return input_error(name, "needs a 'shape'");
@@ -288,8 +302,9 @@ Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view
       if (entry.contains("data")) return input_error(name, "has both 'data' and binary_data_size");
       if (binary_size.value() > binary.size() - binary_offset) {
         return input_error(name, "binary_data_size " + std::to_string(binary_size.value()) +
-                                     " runs past the end of the body (" + std::to_string(binary.size() - binary_offset) +
-                                     " binary bytes left; is " + kInferenceHeaderContentLength + " right?)");
+                                     " runs past the end of the body (" +
+                                     std::to_string(binary.size() - binary_offset) + " binary bytes left; is " +
+                                     kInferenceHeaderContentLength + " right?)");
       }
       KILN_ASSIGN_OR_RETURN(tensor,
                             tensor_from_binary(name, *dtype, dims, binary.substr(binary_offset, binary_size.value())));
@@ -317,21 +332,50 @@ json json_data(const Tensor& tensor) {
     for (int64_t i = 0; i < count; ++i) data.push_back(element_of(i));
   };
   switch (tensor.dtype()) {
-    case DataType::kBool: append([&](int64_t i) { return tensor.data<bool>()[i]; }); break;
-    case DataType::kUint8: append([&](int64_t i) { return tensor.data<uint8_t>()[i]; }); break;
-    case DataType::kUint16: append([&](int64_t i) { return tensor.data<uint16_t>()[i]; }); break;
-    case DataType::kUint32: append([&](int64_t i) { return tensor.data<uint32_t>()[i]; }); break;
-    case DataType::kUint64: append([&](int64_t i) { return tensor.data<uint64_t>()[i]; }); break;
-    case DataType::kInt8: append([&](int64_t i) { return tensor.data<int8_t>()[i]; }); break;
-    case DataType::kInt16: append([&](int64_t i) { return tensor.data<int16_t>()[i]; }); break;
-    case DataType::kInt32: append([&](int64_t i) { return tensor.data<int32_t>()[i]; }); break;
-    case DataType::kInt64: append([&](int64_t i) { return tensor.data<int64_t>()[i]; }); break;
-    case DataType::kFloat16: append([&](int64_t i) { return static_cast<float>(tensor.data<Float16>()[i]); }); break;
-    case DataType::kBFloat16: append([&](int64_t i) { return static_cast<float>(tensor.data<BFloat16>()[i]); }); break;
-    case DataType::kFloat32: append([&](int64_t i) { return tensor.data<float>()[i]; }); break;
-    case DataType::kFloat64: append([&](int64_t i) { return tensor.data<double>()[i]; }); break;
-    case DataType::kString: append([&](int64_t i) { return tensor.string_data()[i]; }); break;
-    default: break;
+    case DataType::kBool:
+      append([&](int64_t i) { return tensor.data<bool>()[i]; });
+      break;
+    case DataType::kUint8:
+      append([&](int64_t i) { return tensor.data<uint8_t>()[i]; });
+      break;
+    case DataType::kUint16:
+      append([&](int64_t i) { return tensor.data<uint16_t>()[i]; });
+      break;
+    case DataType::kUint32:
+      append([&](int64_t i) { return tensor.data<uint32_t>()[i]; });
+      break;
+    case DataType::kUint64:
+      append([&](int64_t i) { return tensor.data<uint64_t>()[i]; });
+      break;
+    case DataType::kInt8:
+      append([&](int64_t i) { return tensor.data<int8_t>()[i]; });
+      break;
+    case DataType::kInt16:
+      append([&](int64_t i) { return tensor.data<int16_t>()[i]; });
+      break;
+    case DataType::kInt32:
+      append([&](int64_t i) { return tensor.data<int32_t>()[i]; });
+      break;
+    case DataType::kInt64:
+      append([&](int64_t i) { return tensor.data<int64_t>()[i]; });
+      break;
+    case DataType::kFloat16:
+      append([&](int64_t i) { return static_cast<float>(tensor.data<Float16>()[i]); });
+      break;
+    case DataType::kBFloat16:
+      append([&](int64_t i) { return static_cast<float>(tensor.data<BFloat16>()[i]); });
+      break;
+    case DataType::kFloat32:
+      append([&](int64_t i) { return tensor.data<float>()[i]; });
+      break;
+    case DataType::kFloat64:
+      append([&](int64_t i) { return tensor.data<double>()[i]; });
+      break;
+    case DataType::kString:
+      append([&](int64_t i) { return tensor.string_data()[i]; });
+      break;
+    default:
+      break;
   }
   return data;
 }

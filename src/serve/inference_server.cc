@@ -37,7 +37,10 @@ std::vector<int64_t> served_shape(const Shape& shape) {
 
 std::string shape_text(const std::vector<int64_t>& dims) {
   std::string text = "[";
-  for (size_t i = 0; i < dims.size(); ++i) text += (i ? "," : "") + std::to_string(dims[i]);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i > 0) text += ',';
+    text += std::to_string(dims[i]);
+  }
   return text + "]";
 }
 
@@ -100,8 +103,7 @@ struct InferenceServer::State {
 namespace {
 
 Expected<std::unique_ptr<Model>> load_model(const ServerOptions& options, const std::string& name) {
-  KILN_ASSIGN_OR_RETURN(ModelConfig config,
-                        read_model_config(options.model_repository, name, options.default_backend));
+  KILN_ASSIGN_OR_RETURN(ModelConfig config, read_model_config(options.model_repository, name, options.default_backend));
   BuildConfig build;
   build.backend = config.backend;
   build.batch_buckets = config.batch_buckets;
@@ -136,8 +138,8 @@ Status validate_request(const Model& model, const InferRequest& request, std::ve
   for (const auto& [input, tensor] : request.inputs) {
     const IoDesc* desc = engine.find_input(input);
     if (desc == nullptr) {
-      return invalid_argument("model '" + name + "' has no input '" + input + "' (inputs: " +
-                              names_of(engine.inputs()) + ")");
+      return invalid_argument("model '" + name + "' has no input '" + input +
+                              "' (inputs: " + names_of(engine.inputs()) + ")");
     }
     std::string where = "input '" + input + "' of model '" + name + "'";
     if (tensor.dtype() != desc->dtype) {
@@ -160,9 +162,9 @@ Status validate_request(const Model& model, const InferRequest& request, std::ve
                               "], the model's max_batch_size");
     }
     if (batch >= 0 && dims[0] != batch) {
-      return invalid_argument("model '" + name + "': input '" + input + "' has batch size " +
-                              std::to_string(dims[0]) + " but input '" + batch_input + "' has " +
-                              std::to_string(batch) + " (axis 0 of every input is the batch)");
+      return invalid_argument("model '" + name + "': input '" + input + "' has batch size " + std::to_string(dims[0]) +
+                              " but input '" + batch_input + "' has " + std::to_string(batch) +
+                              " (axis 0 of every input is the batch)");
     }
     batch = dims[0];
     batch_input = input;
@@ -182,8 +184,8 @@ Status validate_request(const Model& model, const InferRequest& request, std::ve
     size_t index = 0;
     while (index < outputs.size() && outputs[index].name != requested) ++index;
     if (index == outputs.size()) {
-      return invalid_argument("model '" + name + "' has no output '" + requested + "' (outputs: " +
-                              names_of(outputs) + ")");
+      return invalid_argument("model '" + name + "' has no output '" + requested + "' (outputs: " + names_of(outputs) +
+                              ")");
     }
     for (size_t earlier : output_indices) {
       if (earlier == index) return invalid_argument("model '" + name + "': output '" + requested + "' asked for twice");

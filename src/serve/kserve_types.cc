@@ -46,22 +46,29 @@ Expected<DataType> parse_kserve_datatype(const std::string& name) {
 
 int http_status_for(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk: return 200;
+    case StatusCode::kOk:
+      return 200;
     // The request itself is wrong (or asks for something Kiln does not do).
     case StatusCode::kInvalidArgument:
     case StatusCode::kOutOfRange:
     case StatusCode::kFormatError:
-    case StatusCode::kUnimplemented: return 400;
-    case StatusCode::kNotFound: return 404;
+    case StatusCode::kUnimplemented:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
     // A full queue is reported the way Triton does (unavailable for now): clients
     // treat 503 as "retry later", which is what the caller should do.
     case StatusCode::kResourceExhausted:
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
     // The client went away or gave up; nginx's 499 names exactly that.
-    case StatusCode::kCancelled: return 499;
+    case StatusCode::kCancelled:
+      return 499;
     case StatusCode::kIoError:
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -69,18 +76,28 @@ int http_status_for(const Status& status) {
 int grpc_code_for(const Status& status) {
   // grpc::StatusCode numbering.
   switch (status.code()) {
-    case StatusCode::kOk: return 0;
-    case StatusCode::kCancelled: return 1;
+    case StatusCode::kOk:
+      return 0;
+    case StatusCode::kCancelled:
+      return 1;
     case StatusCode::kInvalidArgument:
-    case StatusCode::kFormatError: return 3;
-    case StatusCode::kDeadlineExceeded: return 4;
-    case StatusCode::kNotFound: return 5;
-    case StatusCode::kResourceExhausted: return 8;
-    case StatusCode::kOutOfRange: return 11;
-    case StatusCode::kUnimplemented: return 12;
+    case StatusCode::kFormatError:
+      return 3;
+    case StatusCode::kDeadlineExceeded:
+      return 4;
+    case StatusCode::kNotFound:
+      return 5;
+    case StatusCode::kResourceExhausted:
+      return 8;
+    case StatusCode::kOutOfRange:
+      return 11;
+    case StatusCode::kUnimplemented:
+      return 12;
     case StatusCode::kIoError:
-    case StatusCode::kInternal: return 13;
-    case StatusCode::kUnavailable: return 14;
+    case StatusCode::kInternal:
+      return 13;
+    case StatusCode::kUnavailable:
+      return 14;
   }
   return 2;  // UNKNOWN
 }

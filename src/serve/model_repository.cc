@@ -43,10 +43,9 @@ class ConfigReader {
                             int64_t max = std::numeric_limits<int64_t>::max()) const {
     // Non-negative integers are stored unsigned and may exceed int64.
     bool in_range = value.is_number_integer() &&
-                    (value.is_number_unsigned()
-                         ? value.get<uint64_t>() <= static_cast<uint64_t>(max) &&
-                               (min <= 0 || value.get<uint64_t>() >= static_cast<uint64_t>(min))
-                         : value.get<int64_t>() >= min && value.get<int64_t>() <= max);
+                    (value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(max) &&
+                                                      (min <= 0 || value.get<uint64_t>() >= static_cast<uint64_t>(min))
+                                                : value.get<int64_t>() >= min && value.get<int64_t>() <= max);
     if (!in_range) {
       std::string range = max == std::numeric_limits<int64_t>::max()
                               ? ">= " + std::to_string(min)
@@ -58,7 +57,8 @@ class ConfigReader {
 
   // A non-empty, strictly ascending list of positive integers.
   Expected<std::vector<int64_t>> batch_sizes(const json& value, const std::string& key) const {
-    if (!value.is_array() || value.empty()) return error(key, "must be a non-empty array of integers, got " + value.dump());
+    if (!value.is_array() || value.empty())
+      return error(key, "must be a non-empty array of integers, got " + value.dump());
     std::vector<int64_t> sizes;
     for (const json& element : value) {
       KILN_ASSIGN_OR_RETURN(int64_t size, integer(element, key, 1));
@@ -94,9 +94,12 @@ Expected<DataType> parse_precision(const std::string& text) {
 
 const char* precision_name(DataType precision) {
   switch (precision) {
-    case DataType::kFloat16: return "fp16";
-    case DataType::kBFloat16: return "bf16";
-    default: return "fp32";
+    case DataType::kFloat16:
+      return "fp16";
+    case DataType::kBFloat16:
+      return "bf16";
+    default:
+      return "fp32";
   }
 }
 
@@ -125,9 +128,8 @@ Status parse_dynamic_batching(const json& object, const std::string& file_name, 
   }
   // The default level is checked against the level count whatever the key order.
   if (object.contains("default_priority_level")) {
-    KILN_ASSIGN_OR_RETURN(int64_t level,
-                          reader.integer(object["default_priority_level"], "default_priority_level", 1,
-                                         options.priority_levels));
+    KILN_ASSIGN_OR_RETURN(int64_t level, reader.integer(object["default_priority_level"], "default_priority_level", 1,
+                                                        options.priority_levels));
     options.default_priority = static_cast<int>(level);
   } else {
     options.default_priority = std::min(options.default_priority, options.priority_levels);
@@ -196,8 +198,7 @@ Expected<ModelConfig> read_model_config(const std::string& repository, const std
                             kOnnxFile + "; keep one");
   }
   if (!has_plan && !has_onnx) {
-    return not_found("model directory '" + directory.string() + "' holds neither " + kPlanFile + " nor " +
-                     kOnnxFile);
+    return not_found("model directory '" + directory.string() + "' holds neither " + kPlanFile + " nor " + kOnnxFile);
   }
   ModelConfig config;
   config.name = name;

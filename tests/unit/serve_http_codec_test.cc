@@ -200,8 +200,7 @@ TEST(ServeHttpCodec, BinarySizeMustMatchTheShape) {
   std::string header =
       R"({"inputs": [{"name": "a", "shape": [2, 2], "datatype": "FP32", "parameters": {"binary_data_size": 12}}]})";
   std::string message = error_of(header + std::string(12, '\0'), header.size());
-  EXPECT_NE(message.find("input 'a': binary_data_size is 12 bytes but shape [2x2] of FP32 needs 16"),
-            std::string::npos)
+  EXPECT_NE(message.find("input 'a': binary_data_size is 12 bytes but shape [2x2] of FP32 needs 16"), std::string::npos)
       << message;
   std::string strings_header =
       R"({"inputs": [{"name": "s", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": 6}}]})";
@@ -272,9 +271,7 @@ TEST(ServeHttpCodec, BinaryChoiceFollowsTheRequest) {
   EXPECT_EQ(binary_choice(request, response), (std::vector<bool>{true, false}));
 }
 
-TEST(ServeHttpCodec, ErrorJson) {
-  EXPECT_EQ(error_json("input 'x': \"bad\""), R"({"error":"input 'x': \"bad\""})");
-}
+TEST(ServeHttpCodec, ErrorJson) { EXPECT_EQ(error_json("input 'x': \"bad\""), R"({"error":"input 'x': \"bad\""})"); }
 
 }  // namespace
 }  // namespace kiln::serve

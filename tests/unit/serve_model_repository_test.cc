@@ -82,8 +82,9 @@ TEST(ServeModelConfig, PlansKeepTheirProfiles) {
   ASSERT_TRUE(parse_model_config(R"({"max_batch_size": 4})", "c", config).ok());
   EXPECT_TRUE(config.batch_buckets.empty());
   EXPECT_EQ(config.batching.max_batch_size, 4);
-  EXPECT_NE(parse_error(R"({"batch_buckets": [1, 8]})", plan_model()).find("'batch_buckets' applies to ONNX models only"),
-            std::string::npos);
+  EXPECT_NE(
+      parse_error(R"({"batch_buckets": [1, 8]})", plan_model()).find("'batch_buckets' applies to ONNX models only"),
+      std::string::npos);
   EXPECT_NE(parse_error(R"({"precision": "fp16"})", plan_model()).find("'precision' applies to ONNX models only"),
             std::string::npos);
 }
@@ -101,10 +102,12 @@ TEST(ServeModelConfig, ErrorsNameTheFileAndKey) {
       {R"({"precision": "int4"})", "'precision' must be fp32, fp16 or bf16, got 'int4'"},
       {R"({"batch_buckets": [8, 4]})", "'batch_buckets' must be strictly ascending"},
       {R"({"batch_buckets": []})", "'batch_buckets' must be a non-empty array"},
-      {R"({"max_batch_size": 64, "batch_buckets": [1, 8]})", "'max_batch_size' is 64 but the largest of batch_buckets is 8"},
+      {R"({"max_batch_size": 64, "batch_buckets": [1, 8]})",
+       "'max_batch_size' is 64 but the largest of batch_buckets is 8"},
       {R"({"max_batch_sise": 8})", "unknown key 'max_batch_sise'"},
       {R"({"dynamic_batching": {"max_queue_size": 0}})", "'dynamic_batching.max_queue_size' must be an integer >= 1"},
-      {R"({"dynamic_batching": {"preserve_ordering": 1}})", "'dynamic_batching.preserve_ordering' must be true or false"},
+      {R"({"dynamic_batching": {"preserve_ordering": 1}})",
+       "'dynamic_batching.preserve_ordering' must be true or false"},
       {R"({"dynamic_batching": {"priority_levels": 2, "default_priority_level": 3}})",
        "'dynamic_batching.default_priority_level' must be an integer in [1, 2], got 3"},
       {R"({"dynamic_batching": {"delay": 3}})", "unknown key 'dynamic_batching.delay'"},
