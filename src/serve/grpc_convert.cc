@@ -77,8 +77,8 @@ Expected<Tensor> tensor_from_field(const Field& field, DataType dtype, const Dim
     auto value = field.Get(static_cast<int>(i));
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) < sizeof(value)) {
       if (!std::in_range<T>(value)) {
-        return invalid_argument("input '" + name + "': element " + std::to_string(i) + " (" +
-                                std::to_string(value) + ") does not fit " + datatype);
+        return invalid_argument("input '" + name + "': element " + std::to_string(i) + " (" + std::to_string(value) +
+                                ") does not fit " + datatype);
       }
     }
     out[i] = static_cast<T>(value);
@@ -101,22 +101,18 @@ Expected<Tensor> tensor_from_contents(const InferTensorContents& contents, DataT
       return tensor_from_field<int64_t>(contents.int64_contents(), dtype, dims, count, name, datatype,
                                         "int64_contents");
     case DataType::kUint8:
-      return tensor_from_field<uint8_t>(contents.uint_contents(), dtype, dims, count, name, datatype,
-                                        "uint_contents");
+      return tensor_from_field<uint8_t>(contents.uint_contents(), dtype, dims, count, name, datatype, "uint_contents");
     case DataType::kUint16:
-      return tensor_from_field<uint16_t>(contents.uint_contents(), dtype, dims, count, name, datatype,
-                                         "uint_contents");
+      return tensor_from_field<uint16_t>(contents.uint_contents(), dtype, dims, count, name, datatype, "uint_contents");
     case DataType::kUint32:
-      return tensor_from_field<uint32_t>(contents.uint_contents(), dtype, dims, count, name, datatype,
-                                         "uint_contents");
+      return tensor_from_field<uint32_t>(contents.uint_contents(), dtype, dims, count, name, datatype, "uint_contents");
     case DataType::kUint64:
       return tensor_from_field<uint64_t>(contents.uint64_contents(), dtype, dims, count, name, datatype,
                                          "uint64_contents");
     case DataType::kFloat32:
       return tensor_from_field<float>(contents.fp32_contents(), dtype, dims, count, name, datatype, "fp32_contents");
     case DataType::kFloat64:
-      return tensor_from_field<double>(contents.fp64_contents(), dtype, dims, count, name, datatype,
-                                       "fp64_contents");
+      return tensor_from_field<double>(contents.fp64_contents(), dtype, dims, count, name, datatype, "fp64_contents");
     case DataType::kString: {
       if (contents.bytes_contents_size() != count) {
         return invalid_argument("input '" + name + "': BYTES shape " + shape_text(dims) + " needs " +
@@ -148,8 +144,8 @@ Expected<int64_t> integer_parameter(const InferParameter& parameter, const std::
       return parameter.int64_param();
     case InferParameter::kUint64Param:
       if (parameter.uint64_param() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        return invalid_argument("request parameter '" + key + "' is out of range: " +
-                                std::to_string(parameter.uint64_param()));
+        return invalid_argument("request parameter '" + key +
+                                "' is out of range: " + std::to_string(parameter.uint64_param()));
       }
       return static_cast<int64_t>(parameter.uint64_param());
     default:
@@ -372,8 +368,7 @@ Status model_config_to_proto(const ModelConfig& config, const ModelMetadata& met
   return ok_status();
 }
 
-void statistics_to_proto(const std::vector<ModelStatistics>& statistics,
-                         inference::ModelStatisticsResponse* message) {
+void statistics_to_proto(const std::vector<ModelStatistics>& statistics, inference::ModelStatisticsResponse* message) {
   for (const ModelStatistics& model : statistics) {
     auto* out = message->add_model_stats();
     out->set_name(model.name);

@@ -34,9 +34,7 @@ Expected<std::vector<std::string>> decode_bytes_elements(const std::string& raw,
 void server_metadata_to_proto(const ServerMetadata& metadata, inference::ServerMetadataResponse* message);
 void model_metadata_to_proto(const ModelMetadata& metadata, inference::ModelMetadataResponse* message);
 // Triton's config layout: with max_batch_size > 0 the dims leave out the batch axis.
-Status model_config_to_proto(const ModelConfig& config, const ModelMetadata& metadata,
-                             inference::ModelConfig* message);
-void statistics_to_proto(const std::vector<ModelStatistics>& statistics,
-                         inference::ModelStatisticsResponse* message);
+Status model_config_to_proto(const ModelConfig& config, const ModelMetadata& metadata, inference::ModelConfig* message);
+void statistics_to_proto(const std::vector<ModelStatistics>& statistics, inference::ModelStatisticsResponse* message);
 
 }  // namespace kiln::serve

@@ -86,14 +86,14 @@ class KserveService final : public inference::GRPCInferenceService::CallbackServ
       reactor->Finish(to_grpc_status(infer_request.status()));
       return reactor;
     }
-    Status submitted = server_.infer(std::move(infer_request).value(),
-                                     [reactor, response](Expected<InferResponse> result) {
-                                       if (!result.ok()) {
-                                         reactor->Finish(to_grpc_status(result.status()));
-                                         return;
-                                       }
-                                       reactor->Finish(to_grpc_status(infer_response_to_proto(*result, response)));
-                                     });
+    Status submitted =
+        server_.infer(std::move(infer_request).value(), [reactor, response](Expected<InferResponse> result) {
+          if (!result.ok()) {
+            reactor->Finish(to_grpc_status(result.status()));
+            return;
+          }
+          reactor->Finish(to_grpc_status(infer_response_to_proto(*result, response)));
+        });
     // A refused request never reaches the callback, so it is finished here.
     if (!submitted.ok()) reactor->Finish(to_grpc_status(submitted));
     return reactor;

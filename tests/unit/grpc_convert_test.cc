@@ -173,10 +173,10 @@ TEST(GrpcConvert, BytesElementsRoundTripAndRejectDamage) {
   ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
   EXPECT_EQ(*decoded, elements);
 
-  EXPECT_FALSE(decode_bytes_elements(raw, 3, "s").ok());                          // one too many
-  EXPECT_FALSE(decode_bytes_elements(raw, 5, "s").ok());                          // one too few
+  EXPECT_FALSE(decode_bytes_elements(raw, 3, "s").ok());                            // one too many
+  EXPECT_FALSE(decode_bytes_elements(raw, 5, "s").ok());                            // one too few
   EXPECT_FALSE(decode_bytes_elements(raw.substr(0, raw.size() - 1), 4, "s").ok());  // truncated element
-  EXPECT_FALSE(decode_bytes_elements(raw + "\1\0", 4, "s").ok());                 // truncated prefix
+  EXPECT_FALSE(decode_bytes_elements(raw + "\1\0", 4, "s").ok());                   // truncated prefix
 
   inference::ModelInferRequest message;
   add_input(&message, "s", "BYTES", {2, 2});
