@@ -242,7 +242,13 @@ struct DynamicBatcher::State {
         completions.push_back({batch[i].sequence, std::move(batch[i].done), std::move(parts[i])});
       }
     } else {
-      for (QueuedRequest& r : batch) completions.push_back({r.sequence, std::move(r.done), outputs.status()});
+      // A request that ran alone sees the engine's error as is; one that ran
+      // with others learns why its own valid inputs failed.
+      const Status error = batch.size() == 1
+                               ? outputs.status()
+                               : outputs.status().with_context("batch of " + std::to_string(total) + " items from " +
+                                                               std::to_string(batch.size()) + " requests");
+      for (QueuedRequest& r : batch) completions.push_back({r.sequence, std::move(r.done), error});
     }
     const auto answered = BatcherClock::now();
     {

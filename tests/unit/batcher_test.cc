@@ -170,6 +170,28 @@ TEST(DynamicBatcher, ManyThreadsGetTheirOwnResults) {
   EXPECT_EQ(batches, stats.execution_count);
   EXPECT_EQ(histogram_items, items);
   EXPECT_EQ(stats.batch_compute_ns.size(), stats.batch_size_histogram.size());
+  EXPECT_GT(stats.compute_ns, 0u);
+  EXPECT_GE(stats.request_ns, stats.queue_ns);  // each request: submit -> start <= submit -> answer
+}
+
+TEST(DynamicBatcher, CallbacksMaySubmitAgain) {
+  auto engine = matmul_engine();
+  ASSERT_NE(engine, nullptr);
+  auto batcher = DynamicBatcher::create(engine, {});
+  ASSERT_TRUE(batcher.ok());
+  std::promise<int> last;
+  std::function<void(int)> chain = [&](int step) {
+    Status s = (*batcher)->submit({{"x", random_tensor({1, kIn}, 50 + step)}}, [&, step](Expected<Outputs> result) {
+      if (!result.ok() || step == 4) {
+        last.set_value(result.ok() ? step : -1);
+        return;
+      }
+      chain(step + 1);
+    });
+    if (!s.ok()) last.set_value(-1);
+  };
+  chain(0);
+  EXPECT_EQ(last.get_future().get(), 4);
 }
 
 TEST(DynamicBatcher, QueuedRequestsAreJoinedIntoFullBatches) {
@@ -455,6 +477,7 @@ TEST(DynamicBatcher, FailedBatchFailsEveryRequestInIt) {
   ASSERT_FALSE(a.ok());
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(a.status().to_string(), b.status().to_string());
+  EXPECT_NE(a.status().message().find("batch of 2 items from 2 requests"), std::string::npos) << a.status().message();
   BatcherStats stats = (*batcher)->stats();
   EXPECT_EQ(stats.requests_failed, 2u);
   EXPECT_EQ(stats.requests_ok, 1u);
