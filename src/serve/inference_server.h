@@ -93,12 +93,19 @@ struct DurationStat {
   uint64_t ns = 0;
 };
 
+// Cumulative since the model was loaded. success: requests and their
+// submit-to-response time; fail: requests that failed (rejected as invalid,
+// queue full, timed out, failed to run; ns 0); queue: requests and their time
+// waiting for a batch; compute_infer: batches and their run time (inputs in
+// host memory to outputs in host memory, so compute_input and compute_output
+// stay 0: their time is inside compute_infer).
 struct ModelStatistics {
   std::string name;
   std::string version = "1";
   uint64_t last_inference_ms = 0;  // ms since the epoch
   uint64_t inference_count = 0;    // items
   uint64_t execution_count = 0;    // batches
+  uint64_t pending = 0;            // requests queued now
   DurationStat success, fail, queue, compute_input, compute_infer, compute_output;
   struct BatchStat {
     int64_t batch_size = 0;

@@ -14,5 +14,6 @@ void add_run_command(CLI::App& app, CommandAction& action);
 void add_bench_command(CLI::App& app, CommandAction& action);
 void add_inspect_command(CLI::App& app, CommandAction& action);
 void add_build_command(CLI::App& app, CommandAction& action);
+void add_serve_command(CLI::App& app, CommandAction& action);
 
 }  // namespace kiln::cli

@@ -7,13 +7,14 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"kiln: build, run, measure and inspect ONNX models"};
+  CLI::App app{"kiln: build, run, measure, inspect and serve ONNX models"};
   app.require_subcommand(1);
   kiln::cli::CommandAction action;
   kiln::cli::add_build_command(app, action);
   kiln::cli::add_run_command(app, action);
   kiln::cli::add_bench_command(app, action);
   kiln::cli::add_inspect_command(app, action);
+  kiln::cli::add_serve_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
