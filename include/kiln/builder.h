@@ -56,7 +56,9 @@ struct BuildConfig {
   // candidate algorithms at every profile's opt shapes and keep the fastest
   // that is also valid at the profile's min and max shapes; the choice is
   // stored in the node (attribute "kiln.tactics") and so in the plan. Off:
-  // kernels choose by heuristic when a context prepares its shapes.
+  // kernels choose by heuristic when a context prepares its shapes (as they
+  // also do for an engine without profiles whose inputs are dynamic: it has
+  // no opt shapes to time).
   bool time_tactics = true;
   // Timing cache file (tactic choices of earlier builds, by device and layer
   // signature): read before timing (a missing file is empty; an unusable one is

@@ -1,16 +1,14 @@
 // Conv and kiln.FusedConv (1-D, 2-D and 3-D, NCHW) through cuDNN. The algorithm
-// and workspace are chosen at shape time (choose_conv_algorithm: the tactic the
-// builder timed and stored in the node, else cuDNN's heuristic); asymmetric padding (which cuDNN's
-// descriptors cannot express) pads the input into the workspace first.
+// and workspace are chosen at shape time (conv_algorithm.h); asymmetric padding
+// (which cuDNN's descriptors cannot express) pads the input into the workspace first.
 // FusedConv whose program is exactly Relu (with a bias) uses
 // cudnnConvolutionBiasActivationForward; any other program runs as one
 // bias + program kernel after the convolution.
 #include <algorithm>
-#include <cstdio>
 #include <memory>
 
 #include "backends/cuda/device_memory_pool.h"
-#include "backends/cuda/kernel_tactics.h"
+#include "backends/cuda/kernels/conv_algorithm.h"
 #include "backends/cuda/kernels/data_movement_launch.h"
 #include "backends/cuda/kernels/kernel_helpers.h"
 
@@ -20,8 +18,6 @@
 
 namespace kiln::cuda {
 namespace {
-
-constexpr size_t kMaxConvWorkspace = size_t{1} << 30;
 
 Expected<cudnnDataType_t> cudnn_type(const Node& node, DataType dtype) {
   switch (dtype) {
@@ -136,121 +132,6 @@ Status set_tensor(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const Dims
   return ok_status();
 }
 
-const char* algorithm_name(cudnnConvolutionFwdAlgo_t algorithm) {
-  switch (algorithm) {
-    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "IMPLICIT_GEMM";
-    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM: return "IMPLICIT_PRECOMP_GEMM";
-    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM: return "GEMM";
-    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT: return "DIRECT";
-    case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "FFT";
-    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "FFT_TILING";
-    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "WINOGRAD";
-    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "WINOGRAD_NONFUSED";
-    default: return "algorithm";
-  }
-}
-
-const char* math_name(cudnnMathType_t math) {
-  switch (math) {
-    case CUDNN_TENSOR_OP_MATH: return "tensor-op";
-    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor-op-conversion";
-    case CUDNN_FMA_MATH: return "fma";
-    default: return "default-math";
-  }
-}
-
-bool is_tensor_op_math(cudnnMathType_t math) {
-  return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-}
-
-// Tactic id "cudnn:<algorithm>,<math type>" (the enums' values).
-KernelTactic conv_tactic(cudnnConvolutionFwdAlgo_t algorithm, cudnnMathType_t math) {
-  return KernelTactic{"cudnn:" + std::to_string(static_cast<int>(algorithm)) + "," +
-                          std::to_string(static_cast<int>(math)),
-                      std::string("cudnn ") + algorithm_name(algorithm) + " " + math_name(math)};
-}
-
-bool parse_conv_tactic(const std::string& id, cudnnConvolutionFwdAlgo_t* algorithm, cudnnMathType_t* math) {
-  int a = -1, m = -1, consumed = 0;
-  if (std::sscanf(id.c_str(), "cudnn:%d,%d%n", &a, &m, &consumed) != 2 || consumed != static_cast<int>(id.size())) {
-    return false;
-  }
-  if (a < 0 || a >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT || m < CUDNN_DEFAULT_MATH || m > CUDNN_FMA_MATH) return false;
-  *algorithm = static_cast<cudnnConvolutionFwdAlgo_t>(a);
-  *math = static_cast<cudnnMathType_t>(m);
-  return true;
-}
-
-struct ConvAlgorithm {
-  cudnnConvolutionFwdAlgo_t algorithm = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-  size_t workspace = 0;
-};
-
-// Chooses the algorithm and sets its math type on d.conv: the requested tactic
-// (forced by the builder, or stored in the node for these shapes) when it is
-// valid here, else the first algorithm cuDNN's heuristic ranks that succeeds
-// within kMaxConvWorkspace. With args.candidates, lists every such algorithm.
-// On entry d.conv carries the math type the precision allows.
-Expected<ConvAlgorithm> choose_conv_algorithm(const PrepareArgs& args, const ConvDescriptors& d, bool tensor_ops,
-                                              DataType dtype) {
-  const Node& node = args.node;
-  cudnnHandle_t cudnn = args.libraries.cudnn;
-  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int returned = 0;
-  KILN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(cudnn, d.x, d.w, d.conv, d.y,
-                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
-  std::vector<const cudnnConvolutionFwdAlgoPerf_t*> usable;
-  for (int i = 0; i < returned; ++i) {
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kMaxConvWorkspace) usable.push_back(&perf[i]);
-  }
-  if (args.candidates) {
-    for (const auto* p : usable) {
-      KernelTactic tactic = conv_tactic(p->algo, tensor_ops ? p->mathType : CUDNN_FMA_MATH);
-      if (std::find(args.candidates->begin(), args.candidates->end(), tactic) == args.candidates->end()) {
-        args.candidates->push_back(std::move(tactic));
-      }
-    }
-  }
-  cudnnMathType_t initial_math = CUDNN_DEFAULT_MATH;
-  KILN_CUDNN_CHECK(cudnnGetConvolutionMathType(d.conv, &initial_math));
-  if (auto requested = requested_tactic(args, dtype)) {
-    cudnnConvolutionFwdAlgo_t algorithm;
-    cudnnMathType_t math;
-    std::string why;
-    if (!parse_conv_tactic(requested->tactic.id, &algorithm, &math)) {
-      why = "is not a cuDNN convolution tactic";
-    } else if (!tensor_ops && is_tensor_op_math(math)) {
-      why = "uses tensor-op math, which " + std::string(dtype_name(dtype)) + " without TF32 does not allow";
-    } else {
-      size_t workspace = 0;
-      cudnnStatus_t status = cudnnSetConvolutionMathType(d.conv, tensor_ops ? math : CUDNN_FMA_MATH);
-      if (status == CUDNN_STATUS_SUCCESS) {
-        status = cudnnGetConvolutionForwardWorkspaceSize(cudnn, d.x, d.w, d.conv, d.y, algorithm, &workspace);
-      }
-      if (status != CUDNN_STATUS_SUCCESS) {
-        why = std::string("is not supported for input ") + dims_to_string(args.inputs[0].dims) + " (" +
-              cudnnGetErrorString(status) + ")";
-      } else if (workspace > kMaxConvWorkspace) {
-        why = "needs " + std::to_string(workspace) + " bytes of workspace, more than the limit of " +
-              std::to_string(kMaxConvWorkspace);
-      } else {
-        return ConvAlgorithm{algorithm, workspace};
-      }
-    }
-    KILN_RETURN_IF_ERROR(reject_tactic(node, *requested, why));
-    KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, initial_math));
-  }
-  if (usable.empty()) {
-    return unimplemented(node.describe() + ": cuDNN offers no convolution algorithm for input " +
-                         dims_to_string(args.inputs[0].dims) + " and weight " + dims_to_string(args.inputs[1].dims));
-  }
-  ConvAlgorithm chosen{usable.front()->algo, 0};
-  if (tensor_ops) KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, usable.front()->mathType));
-  KILN_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cudnn, d.x, d.w, d.conv, d.y, chosen.algorithm,
-                                                           &chosen.workspace));
-  return chosen;
-}
-
 Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
   const Node& node = args.node;
   const Dims& x = args.inputs[0].dims;
@@ -322,7 +203,8 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
                           dims_to_string(ys));
   }
 
-  KILN_ASSIGN_OR_RETURN(ConvAlgorithm algorithm, choose_conv_algorithm(args, d, tensor_ops, dtype));
+  KILN_ASSIGN_OR_RETURN(ConvAlgorithm algorithm,
+                        choose_conv_algorithm(args, ConvOperands{d.x, d.w, d.conv, d.y}, tensor_ops, dtype));
   plan.algorithm = algorithm.algorithm;
   plan.conv_workspace = algorithm.workspace;
 
