@@ -1,6 +1,8 @@
 // Builder: turns an imported graph into an Engine for one backend.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +15,33 @@
 
 namespace kiln {
 
+// What a build reports while it chooses tactics (CUDA: it times every
+// convolution and matmul candidate on each profile's opt shapes). Delivered on
+// the building thread, in order.
+struct BuildProgress {
+  enum class Event {
+    kTacticsStart,  // layers_total is known
+    kLayerDone,     // one layer of one profile decided: layer, profile, tactic, tactic_ms, from_cache
+    kTacticsDone,   // the totals
+    kWarning,       // message: something the build worked around (an unusable timing cache file, ...)
+  };
+  Event event = Event::kTacticsStart;
+  // A layer is one node for one profile.
+  size_t layers_done = 0;
+  size_t layers_total = 0;
+  size_t layers_timed = 0;  // candidates measured on the device
+  size_t cache_hits = 0;    // taken from the timing cache
+  double elapsed_seconds = 0;  // since the build started
+  std::string layer;        // node name (kLayerDone)
+  std::string op_type;
+  size_t profile = 0;
+  std::string tactic;       // the chosen tactic, described for people; empty: none fits, the heuristic decides at run time
+  double tactic_ms = 0;     // its median time at the opt shapes
+  bool from_cache = false;
+  std::string message;      // kWarning
+};
+using BuildProgressFn = std::function<void(const BuildProgress&)>;
+
 struct BuildConfig {
   BackendKind backend = BackendKind::kCpu;
   // Run the graph passes (constant folding, fusion, ...).
@@ -23,6 +52,24 @@ struct BuildConfig {
   std::vector<int64_t> batch_buckets;
   // float32 (default), float16 or bfloat16: the precision float32 layers run in.
   DataType precision = DataType::kFloat32;
+  // Backends that have tactics (CUDA) time each convolution's and matmul's
+  // candidate algorithms at every profile's opt shapes and keep the fastest
+  // that is also valid at the profile's min and max shapes; the choice is
+  // stored in the node (attribute "kiln.tactics") and so in the plan. Off:
+  // kernels choose by heuristic when a context prepares its shapes (as they
+  // also do for an engine without profiles whose inputs are dynamic: it has
+  // no opt shapes to time).
+  bool time_tactics = true;
+  // Timing cache file (tactic choices of earlier builds, by device and layer
+  // signature): read before timing (a missing file is empty; an unusable one is
+  // a warning and is rewritten) and written back when new layers were timed.
+  // Empty: no file. Ignored by backends without tactics.
+  std::string timing_cache;
+  // float32 layers are timed for contexts that allow TF32 (the default of
+  // ExecutionOptions); a context that disallows it runs the heuristic's choice.
+  bool allow_tf32 = true;
+  // Optional: progress and warnings of the build. Empty: warnings go to stderr.
+  BuildProgressFn progress;
 };
 
 class Builder {

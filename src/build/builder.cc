@@ -1,5 +1,8 @@
 #include "kiln/builder.h"
 
+#include <chrono>
+
+#include "build/tactic_selection.h"
 #include "ir/shape_inference.h"
 #include "kiln/onnx.h"
 #include "kiln/plan.h"
@@ -16,13 +19,14 @@ std::vector<IoDesc> graph_inputs(const Graph& graph) {
   return out;
 }
 
-// Max shapes of a profile, with static inputs at their declared shape.
-Expected<InputShapes> max_shapes(const OptimizationProfile& profile, const Graph& graph) {
+// One point (min, opt or max) of a profile, with static inputs at their declared shape.
+Expected<InputShapes> profile_point(const OptimizationProfile& profile, const Graph& graph,
+                                    Dims ProfileRange::*point) {
   InputShapes shapes;
   for (Value* v : graph.inputs()) {
     auto it = profile.inputs.find(v->name);
     if (it != profile.inputs.end()) {
-      shapes[v->name] = it->second.max;
+      shapes[v->name] = it->second.*point;
     } else if (v->shape.is_static()) {
       shapes[v->name] = v->shape.known_dims();
     } else {
@@ -32,9 +36,49 @@ Expected<InputShapes> max_shapes(const OptimizationProfile& profile, const Graph
   return shapes;
 }
 
+Expected<InputShapes> max_shapes(const OptimizationProfile& profile, const Graph& graph) {
+  return profile_point(profile, graph, &ProfileRange::max);
+}
+
+// Asks the backend to choose tactics at every profile's shapes, with the
+// timing cache file read before and written after.
+Status select_tactics(Graph& graph, const Backend& backend, const std::vector<OptimizationProfile>& profiles,
+                      const std::vector<InputShapes>& static_shapes, const BuildConfig& config,
+                      std::chrono::steady_clock::time_point start) {
+  if (!config.time_tactics || !backend.has_tactics()) return ok_status();
+  TacticProgress progress(config.progress, start);
+  TacticSelection selection;
+  selection.allow_tf32 = config.allow_tf32;
+  selection.progress = &progress;
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    ProfileShapes shapes;
+    shapes.index = i;
+    KILN_ASSIGN_OR_RETURN(shapes.min, profile_point(profiles[i], graph, &ProfileRange::min));
+    KILN_ASSIGN_OR_RETURN(shapes.opt, profile_point(profiles[i], graph, &ProfileRange::opt));
+    KILN_ASSIGN_OR_RETURN(shapes.max, profile_point(profiles[i], graph, &ProfileRange::max));
+    selection.profiles.push_back(std::move(shapes));
+  }
+  for (const InputShapes& shapes : static_shapes) selection.profiles.push_back(ProfileShapes{0, shapes, shapes, shapes});
+  TimingCache cache;
+  if (!config.timing_cache.empty()) {
+    std::string warning;
+    cache = TimingCache::load(config.timing_cache, &warning);
+    if (!warning.empty()) progress.warning(warning);
+  }
+  selection.cache = &cache;
+  KILN_RETURN_IF_ERROR(backend.select_tactics(graph, selection));
+  if (!config.timing_cache.empty() && cache.modified()) {
+    // The engine is good without the cache file: a failed write is a warning.
+    Status saved = cache.save(config.timing_cache);
+    if (!saved.ok()) progress.warning(saved.message() + "; the timing cache was not updated");
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Expected<std::shared_ptr<Engine>> Builder::build(std::unique_ptr<Graph> graph, const BuildConfig& config) {
+  const auto start = std::chrono::steady_clock::now();
   if (!graph) return invalid_argument("no graph to build");
   KILN_ASSIGN_OR_RETURN(const Backend* backend, get_backend(config.backend));
   const OpRegistry& registry = OpRegistry::global();
@@ -87,6 +131,8 @@ Expected<std::shared_ptr<Engine>> Builder::build(std::unique_ptr<Graph> graph, c
     KILN_ASSIGN_OR_RETURN(InputShapes shapes, max_shapes(p, *graph));
     planned.push_back(shapes);
   }
+  KILN_RETURN_IF_ERROR(select_tactics(*graph, *backend, profiles,
+                                       profiles.empty() ? planned : std::vector<InputShapes>{}, config, start));
   for (const InputShapes& shapes : planned) {
     auto m = activation_memory(*graph, shapes);
     if (!m.ok()) return m.status().with_context("planning activation memory");
@@ -110,6 +156,7 @@ Expected<std::shared_ptr<Engine>> load_engine(const std::string& path, std::opti
   config.backend = plan.metadata.backend;
   config.optimize = false;  // the plan holds the optimised graph
   config.profiles = plan.metadata.profiles;
+  config.time_tactics = false;  // the plan holds the tactics chosen when it was built
   auto engine = Builder::build(std::move(plan.graph), config);
   if (!engine.ok()) return engine.status().with_context("plan '" + path + "'");
   return engine;

@@ -52,6 +52,9 @@ Status OpRegistry::validate(const Node& node) const {
                             std::to_string(schema->min_outputs) + " to " + std::to_string(schema->max_outputs));
   }
   for (const auto& [key, value] : node.attributes) {
+    // "kiln.*" attributes are annotations the builder adds (chosen tactics,
+    // build/tactic_record.h); any op may carry them and kernels read the ones they know.
+    if (key.rfind("kiln.", 0) == 0) continue;
     const AttributeSpec* spec = nullptr;
     for (const auto& s : schema->attributes) {
       if (s.name == key) spec = &s;

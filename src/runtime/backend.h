@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "build/tactic_selection.h"
 #include "ir/op_registry.h"
 #include "kiln/engine.h"
 #include "kiln/graph.h"
@@ -27,6 +28,14 @@ class Backend {
   // OK when this backend runs `node` with inputs described by `inputs`;
   // otherwise an error that names the node and the reason.
   virtual Status supports(const Node& node, const std::vector<TensorInfo>& inputs) const = 0;
+  // True when select_tactics chooses anything (the builder then reads and
+  // writes the timing cache); the CPU backend has nothing to choose.
+  virtual bool has_tactics() const { return false; }
+  // Build time, after the passes and support checks: for every node with
+  // several candidate kernels, measures them at each profile's opt shapes and
+  // records the choice in the node (build/tactic_record.h), using and filling
+  // the timing cache. Errors name the node and profile.
+  virtual Status select_tactics(Graph& graph, TacticSelection& selection) const { return ok_status(); }
   // `graph` outlives the executor (the Engine owns both).
   virtual Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
                                                                      const ExecutionOptions& options) const = 0;

@@ -32,6 +32,7 @@ struct BenchCommandOptions {
   bool no_tf32 = false;
   bool fp16 = false;
   bool bf16 = false;
+  std::string timing_cache;
   std::string percentiles;
   bool no_data_transfers = false;
   bool spin_wait = false;
@@ -176,7 +177,10 @@ int bench_model(const BenchCommandOptions& options) {
   }
   auto precision = precision_from_flags(options.fp16, options.bf16);
   if (!precision.ok()) return report_error("bench", precision.status());
-  auto engine = open_model(options.model, options.backend, *precision);
+  ModelBuildOptions build;
+  build.timing_cache = options.timing_cache;
+  build.allow_tf32 = !options.no_tf32;
+  auto engine = open_model(options.model, options.backend, *precision, build);
   if (!engine.ok()) return report_error("bench", engine.status());
   std::cout << "Model: " << options.model << "\nBackend: " << options.backend << "\n";
   if (!options.sweep.empty()) return sweep_model(*engine, options);
@@ -240,6 +244,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
       ->capture_default_str();
   sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
+  sub->add_option("--timing-cache", options->timing_cache,
+                  "When building an ONNX model: timing cache file to read tactic timings from and write back to");
   sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });
 }
 

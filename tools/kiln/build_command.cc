@@ -5,6 +5,7 @@
 #include <memory>
 #include <sstream>
 
+#include "build_progress.h"
 #include "cli_support.h"
 #include "commands.h"
 #include "kiln/builder.h"
@@ -23,6 +24,9 @@ struct BuildCommandOptions {
   bool no_optimize = false;
   bool fp16 = false;
   bool bf16 = false;
+  std::string timing_cache;
+  bool verbose = false;
+  bool no_tactic_timing = false;
 };
 
 Expected<std::vector<int64_t>> parse_buckets(const std::string& text) {
@@ -54,6 +58,9 @@ int build_model(const BuildCommandOptions& options) {
   auto precision = precision_from_flags(options.fp16, options.bf16);
   if (!precision.ok()) return report_error("build", precision.status());
   config.precision = *precision;
+  config.timing_cache = options.timing_cache;
+  config.time_tactics = !options.no_tactic_timing;
+  config.progress = make_build_progress_printer(options.verbose);
   for (const std::string& spec : options.profiles) {
     auto profile = parse_profile_spec(spec);
     if (!profile.ok()) return report_error("build", profile.status().with_context("--profile"));
@@ -115,6 +122,11 @@ void add_build_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--no-optimize", options->no_optimize, "Skip the graph passes");
   sub->add_flag("--fp16", options->fp16, "Compute float32 layers in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Compute float32 layers in bfloat16 (inputs and outputs stay float32)");
+  sub->add_option("--timing-cache", options->timing_cache,
+                  "Timing cache file: tactic timings are read from it and new ones written back");
+  sub->add_flag("--no-tactic-timing", options->no_tactic_timing,
+                "CUDA: skip timing convolution and matmul candidates; kernels choose by heuristic");
+  sub->add_flag("--verbose,-v", options->verbose, "Print each layer's chosen tactic and its time");
   sub->callback([&action, options] { action = [options] { return build_model(*options); }; });
 }
 

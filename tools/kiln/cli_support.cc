@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "build_progress.h"
 #include "core/dispatch.h"
 #include "kiln/bench.h"
 #include "kiln/builder.h"
@@ -23,11 +24,14 @@ Expected<DataType> precision_from_flags(bool fp16, bool bf16) {
 }
 
 Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend,
-                                             DataType precision) {
+                                             DataType precision, const ModelBuildOptions& build) {
   KILN_ASSIGN_OR_RETURN(BackendKind kind, parse_backend_kind(backend));
   BuildConfig config;
   config.backend = kind;
   config.precision = precision;
+  config.timing_cache = build.timing_cache;
+  config.allow_tf32 = build.allow_tf32;
+  if (build.show_progress) config.progress = make_build_progress_printer(false);
   // A plan file loads as built; an ONNX model is imported and built here.
   auto engine = load_or_build(path, config);
   if (!engine.ok()) return engine.status().with_context("cannot build '" + path + "' for the " + backend + " backend");

@@ -19,10 +19,18 @@ constexpr int kExitFailure = 1;
 // Prints "kiln <command>: error: <status>" to stderr and returns kExitFailure.
 int report_error(const std::string& command, const Status& status);
 
+// Build settings that apply when open_model builds an ONNX model.
+struct ModelBuildOptions {
+  std::string timing_cache;  // --timing-cache FILE
+  bool allow_tf32 = true;    // time float32 layers as the contexts will run them
+  bool show_progress = true; // tactic timing progress on stderr
+};
+
 // Loads a plan file, or imports an ONNX model and builds it for `backend`; every error names the file.
 // `precision` (float32, float16, bfloat16) applies when an ONNX model is built.
 Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend,
-                                             DataType precision = DataType::kFloat32);
+                                             DataType precision = DataType::kFloat32,
+                                             const ModelBuildOptions& build = {});
 
 // --fp16 / --bf16 to the build precision; an error when both are given.
 Expected<DataType> precision_from_flags(bool fp16, bool bf16);

@@ -1,9 +1,11 @@
 // kiln inspect: what a model declares and contains, without building it
 // (so it works for models with ops Kiln does not run yet).
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
 
+#include "build/tactic_record.h"
 #include "cli_support.h"
 #include "commands.h"
 #include "kiln/graph.h"
@@ -32,6 +34,31 @@ std::string human_bytes(double bytes) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), unit == 0 ? "%.0f %s" : "%.2f %s", bytes, units[unit]);
   return buffer;
+}
+
+// The tactic the builder chose for each node and profile (CUDA plans).
+void print_tactics(const Graph& g) {
+  bool header = false;
+  auto print_header = [&header] {
+    if (!header) std::cout << "\nTactics (timed at each profile's opt shapes):\n";
+    header = true;
+  };
+  for (const auto& node : g.nodes()) {
+    auto entries = stored_tactics(*node);
+    if (!entries.ok()) {
+      print_header();
+      std::cout << "  " << entries.status().message() << "\n";
+      continue;
+    }
+    for (const StoredTactic& entry : *entries) {
+      print_header();
+      char time[32];
+      std::snprintf(time, sizeof(time), "%.4f ms", entry.time_ms);
+      std::cout << "  " << node->name << " (" << (node->domain.empty() ? "" : node->domain + ".") << node->op_type
+                << "), profile " << entry.profile << ", " << entry.mode << ": "
+                << (entry.label.empty() ? entry.tactic : entry.label) << ", " << time << "\n";
+    }
+  }
 }
 
 int inspect_model(const InspectOptions& options) {
@@ -94,6 +121,7 @@ int inspect_model(const InspectOptions& options) {
       std::cout << "\n";
     }
   }
+  print_tactics(g);
   return 0;
 }
 

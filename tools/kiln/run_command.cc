@@ -22,12 +22,16 @@ struct RunOptions {
   bool no_tf32 = false;
   bool fp16 = false;
   bool bf16 = false;
+  std::string timing_cache;
 };
 
 int run_model(const RunOptions& options) {
   auto precision = precision_from_flags(options.fp16, options.bf16);
   if (!precision.ok()) return report_error("run", precision.status());
-  auto engine = open_model(options.model, options.backend, *precision);
+  ModelBuildOptions build;
+  build.timing_cache = options.timing_cache;
+  build.allow_tf32 = !options.no_tf32;
+  auto engine = open_model(options.model, options.backend, *precision, build);
   if (!engine.ok()) return report_error("run", engine.status());
   InputRequest request{options.inputs, options.shapes, 0, options.seed};
   auto inputs = prepare_inputs(**engine, request);
@@ -82,6 +86,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
   sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
+  sub->add_option("--timing-cache", options->timing_cache,
+                  "When building an ONNX model: timing cache file to read tactic timings from and write back to");
   sub->add_option("--shapes", options->shapes,
                   "Shapes of random inputs, NAME:1x3x224x224,...; other symbolic axes are 1");
   sub->add_option("--seed", options->seed, "Seed of the random inputs")->capture_default_str();

@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_executor.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cuda_resources.h"
+#include "backends/cuda/tactic_timing.h"
 #include "runtime/backend.h"
 
 namespace kiln {
@@ -63,6 +64,12 @@ class CudaBackend final : public Backend {
     }
     if (device_status.ok() || may_run_on_host(node, inputs)) return ok_status();
     return device_status;
+  }
+
+  bool has_tactics() const override { return true; }
+
+  Status select_tactics(Graph& graph, TacticSelection& selection) const override {
+    return select_cuda_tactics(graph, selection);
   }
 
   Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,

@@ -39,15 +39,32 @@ struct CudaLibraries {
   bool allow_tf32 = true;
 };
 
+// One way a kernel can run a node (a cuDNN algorithm and math type, a
+// cuBLASLt algorithm and epilogue). `id` is what plans and timing caches
+// store; only the kernel that made it reads it.
+struct KernelTactic {
+  std::string id;     // one line, no ';' or tab
+  std::string label;  // for people: "cudnn IMPLICIT_PRECOMP_GEMM tensor-op"
+  bool operator==(const KernelTactic&) const = default;
+};
+
 // What prepare sees: the node, fully static input and output infos, and the
 // host value of every input the shape pass knows (weights, Shape outputs and
 // what is computed from them), nullptr otherwise.
+//
+// Tactics (kernels with CudaKernel::has_tactics): without `tactic`, prepare
+// uses the node's stored tactic for these input shapes and precision when one
+// exists and is valid (build/tactic_record.h), else its heuristic. The builder
+// sets `tactic` to prepare exactly that one (an error when it is not valid for
+// these shapes) and `candidates` to collect every tactic valid here.
 struct PrepareArgs {
   const Node& node;
   const std::vector<TensorInfo>& inputs;
   const std::vector<const Tensor*>& host_values;
   const std::vector<TensorInfo>& outputs;
   const CudaLibraries& libraries;
+  const KernelTactic* tactic = nullptr;
+  std::vector<KernelTactic>* candidates = nullptr;
 
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i].dtype != DataType::kUndefined; }
   const Tensor* host_value(size_t i) const { return i < host_values.size() ? host_values[i] : nullptr; }
@@ -78,6 +95,9 @@ using CudaPrepareFn = std::function<Expected<PreparedKernel>(const PrepareArgs&)
 struct CudaKernel {
   CudaSupportsFn supports;  // may be empty: every node the IR accepts is supported
   CudaPrepareFn prepare;
+  // prepare lists and honours tactics (PrepareArgs::tactic / candidates), so
+  // the builder times them.
+  bool has_tactics = false;
 };
 
 class CudaKernelTable {

@@ -1,6 +1,6 @@
 // Conv and kiln.FusedConv (1-D, 2-D and 3-D, NCHW) through cuDNN. The algorithm
-// and workspace are chosen at shape time; asymmetric padding (which cuDNN's
-// descriptors cannot express) pads the input into the workspace first.
+// and workspace are chosen at shape time (conv_algorithm.h); asymmetric padding
+// (which cuDNN's descriptors cannot express) pads the input into the workspace first.
 // FusedConv whose program is exactly Relu (with a bias) uses
 // cudnnConvolutionBiasActivationForward; any other program runs as one
 // bias + program kernel after the convolution.
@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "backends/cuda/device_memory_pool.h"
+#include "backends/cuda/kernels/conv_algorithm.h"
 #include "backends/cuda/kernels/data_movement_launch.h"
 #include "backends/cuda/kernels/kernel_helpers.h"
 
@@ -17,8 +18,6 @@
 
 namespace kiln::cuda {
 namespace {
-
-constexpr size_t kMaxConvWorkspace = size_t{1} << 30;
 
 Expected<cudnnDataType_t> cudnn_type(const Node& node, DataType dtype) {
   switch (dtype) {
@@ -204,25 +203,10 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
                           dims_to_string(ys));
   }
 
-  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int returned = 0;
-  KILN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(args.libraries.cudnn, d.x, d.w, d.conv, d.y,
-                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
-  const cudnnConvolutionFwdAlgoPerf_t* chosen = nullptr;
-  for (int i = 0; i < returned; ++i) {
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= kMaxConvWorkspace) {
-      chosen = &perf[i];
-      break;
-    }
-  }
-  if (!chosen) {
-    return unimplemented(node.describe() + ": cuDNN offers no convolution algorithm for input " +
-                         dims_to_string(x) + " and weight " + dims_to_string(w));
-  }
-  plan.algorithm = chosen->algo;
-  if (tensor_ops) KILN_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, chosen->mathType));
-  KILN_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(args.libraries.cudnn, d.x, d.w, d.conv, d.y,
-                                                           plan.algorithm, &plan.conv_workspace));
+  KILN_ASSIGN_OR_RETURN(ConvAlgorithm algorithm,
+                        choose_conv_algorithm(args, ConvOperands{d.x, d.w, d.conv, d.y}, tensor_ops, dtype));
+  plan.algorithm = algorithm.algorithm;
+  plan.conv_workspace = algorithm.workspace;
 
   plan.has_bias = args.has_input(2);
   plan.has_residual = fused && args.has_input(3);
@@ -295,6 +279,7 @@ CudaKernel conv_kernel(bool fused) {
   CudaKernel k;
   k.supports = conv_supports;
   k.prepare = [fused](const PrepareArgs& args) { return prepare_conv(args, fused); };
+  k.has_tactics = true;
   return k;
 }
 

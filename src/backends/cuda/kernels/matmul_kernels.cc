@@ -6,11 +6,15 @@
 // is then a bias along the rows of cuBLASLt's D, which is what the BIAS
 // epilogue adds. Batched MatMul uses strided batches (stride 0 for a broadcast
 // operand, e.g. shared weights); other broadcast patterns issue one call per
-// output matrix with offsets computed at shape time.
+// output matrix with offsets computed at shape time. The algorithm is the
+// tactic the builder timed and stored in the node when it is valid for the
+// actual shapes (cublasLtMatmulAlgoCheck), else the heuristic's first.
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 
 #include "backends/cuda/device_memory_pool.h"
+#include "backends/cuda/kernel_tactics.h"
 #include "backends/cuda/kernels/kernel_helpers.h"
 
 namespace kiln::cuda {
@@ -127,14 +131,14 @@ Status set_layout_batch(cublasLtMatrixLayout_t layout, int64_t batch, int64_t st
   return ok_status();
 }
 
-// Builds descriptors and asks the heuristic for an algorithm with `epilogue`;
-// false in *found when none exists (the caller retries without the epilogue).
-Status build_descriptors(const PrepareArgs& args, const MatmulShape& s, cublasLtEpilogue_t epilogue,
-                         MatmulPlan& plan, bool* found) {
+// Descriptors for one epilogue; the preference caps the workspace (and, for
+// per-call offsets, lowers the alignment cuBLASLt may assume).
+Expected<std::shared_ptr<MatmulDescriptors>> create_descriptors(const PrepareArgs& args, const MatmulShape& s,
+                                                                cublasLtEpilogue_t epilogue) {
   const DataType dtype = args.inputs[0].dtype;
   KILN_ASSIGN_OR_RETURN(cudaDataType_t type, cublas_type(args.node, dtype));
-  plan.descriptors = std::make_shared<MatmulDescriptors>();
-  MatmulDescriptors& d = *plan.descriptors;
+  auto descriptors = std::make_shared<MatmulDescriptors>();
+  MatmulDescriptors& d = *descriptors;
   const cublasComputeType_t compute = dtype == DataType::kFloat32 && args.libraries.allow_tf32
                                           ? CUBLAS_COMPUTE_32F_FAST_TF32
                                           : CUBLAS_COMPUTE_32F;
@@ -170,16 +174,145 @@ Status build_descriptors(const PrepareArgs& args, const MatmulShape& s, cublasLt
       KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(d.preference, attribute, &alignment, sizeof(alignment)));
     }
   }
-  cublasLtMatmulHeuristicResult_t result{};
+  return descriptors;
+}
+
+// Up to `count` algorithms in the heuristic's order; empty when it has none.
+std::vector<cublasLtMatmulHeuristicResult_t> heuristic_algorithms(const PrepareArgs& args,
+                                                                   const MatmulDescriptors& d, int count) {
+  std::vector<cublasLtMatmulHeuristicResult_t> results(count);
   int returned = 0;
   cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(args.libraries.cublaslt, d.operation, d.first, d.second,
-                                                         d.result, d.result, d.preference, 1, &result, &returned);
-  *found = status == CUBLAS_STATUS_SUCCESS && returned > 0;
-  if (*found) {
-    plan.algorithm = result.algo;
-    plan.workspace = result.workspaceSize;
+                                                         d.result, d.result, d.preference, count, results.data(),
+                                                         &returned);
+  if (status != CUBLAS_STATUS_SUCCESS) returned = 0;
+  results.resize(returned);
+  std::erase_if(results, [](const cublasLtMatmulHeuristicResult_t& r) { return r.state != CUBLAS_STATUS_SUCCESS; });
+  return results;
+}
+
+const char* epilogue_name(cublasLtEpilogue_t epilogue) {
+  switch (epilogue) {
+    case CUBLASLT_EPILOGUE_BIAS: return "+bias";
+    case CUBLASLT_EPILOGUE_RELU: return "+relu";
+    case CUBLASLT_EPILOGUE_RELU_BIAS: return "+bias+relu";
+    default: return "";
   }
-  return ok_status();
+}
+
+// Tactic id "cublaslt:<epilogue>:<8 words of cublasLtMatmulAlgo_t in hex, '.'-separated>".
+KernelTactic matmul_tactic(cublasLtEpilogue_t epilogue, const cublasLtMatmulAlgo_t& algo) {
+  std::string id = "cublaslt:" + std::to_string(static_cast<int>(epilogue)) + ":";
+  for (int i = 0; i < 8; ++i) {
+    char word[20];
+    std::snprintf(word, sizeof(word), "%s%016llx", i ? "." : "", static_cast<unsigned long long>(algo.data[i]));
+    id += word;
+  }
+  auto config = [&](cublasLtMatmulAlgoConfigAttributes_t attribute) -> long long {
+    uint64_t value = 0;  // wide enough for every config attribute; they are little-endian integers
+    size_t written = 0;
+    if (cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, sizeof(value), &written) !=
+        CUBLAS_STATUS_SUCCESS) {
+      return -1;
+    }
+    return static_cast<long long>(written == 2 ? value & 0xffff : written == 4 ? value & 0xffffffff : value);
+  };
+  std::string label = "cublaslt algo " + std::to_string(config(CUBLASLT_ALGO_CONFIG_ID)) + " tile " +
+                      std::to_string(config(CUBLASLT_ALGO_CONFIG_TILE_ID)) + " stages " +
+                      std::to_string(config(CUBLASLT_ALGO_CONFIG_STAGES_ID)) + " splitk " +
+                      std::to_string(config(CUBLASLT_ALGO_CONFIG_SPLITK_NUM)) + " swizzle " +
+                      std::to_string(config(CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING));
+  if (*epilogue_name(epilogue)) label += std::string(" ") + epilogue_name(epilogue);
+  return KernelTactic{id, label};
+}
+
+bool parse_matmul_tactic(const std::string& id, cublasLtEpilogue_t* epilogue, cublasLtMatmulAlgo_t* algo) {
+  int e = 0, consumed = 0;
+  if (std::sscanf(id.c_str(), "cublaslt:%d:%n", &e, &consumed) != 1 || consumed == 0) return false;
+  size_t at = static_cast<size_t>(consumed);
+  for (int i = 0; i < 8; ++i) {
+    if (i > 0) {
+      if (at >= id.size() || id[at] != '.') return false;
+      ++at;
+    }
+    if (at + 16 > id.size()) return false;
+    const std::string word = id.substr(at, 16);
+    if (word.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
+    algo->data[i] = std::stoull(word, nullptr, 16);
+    at += 16;
+  }
+  if (at != id.size()) return false;
+  *epilogue = static_cast<cublasLtEpilogue_t>(e);
+  return true;
+}
+
+constexpr int kMatmulCandidates = 8;
+
+// Descriptors, algorithm and workspace in `plan`, and the epilogue they use:
+// the requested tactic (forced by the builder, or stored in the node for these
+// shapes) when cublasLtMatmulAlgoCheck accepts it here, else the heuristic's
+// first algorithm with `preferred`, else with no epilogue. With
+// args.candidates, lists the heuristic's top algorithms (with `preferred`, or
+// with no epilogue when it has none). Calls with per-call offsets keep to the
+// heuristic: a stored algorithm may assume an alignment they lack.
+Expected<cublasLtEpilogue_t> choose_matmul_algorithm(const PrepareArgs& args, const MatmulShape& s,
+                                                     cublasLtEpilogue_t preferred, MatmulPlan& plan) {
+  const bool tactics = s.calls.empty();
+  std::vector<cublasLtEpilogue_t> epilogues = {preferred};
+  if (preferred != CUBLASLT_EPILOGUE_DEFAULT) epilogues.push_back(CUBLASLT_EPILOGUE_DEFAULT);
+  if (args.candidates && tactics) {
+    for (cublasLtEpilogue_t epilogue : epilogues) {
+      KILN_ASSIGN_OR_RETURN(auto d, create_descriptors(args, s, epilogue));
+      auto results = heuristic_algorithms(args, *d, kMatmulCandidates);
+      for (const auto& r : results) args.candidates->push_back(matmul_tactic(epilogue, r.algo));
+      if (!results.empty()) break;
+    }
+  }
+  auto requested = tactics ? requested_tactic(args, args.inputs[0].dtype) : std::nullopt;
+  if (!tactics && args.tactic) {
+    return unimplemented(args.node.describe() + ": broadcast batches run with the heuristic's algorithm only");
+  }
+  if (requested) {
+    cublasLtEpilogue_t epilogue;
+    cublasLtMatmulAlgo_t algo{};
+    std::string why;
+    if (!parse_matmul_tactic(requested->tactic.id, &epilogue, &algo)) {
+      why = "is not a cuBLASLt matmul tactic";
+    } else if (std::find(epilogues.begin(), epilogues.end(), epilogue) == epilogues.end()) {
+      why = "uses an epilogue this node cannot use";
+    } else {
+      KILN_ASSIGN_OR_RETURN(auto d, create_descriptors(args, s, epilogue));
+      cublasLtMatmulHeuristicResult_t check{};
+      cublasStatus_t status = cublasLtMatmulAlgoCheck(args.libraries.cublaslt, d->operation, d->first, d->second,
+                                                      d->result, d->result, &algo, &check);
+      if (status != CUBLAS_STATUS_SUCCESS) {
+        why = std::string("is not valid for ") + dims_to_string(args.inputs[0].dims) + " x " +
+              dims_to_string(args.inputs[1].dims) + " (cublasLtMatmulAlgoCheck: " + cublasLtGetStatusString(status) +
+              ")";
+      } else if (check.workspaceSize > kMaxMatmulWorkspace) {
+        why = "needs " + std::to_string(check.workspaceSize) + " bytes of workspace, more than the limit of " +
+              std::to_string(kMaxMatmulWorkspace);
+      } else {
+        plan.descriptors = std::move(d);
+        plan.algorithm = algo;
+        plan.workspace = check.workspaceSize;
+        return epilogue;
+      }
+    }
+    KILN_RETURN_IF_ERROR(reject_tactic(args.node, *requested, why));
+  }
+  // Try the richest epilogue first, then plain matmul with a separate kernel.
+  for (cublasLtEpilogue_t epilogue : epilogues) {
+    KILN_ASSIGN_OR_RETURN(auto d, create_descriptors(args, s, epilogue));
+    auto results = heuristic_algorithms(args, *d, 1);
+    if (results.empty()) continue;
+    plan.descriptors = std::move(d);
+    plan.algorithm = results[0].algo;
+    plan.workspace = results[0].workspaceSize;
+    return epilogue;
+  }
+  return unimplemented(args.node.describe() + ": cuBLASLt offers no algorithm for " +
+                       dims_to_string(args.inputs[0].dims) + " x " + dims_to_string(args.inputs[1].dims));
 }
 
 Status float_operands(const Node& node, const std::vector<TensorInfo>& inputs) {
@@ -243,23 +376,15 @@ Expected<PreparedKernel> prepare_matmul(const PrepareArgs& args, MatmulKind kind
   if (fused) {
     KILN_ASSIGN_OR_RETURN(program, PointwiseProgram::load(node));
   }
-  // Try the richest epilogue first, then plain matmul with a separate kernel.
   const bool relu = program_is_relu(program);
   const bool has_bias = plan.bias_input >= 0;
   cublasLtEpilogue_t preferred = CUBLASLT_EPILOGUE_DEFAULT;
   if (has_bias) preferred = relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
   else if (relu) preferred = CUBLASLT_EPILOGUE_RELU;
-  bool found = false;
-  KILN_RETURN_IF_ERROR(build_descriptors(args, shape, preferred, plan, &found));
-  if (found && preferred != CUBLASLT_EPILOGUE_DEFAULT) {
+  KILN_ASSIGN_OR_RETURN(cublasLtEpilogue_t epilogue, choose_matmul_algorithm(args, shape, preferred, plan));
+  if (epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
     plan.bias_in_epilogue = has_bias;
     plan.program_in_epilogue = relu;
-  } else if (!found && preferred != CUBLASLT_EPILOGUE_DEFAULT) {
-    KILN_RETURN_IF_ERROR(build_descriptors(args, shape, CUBLASLT_EPILOGUE_DEFAULT, plan, &found));
-  }
-  if (!found) {
-    return unimplemented(node.describe() + ": cuBLASLt offers no algorithm for " + dims_to_string(args.inputs[0].dims) +
-                         " x " + dims_to_string(args.inputs[1].dims));
   }
   plan.run_program = (has_bias && !plan.bias_in_epilogue) || (!program.empty() && !plan.program_in_epilogue);
   if (plan.run_program) {
@@ -305,6 +430,7 @@ CudaKernel matmul_kernel(MatmulKind kind, bool fused) {
   CudaKernel k;
   k.supports = float_operands;
   k.prepare = [kind, fused](const PrepareArgs& args) { return prepare_matmul(args, kind, fused); };
+  k.has_tactics = true;
   return k;
 }
 
