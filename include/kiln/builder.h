@@ -23,6 +23,10 @@ struct BuildConfig {
   std::vector<int64_t> batch_buckets;
   // float32 (default), float16 or bfloat16: the precision float32 layers run in.
   DataType precision = DataType::kFloat32;
+  // Let the builder store convolution regions channels-last (NHWC) where the
+  // backend prefers it at this precision (CUDA float16/bfloat16). Off: every
+  // activation stays NCHW.
+  bool channels_last = true;
 };
 
 class Builder {

@@ -27,6 +27,12 @@ class Backend {
   // OK when this backend runs `node` with inputs described by `inputs`;
   // otherwise an error that names the node and the reason.
   virtual Status supports(const Node& node, const std::vector<TensorInfo>& inputs) const = 0;
+  // Whether 2-D convolutions run faster channels-last (NHWC) at this compute
+  // precision; the builder then runs the choose_channels_last pass.
+  virtual bool prefers_channels_last(DataType precision) const {
+    (void)precision;
+    return false;
+  }
   // `graph` outlives the executor (the Engine owns both).
   virtual Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
                                                                      const ExecutionOptions& options) const = 0;

@@ -7,6 +7,7 @@
 
 #include "cli_support.h"
 #include "commands.h"
+#include "ir/channels_last.h"
 #include "kiln/builder.h"
 #include "kiln/onnx.h"
 
@@ -23,6 +24,7 @@ struct BuildCommandOptions {
   bool no_optimize = false;
   bool fp16 = false;
   bool bf16 = false;
+  bool nchw = false;
 };
 
 Expected<std::vector<int64_t>> parse_buckets(const std::string& text) {
@@ -54,6 +56,7 @@ int build_model(const BuildCommandOptions& options) {
   auto precision = precision_from_flags(options.fp16, options.bf16);
   if (!precision.ok()) return report_error("build", precision.status());
   config.precision = *precision;
+  config.channels_last = !options.nchw;
   for (const std::string& spec : options.profiles) {
     auto profile = parse_profile_spec(spec);
     if (!profile.ok()) return report_error("build", profile.status().with_context("--profile"));
@@ -86,6 +89,11 @@ int build_model(const BuildCommandOptions& options) {
   const Engine& e = **engine;
   std::cout << "Built " << options.model << " for the " << options.backend << " backend in " << seconds << " s\n";
   std::cout << "Nodes: " << nodes_before << " imported, " << e.graph().nodes().size() << " after optimisation\n";
+  int channels_last_nodes = 0;
+  for (const auto& node : e.graph().nodes()) {
+    channels_last_nodes += find_channels_last_op(node->op_type, node->domain) != nullptr;
+  }
+  if (channels_last_nodes > 0) std::cout << "Channels-last (NHWC) conv and pool nodes: " << channels_last_nodes << "\n";
   for (size_t i = 0; i < e.profiles().size(); ++i) {
     std::cout << "Profile " << i << ": " << profile_to_string(e.profiles()[i]) << "\n";
   }
@@ -115,6 +123,9 @@ void add_build_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--no-optimize", options->no_optimize, "Skip the graph passes");
   sub->add_flag("--fp16", options->fp16, "Compute float32 layers in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Compute float32 layers in bfloat16 (inputs and outputs stay float32)");
+  sub->add_flag("--nchw", options->nchw,
+                "Keep every activation NCHW (by default the CUDA backend stores convolution regions NHWC in "
+                "float16 and bfloat16)");
   sub->callback([&action, options] { action = [options] { return build_model(*options); }; });
 }
 
