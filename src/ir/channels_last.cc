@@ -28,7 +28,7 @@ const std::vector<ChannelsLastOp>& channels_last_ops() {
   // FusedConv: X and the residual are activations, W is a filter, B stays [M].
   static const std::vector<ChannelsLastOp> kOps = {
       {"FusedConv", "kiln", "NhwcFusedConv", {0, 3}, {1}},
-      {"MaxPool", "", "NhwcMaxPool", {0}, {}},
+      {"MaxPool", "", "NhwcMaxPool", {0}, {}},  // only without the Indices output
       {"AveragePool", "", "NhwcAveragePool", {0}, {}},
       {"GlobalAveragePool", "", "NhwcGlobalAveragePool", {0}, {}},
       {"GlobalMaxPool", "", "NhwcGlobalMaxPool", {0}, {}},
@@ -77,10 +77,18 @@ Expected<Tensor> permute_tensor(const Tensor& tensor, const std::array<int64_t, 
   const char* in = static_cast<const char*>(tensor.raw_data());
   char* o = static_cast<char*>(out.raw_data());
   switch (dtype_size(tensor.dtype())) {
-    case 1: permute_elements<1>(in, o, tensor.dims(), perm); break;
-    case 2: permute_elements<2>(in, o, tensor.dims(), perm); break;
-    case 4: permute_elements<4>(in, o, tensor.dims(), perm); break;
-    case 8: permute_elements<8>(in, o, tensor.dims(), perm); break;
+    case 1:
+      permute_elements<1>(in, o, tensor.dims(), perm);
+      break;
+    case 2:
+      permute_elements<2>(in, o, tensor.dims(), perm);
+      break;
+    case 4:
+      permute_elements<4>(in, o, tensor.dims(), perm);
+      break;
+    case 8:
+      permute_elements<8>(in, o, tensor.dims(), perm);
+      break;
     default:
       return unimplemented(std::string("cannot permute tensor of type ") + dtype_name(tensor.dtype()));
   }

@@ -29,9 +29,9 @@ inline constexpr std::array<int64_t, 4> kToChannelsLast = {0, 2, 3, 1};
 inline constexpr std::array<int64_t, 4> kToChannelsFirst = {0, 3, 1, 2};
 
 struct ChannelsLastOp {
-  std::string base_op;      // "FusedConv", "MaxPool", ...
-  std::string base_domain;  // "" or "kiln"
-  std::string op;           // the variant's op type, always in domain "kiln"
+  std::string base_op;                    // "FusedConv", "MaxPool", ...
+  std::string base_domain;                // "" or "kiln"
+  std::string op;                         // the variant's op type, always in domain "kiln"
   std::vector<size_t> activation_inputs;  // inputs stored NHWC
   std::vector<size_t> filter_inputs;      // inputs stored [M, kH, kW, C/group]
 };

@@ -161,7 +161,8 @@ class Rewriter {
 
   Expected<Value*> rewrite_operand(Value* v, Operand kind) {
     switch (kind) {
-      case Operand::kUnchanged: return v;
+      case Operand::kUnchanged:
+        return v;
       case Operand::kActivation:
       case Operand::kFilter: {
         if (auto it = region_values_.find(v); it != region_values_.end()) return it->second;
@@ -273,8 +274,7 @@ Expected<PassStats> choose_channels_last(Graph& graph) {
     Node* n = order[i];
     const Plan& plan = plans[i];
     for (size_t k = 0; k < plan.operands.size(); ++k) {
-      KILN_ASSIGN_OR_RETURN(Value* v, rewriter.rewrite_operand(n->inputs[k], plan.operands[k]));
-      n->inputs[k] = v;
+      KILN_ASSIGN_OR_RETURN(n->inputs[k], rewriter.rewrite_operand(n->inputs[k], plan.operands[k]));
     }
     if (plan.role == Role::kConv) {
       n->op_type = "NhwcFusedConv";  // a plain Conv is a FusedConv with an empty program

@@ -3,6 +3,8 @@
 // only at region edges, shapes), and numeric agreement of the rewritten graph
 // with the original, both run by the CPU kernels (which run the Nhwc variants
 // by permuting around the NCHW kernels).
+#include "ir/channels_last.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,17 +13,17 @@
 
 #include "channels_last_graphs.h"
 #include "graph_test_util.h"
-#include "ir/channels_last.h"
 #include "ir/shape_inference.h"
 #include "kiln/builder.h"
+#include "kiln/onnx.h"
 #include "passes/passes.h"
 
 namespace kiln {
 namespace {
 
 using testing::ChannelsLastCase;
-using testing::GraphMaker;
 using testing::count_ops;
+using testing::GraphMaker;
 using testing::random_tensor;
 
 // The graph as the CUDA builder sees it before choosing layouts: shapes
@@ -278,6 +280,35 @@ TEST(ChannelsLastPass, Float16GraphRunsAndSurvivesAPlanRoundTrip) {
   std::filesystem::remove(path);
 }
 
+// The bundled ResNet-18-like model: the whole conv stack is one region, so
+// the only Transposes are the input's and the one before Flatten.
+TEST(ChannelsLastPass, ResNet18MiniIsOneRegion) {
+  const std::string path = std::string(KILN_SOURCE_DIR) + "/models/resnet18_mini.onnx";
+  auto reference = import_onnx_file(path);
+  ASSERT_TRUE(reference.ok()) << reference.status().to_string();
+  auto g = import_onnx_file(path);
+  ASSERT_TRUE(g.ok());
+  Graph& graph = **g;
+  ASSERT_TRUE(infer_graph_shapes(graph).ok());
+  ASSERT_TRUE(run_default_passes(graph).ok());
+  ASSERT_TRUE(infer_graph_shapes(graph).ok());
+  auto stats = choose_channels_last(graph);
+  ASSERT_TRUE(stats.ok()) << stats.status().to_string();
+  ASSERT_TRUE(infer_graph_shapes(graph).ok());
+  EXPECT_EQ(count_ops(graph, "NhwcFusedConv"), 20);
+  EXPECT_EQ(count_ops(graph, "NhwcMaxPool"), 1);
+  EXPECT_EQ(count_ops(graph, "NhwcGlobalAveragePool"), 1);
+  EXPECT_EQ(count_ops(graph, "Transpose"), 2);
+  expect_transposes_only_at_edges(graph);
+
+  TensorMap inputs{{"input", random_tensor({1, 3, 224, 224}, 3)}};
+  auto expected = run_cpu(std::move(*reference), inputs, true);
+  ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+  auto actual = run_cpu(std::move(*g), inputs, false);
+  ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+  expect_close((*actual)[0], (*expected)[0], 1e-4);
+}
+
 TEST(ChannelsLastPass, CpuBuilderKeepsNchwAtFloat16) {
   GraphMaker m;
   testing::conv_pool_classifier(m);
@@ -296,8 +327,10 @@ TEST(ChannelsLastPass, VariantInferenceRejectsWrongRank) {
   conv.opset = 17;
   Value out;
   conv.outputs = {&out};
-  InferContext ctx{conv, {TensorInfo{DataType::kFloat32, {1, 8, 8}, true}, TensorInfo{DataType::kFloat32, {4, 3, 3, 8}, true}},
-                   {nullptr, nullptr}};
+  InferContext ctx{
+      conv,
+      {TensorInfo{DataType::kFloat32, {1, 8, 8}, true}, TensorInfo{DataType::kFloat32, {4, 3, 3, 8}, true}},
+      {nullptr, nullptr}};
   auto result = OpRegistry::global().infer(ctx);
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("N, H, W, C"), std::string::npos) << result.status().message();

@@ -18,18 +18,19 @@
 #include "graph_test_util.h"
 #include "ir/channels_last.h"
 #include "kiln/builder.h"
+#include "kiln/onnx.h"
 
 namespace kiln {
 namespace {
 
 using testing::ChannelsLastCase;
-using testing::GraphMaker;
 using testing::count_ops;
+using testing::GraphMaker;
 using testing::random_tensor;
 
-#define SKIP_WITHOUT_DEVICE()                                                           \
-  do {                                                                                  \
-    Expected<int> devices = cuda::device_count();                                       \
+#define SKIP_WITHOUT_DEVICE()                                                            \
+  do {                                                                                   \
+    Expected<int> devices = cuda::device_count();                                        \
     if (!devices.ok()) GTEST_SKIP() << "no CUDA device: " << devices.status().message(); \
   } while (0)
 
@@ -41,8 +42,8 @@ struct BuiltRun {
   int channels_last_nodes = 0;
 };
 
-Expected<BuiltRun> build_and_run(const std::function<void(GraphMaker&)>& make, BackendKind backend,
-                                 DataType precision, const TensorMap& inputs, bool channels_last = true) {
+Expected<BuiltRun> build_and_run(const std::function<void(GraphMaker&)>& make, BackendKind backend, DataType precision,
+                                 const TensorMap& inputs, bool channels_last = true) {
   GraphMaker m;
   make(m);
   BuildConfig config;
@@ -124,7 +125,8 @@ TEST(CudaNhwc, GroupedDepthwiseAndAsymmetricPadsFloat16) {
 // the epilogue's channel index must be the last axis.
 TEST(CudaNhwc, EveryNetworkBFloat16) {
   SKIP_WITHOUT_DEVICE();
-  for (const ChannelsLastCase& c : testing::channels_last_cases()) check_case(c, DataType::kBFloat16, kBFloat16Tolerance);
+  for (const ChannelsLastCase& c : testing::channels_last_cases())
+    check_case(c, DataType::kBFloat16, kBFloat16Tolerance);
 }
 
 // Same precision, both layouts: differences come from the layout alone, so the
@@ -173,6 +175,44 @@ TEST(CudaNhwc, DynamicBatchProfileFloat16) {
     ASSERT_TRUE(actual.ok()) << actual.status().to_string();
     expect_close((*actual)[0], expected->outputs[0], kFloat16Tolerance);
   }
+}
+
+// The bundled ResNet-18-like model (224x224, batch 4): one NHWC region of 20
+// convolutions. Logits reach ~20, so the bound is relative to the largest
+// reference logit: 1e-2 (float16 on the CPU, activations rounded between
+// layers the same way, stays below 1e-3).
+TEST(CudaNhwc, ResNet18MiniFloat16) {
+  SKIP_WITHOUT_DEVICE();
+  const std::string path = std::string(KILN_SOURCE_DIR) + "/models/resnet18_mini.onnx";
+  TensorMap inputs{{"input", random_tensor({4, 3, 224, 224}, 11)}};
+  auto run = [&](BackendKind backend, DataType precision) -> Expected<BuiltRun> {
+    KILN_ASSIGN_OR_RETURN(auto graph, import_onnx_file(path));
+    BuildConfig config;
+    config.backend = backend;
+    config.precision = precision;
+    KILN_ASSIGN_OR_RETURN(auto engine, Builder::build(std::move(graph), config));
+    BuiltRun result;
+    for (const auto& node : engine->graph().nodes()) {
+      result.channels_last_nodes += find_channels_last_op(node->op_type, node->domain) != nullptr;
+    }
+    KILN_ASSIGN_OR_RETURN(auto context, engine->create_context());
+    KILN_ASSIGN_OR_RETURN(result.outputs, context->execute(inputs));
+    return result;
+  };
+  auto expected = run(BackendKind::kCpu, DataType::kFloat32);
+  ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+  auto actual = run(BackendKind::kCuda, DataType::kFloat16);
+  ASSERT_TRUE(actual.ok()) << actual.status().to_string();
+  EXPECT_EQ(actual->channels_last_nodes, 22);  // 20 convs, MaxPool, GlobalAveragePool
+  const Tensor& e = expected->outputs[0];
+  const Tensor& a = actual->outputs[0];
+  ASSERT_EQ(a.dims(), e.dims());
+  double largest = 0, worst = 0;
+  for (int64_t i = 0; i < e.element_count(); ++i) {
+    largest = std::max(largest, std::fabs(static_cast<double>(e.data<float>()[i])));
+    worst = std::max(worst, std::fabs(static_cast<double>(a.data<float>()[i]) - e.data<float>()[i]));
+  }
+  EXPECT_LE(worst, 1e-2 * largest) << "max |cuda fp16 - cpu fp32| " << worst << ", max |logit| " << largest;
 }
 
 }  // namespace

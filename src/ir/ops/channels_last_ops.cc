@@ -8,7 +8,8 @@ namespace kiln {
 namespace {
 
 bool is_listed(const std::vector<size_t>& list, size_t i) {
-  for (size_t j : list) if (j == i) return true;
+  for (size_t j : list)
+    if (j == i) return true;
   return false;
 }
 

@@ -2,16 +2,18 @@
 // the NHWC inputs and KRSC filters to the base op's layout, run the base
 // kernel, permute the output back. The CPU builder never chooses these ops;
 // they exist so that graphs rewritten for a GPU run (and are tested) on the CPU.
+#include "ir/channels_last.h"
+
 #include <cstring>
 
 #include "backends/cpu/cpu_kernels.h"
-#include "ir/channels_last.h"
 
 namespace kiln::cpu {
 namespace {
 
 bool is_listed(const std::vector<size_t>& list, size_t i) {
-  for (size_t j : list) if (j == i) return true;
+  for (size_t j : list)
+    if (j == i) return true;
   return false;
 }
 

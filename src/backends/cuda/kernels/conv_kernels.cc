@@ -194,7 +194,7 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused, bool 
     PadParams& pad = plan.pad;
     pad.rank = rank;
     for (int i = 0; i < sp.count; ++i) conv_input[2 + i] += sp.pad_begin[i] + sp.pad_end[i];
-    // The pad kernel works on stored axes; stored axis i holds logical axis axis_of[i].
+    // The pad kernel works on stored axes; stored axis i holds logical (NCHW) axis `axis`.
     const Dims in_stored = channels_last ? x_stored : xs;
     const Dims out_stored = channels_last ? permute_dims(conv_input, kToChannelsLast) : conv_input;
     Dims strides = contiguous_strides(in_stored);
