@@ -6,7 +6,8 @@
 // every convolution. This pass finds connected regions of nodes that can run
 // channels-last (convolutions, pools, elementwise ops whose other operands are
 // region values, scalars or constants, Concat), keeps only the regions that
-// contain a convolution, and rewrites them:
+// hold enough convolutions to pay for the Transposes at their edges (see
+// RegionCost), and rewrites them:
 //  - Conv / FusedConv become kiln.NhwcFusedConv, pools their Nhwc variants
 //    (src/ir/channels_last.h); elementwise ops and Concat keep their op type,
 //    Concat's axis is renumbered;
@@ -134,6 +135,18 @@ Plan plan_node(const Node& n) {
   return Plan{};
 }
 
+// Whether a region is worth storing NHWC. Each edge Transpose costs about what
+// the library's own transposition around one NCHW convolution costs, so a
+// region must hold more convolutions than half its edges: a lone convolution
+// between two NCHW neighbours stays NCHW; a conv stack with one way in and one
+// way out moves.
+struct RegionCost {
+  int convolutions = 0;
+  std::set<const Value*> entries;  // outside values the region reads
+  int exits = 0;                   // region values read outside (or graph outputs)
+  bool pays() const { return convolutions > 0 && 2 * convolutions > static_cast<int>(entries.size()) + exits; }
+};
+
 int find_root(std::vector<int>& parent, int i) {
   while (parent[i] != i) i = parent[i] = parent[parent[i]];
   return i;
@@ -254,14 +267,31 @@ Expected<PassStats> choose_channels_last(Graph& graph) {
       parent[find_root(parent, static_cast<int>(i))] = find_root(parent, index[producer]);
     }
   }
-  std::set<int> with_conv;
+  // Per region: its convolutions and the Transposes its edges would need.
+  std::map<int, RegionCost> costs;
+  std::vector<int> root_of(order.size(), -1);
   for (size_t i = 0; i < order.size(); ++i) {
-    if (plans[i].role == Role::kConv) with_conv.insert(find_root(parent, static_cast<int>(i)));
+    if (plans[i].role != Role::kNone) root_of[i] = find_root(parent, static_cast<int>(i));
+  }
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (root_of[i] < 0) continue;
+    RegionCost& cost = costs[root_of[i]];
+    cost.convolutions += plans[i].role == Role::kConv;
+    for (size_t k = 0; k < plans[i].operands.size(); ++k) {
+      if (plans[i].operands[k] != Operand::kActivation && plans[i].operands[k] != Operand::kFilter) continue;
+      const Value* v = order[i]->inputs[k];
+      if (v->constant) continue;  // permuted at build time
+      if (!v->producer || root_of[index[v->producer]] != root_of[i]) cost.entries.insert(v);
+    }
+    const Value* out = order[i]->outputs[0];
+    bool read_outside = is_graph_output(graph, out);
+    for (const Node* c : graph.consumers(out)) read_outside |= root_of[index[c]] != root_of[i];
+    cost.exits += read_outside;
   }
   std::set<const Node*> region;
   std::vector<size_t> chosen;
   for (size_t i = 0; i < order.size(); ++i) {
-    if (plans[i].role != Role::kNone && with_conv.count(find_root(parent, static_cast<int>(i)))) {
+    if (root_of[i] >= 0 && costs[root_of[i]].pays()) {
       region.insert(order[i]);
       chosen.push_back(i);
     }

@@ -184,9 +184,11 @@ TEST(ChannelsLastPass, RegionsWithoutConvolutionStayNchw) {
 TEST(ChannelsLastPass, MaxPoolWithIndicesStaysNchw) {
   auto make = [](GraphMaker& m) {
     Value* x = m.input("x", {1, 4, 8, 8});
-    Value* c = m.node("Conv", {x, m.constant("w", testing::conv_weights({4, 4, 3, 3}, 1))}, "conv",
-                      {{"pads", testing::ints_attribute({1, 1, 1, 1})}});
-    Value* pooled = m.node("MaxPool", {c}, "pooled", {{"kernel_shape", testing::ints_attribute({2, 2})}});
+    Value* c1 = m.node("Conv", {x, m.constant("w1", testing::conv_weights({4, 4, 3, 3}, 1))}, "conv1",
+                       {{"pads", testing::ints_attribute({1, 1, 1, 1})}});
+    Value* c2 = m.node("Conv", {c1, m.constant("w2", testing::conv_weights({4, 4, 3, 3}, 3))}, "conv2",
+                       {{"pads", testing::ints_attribute({1, 1, 1, 1})}});
+    Value* pooled = m.node("MaxPool", {c2}, "pooled", {{"kernel_shape", testing::ints_attribute({2, 2})}});
     Value* indices = m.graph().value("indices");
     indices->dtype = DataType::kInt64;
     pooled->producer->outputs.push_back(indices);
@@ -195,7 +197,7 @@ TEST(ChannelsLastPass, MaxPoolWithIndicesStaysNchw) {
     m.output(indices);
   };
   auto g = channels_last_graph(make);
-  EXPECT_EQ(count_ops(*g, "NhwcFusedConv"), 1);
+  EXPECT_EQ(count_ops(*g, "NhwcFusedConv"), 2);
   EXPECT_EQ(count_ops(*g, "MaxPool"), 1);
   EXPECT_EQ(count_ops(*g, "Transpose"), 2);
   expect_transposes_only_at_edges(*g);
@@ -205,6 +207,22 @@ TEST(ChannelsLastPass, MaxPoolWithIndicesStaysNchw) {
   ASSERT_TRUE(expected.ok() && actual.ok());
   expect_close((*actual)[0], (*expected)[0], 1e-5);
   ASSERT_EQ(0, std::memcmp((*actual)[1].raw_data(), (*expected)[1].raw_data(), (*expected)[1].byte_size()));
+}
+
+// One convolution between NCHW neighbours would need a Transpose on each side:
+// no gain over the library's own handling of NCHW.
+TEST(ChannelsLastPass, LoneConvolutionStaysNchw) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {1, 4, 8, 8});
+    Value* c = m.node("Conv", {x, m.constant("w", testing::conv_weights({4, 4, 3, 3}, 1))}, "conv",
+                      {{"pads", testing::ints_attribute({1, 1, 1, 1})}});
+    m.output(m.node("Softmax", {m.node("Relu", {c}, "relu")}, "prob", {{"axis", Attribute::of_int(1)}}));
+  };
+  auto g = optimized_graph(make);
+  auto stats = choose_channels_last(*g);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->changed, 0);
+  EXPECT_EQ(count_ops(*g, "Transpose"), 0);
 }
 
 TEST(ChannelsLastPass, SymbolicBatchSurvivesThePass) {
