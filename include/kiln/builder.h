@@ -70,6 +70,10 @@ struct BuildConfig {
   bool allow_tf32 = true;
   // Optional: progress and warnings of the build. Empty: warnings go to stderr.
   BuildProgressFn progress;
+  // Let the builder store convolution regions channels-last (NHWC) where the
+  // backend prefers it at this precision (CUDA float16/bfloat16). Off: every
+  // activation stays NCHW.
+  bool channels_last = true;
 };
 
 class Builder {

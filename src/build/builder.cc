@@ -103,6 +103,11 @@ Expected<std::shared_ptr<Engine>> Builder::build(std::unique_ptr<Graph> graph, c
     KILN_RETURN_IF_ERROR(convert_float_precision(*graph, config.precision));
     KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
   }
+  // After the precision change, so filters are permuted in their final type.
+  if (config.optimize && config.channels_last && backend->prefers_channels_last(config.precision)) {
+    KILN_ASSIGN_OR_RETURN(PassStats layout, choose_channels_last(*graph));
+    if (layout.changed > 0) KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
+  }
   for (const auto& node : graph->nodes()) {
     std::vector<TensorInfo> inputs;
     for (Value* in : node->inputs) inputs.push_back(in ? info_of(*in) : TensorInfo{});

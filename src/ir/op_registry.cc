@@ -13,6 +13,7 @@ const OpRegistry& OpRegistry::global() {
     register_nn_ops(*r);
     register_misc_ops(*r);
     register_fused_ops(*r);
+    register_channels_last_ops(*r);
     return r;
   }();
   return *registry;

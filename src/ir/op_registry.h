@@ -88,6 +88,8 @@ void register_reduction_ops(OpRegistry& registry);
 void register_nn_ops(OpRegistry& registry);
 void register_misc_ops(OpRegistry& registry);
 void register_fused_ops(OpRegistry& registry);
+// Channels-last variants of conv and pooling ops (after the fused ops they derive from).
+void register_channels_last_ops(OpRegistry& registry);
 
 // Helpers for inference functions.
 // Numpy-style broadcast of several shapes; error names both shapes.

@@ -46,6 +46,15 @@ Expected<PassStats> fuse_pointwise_chains(Graph& graph);
 // back, so the engine's inputs and outputs keep their float32 types.
 Status convert_float_precision(Graph& graph, DataType target);
 
+// Stores the regions of the graph built around 2-D convolutions channels-last
+// (NHWC activations, [M, kH, kW, C/group] filters): conv and pooling nodes
+// become their kiln.Nhwc* variants (src/ir/channels_last.h), elementwise ops
+// and Concat inside a region follow, constants are permuted at build time and
+// Transpose nodes sit only at the regions' edges; a region moves only when it
+// holds more convolutions than half its edges. Graph inputs and outputs keep
+// their layout. The builder runs it for backends that prefer NHWC.
+Expected<PassStats> choose_channels_last(Graph& graph);
+
 // Removes nodes whose outputs nothing reads (graph outputs are read).
 Status eliminate_dead_nodes(Graph& graph);
 

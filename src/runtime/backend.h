@@ -36,6 +36,12 @@ class Backend {
   // records the choice in the node (build/tactic_record.h), using and filling
   // the timing cache. Errors name the node and profile.
   virtual Status select_tactics(Graph& graph, TacticSelection& selection) const { return ok_status(); }
+  // Whether 2-D convolutions run faster channels-last (NHWC) at this compute
+  // precision; the builder then runs the choose_channels_last pass.
+  virtual bool prefers_channels_last(DataType precision) const {
+    (void)precision;
+    return false;
+  }
   // `graph` outlives the executor (the Engine owns both).
   virtual Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
                                                                      const ExecutionOptions& options) const = 0;

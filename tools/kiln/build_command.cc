@@ -8,6 +8,7 @@
 #include "build_progress.h"
 #include "cli_support.h"
 #include "commands.h"
+#include "ir/channels_last.h"
 #include "kiln/builder.h"
 #include "kiln/onnx.h"
 
@@ -27,6 +28,7 @@ struct BuildCommandOptions {
   std::string timing_cache;
   bool verbose = false;
   bool no_tactic_timing = false;
+  bool nchw = false;
 };
 
 Expected<std::vector<int64_t>> parse_buckets(const std::string& text) {
@@ -61,6 +63,7 @@ int build_model(const BuildCommandOptions& options) {
   config.timing_cache = options.timing_cache;
   config.time_tactics = !options.no_tactic_timing;
   config.progress = make_build_progress_printer(options.verbose);
+  config.channels_last = !options.nchw;
   for (const std::string& spec : options.profiles) {
     auto profile = parse_profile_spec(spec);
     if (!profile.ok()) return report_error("build", profile.status().with_context("--profile"));
@@ -93,6 +96,11 @@ int build_model(const BuildCommandOptions& options) {
   const Engine& e = **engine;
   std::cout << "Built " << options.model << " for the " << options.backend << " backend in " << seconds << " s\n";
   std::cout << "Nodes: " << nodes_before << " imported, " << e.graph().nodes().size() << " after optimisation\n";
+  int channels_last_nodes = 0;
+  for (const auto& node : e.graph().nodes()) {
+    channels_last_nodes += find_channels_last_op(node->op_type, node->domain) != nullptr;
+  }
+  if (channels_last_nodes > 0) std::cout << "Channels-last (NHWC) conv and pool nodes: " << channels_last_nodes << "\n";
   for (size_t i = 0; i < e.profiles().size(); ++i) {
     std::cout << "Profile " << i << ": " << profile_to_string(e.profiles()[i]) << "\n";
   }
@@ -127,6 +135,9 @@ void add_build_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--no-tactic-timing", options->no_tactic_timing,
                 "CUDA: skip timing convolution and matmul candidates; kernels choose by heuristic");
   sub->add_flag("--verbose,-v", options->verbose, "Print each layer's chosen tactic and its time");
+  sub->add_flag("--nchw", options->nchw,
+                "Keep every activation NCHW (by default the CUDA backend stores convolution regions NHWC in "
+                "float16 and bfloat16)");
   sub->callback([&action, options] { action = [options] { return build_model(*options); }; });
 }
 

@@ -57,6 +57,7 @@ void register_reduction_kernels(KernelTable& table);
 void register_nn_kernels(KernelTable& table);
 void register_misc_kernels(KernelTable& table);
 void register_fused_kernels(KernelTable& table);
+void register_channels_last_kernels(KernelTable& table);
 
 // Runs one node's inference and kernel on host tensors (context.values must
 // hold every present input). Outputs with data-dependent shapes come back

@@ -11,6 +11,7 @@ const KernelTable& KernelTable::global() {
     register_nn_kernels(*t);
     register_misc_kernels(*t);
     register_fused_kernels(*t);
+    register_channels_last_kernels(*t);
     return t;
   }();
   return *table;

@@ -72,6 +72,12 @@ class CudaBackend final : public Backend {
     return select_cuda_tactics(graph, selection);
   }
 
+  // Tensor-core convolutions in half precision read NHWC natively; NCHW makes
+  // cuDNN transpose around each of them. float32 stays NCHW.
+  bool prefers_channels_last(DataType precision) const override {
+    return precision == DataType::kFloat16 || precision == DataType::kBFloat16;
+  }
+
   Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
                                                              const ExecutionOptions& options) const override {
     KILN_ASSIGN_OR_RETURN(auto order, graph.topological_order());

@@ -1,9 +1,14 @@
-// Conv and kiln.FusedConv (1-D, 2-D and 3-D, NCHW) through cuDNN. The algorithm
-// and workspace are chosen at shape time (conv_algorithm.h); asymmetric padding
-// (which cuDNN's descriptors cannot express) pads the input into the workspace first.
-// FusedConv whose program is exactly Relu (with a bias) uses
-// cudnnConvolutionBiasActivationForward; any other program runs as one
-// bias + program kernel after the convolution.
+// Conv and kiln.FusedConv (1-D, 2-D and 3-D, NCHW) and kiln.NhwcFusedConv
+// (2-D, NHWC activations and [M, kH, kW, C/group] filters, see
+// src/ir/channels_last.h) through cuDNN. The algorithm and workspace are
+// chosen at shape time (conv_algorithm.h); asymmetric padding (which cuDNN's descriptors cannot
+// express) pads the input into the workspace first. FusedConv whose program
+// is exactly Relu (with a bias) uses cudnnConvolutionBiasActivationForward;
+// any other program runs as one bias + program kernel after the convolution.
+//
+// cuDNN describes every tensor by its logical NCHW extents plus a format, so
+// the channels-last variant permutes the stored (NHWC) dims back to NCHW order
+// for the descriptors and passes CUDNN_TENSOR_NHWC as the format.
 #include <algorithm>
 #include <memory>
 
@@ -11,6 +16,7 @@
 #include "backends/cuda/kernels/conv_algorithm.h"
 #include "backends/cuda/kernels/data_movement_launch.h"
 #include "backends/cuda/kernels/kernel_helpers.h"
+#include "ir/channels_last.h"
 
 // The legacy convolution API is deprecated in cuDNN 9 but remains the
 // simplest way to run a single convolution; the graph API adds nothing here.
@@ -58,12 +64,18 @@ struct ConvPlan {
   size_t output_bytes = 0;
   bool run_program = false;  // bias and/or program after the convolution
   DeviceProgram program;
-  int64_t spatial = 1;  // product of the output's spatial extents
+  // Channel of output element i for the program's bias: (i / channel_stride) % channels
+  // (NCHW: the spatial size; NHWC: 1).
+  int64_t channel_stride = 1;
   int64_t channels = 1;
 };
 
-Status conv_supports(const Node& node, const std::vector<TensorInfo>& inputs) {
+Status conv_supports(const Node& node, const std::vector<TensorInfo>& inputs, bool channels_last) {
   if (inputs.size() < 2) return invalid_argument(node.describe() + ": Conv needs X and W");
+  if (channels_last && inputs[0].dims_known && inputs[0].dims.size() != 4) {
+    return unimplemented(node.describe() + ": channels-last convolutions must be 2-D (input " +
+                         dims_to_string(inputs[0].dims) + ")");
+  }
   KILN_RETURN_IF_ERROR(require_dtype(node, inputs[0].dtype, kFloatTypes));
   for (size_t i = 1; i < inputs.size(); ++i) {
     if (inputs[i].dtype != DataType::kUndefined && inputs[i].dtype != inputs[0].dtype) {
@@ -124,19 +136,34 @@ Expected<SpatialParams> spatial_params(const PrepareArgs& args, const Dims& x, c
 
 std::vector<int> to_int(const Dims& dims) { return std::vector<int>(dims.begin(), dims.end()); }
 
-// An N-d NCHW (packed) tensor descriptor.
-Status set_tensor(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const Dims& dims) {
-  std::vector<int> extents = to_int(dims), strides = to_int(contiguous_strides(dims));
+// An N-d packed tensor descriptor from logical NCHW `dims`, stored NCHW or
+// (channels_last, 4-D) NHWC.
+Status set_tensor(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const Dims& dims, bool channels_last = false) {
+  std::vector<int> extents = to_int(dims);
+  if (channels_last) {
+    KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptorEx(desc, CUDNN_TENSOR_NHWC, type, static_cast<int>(dims.size()),
+                                                  extents.data()));
+    return ok_status();
+  }
+  std::vector<int> strides = to_int(contiguous_strides(dims));
   KILN_CUDNN_CHECK(cudnnSetTensorNdDescriptor(desc, type, static_cast<int>(dims.size()), extents.data(),
                                               strides.data()));
   return ok_status();
 }
 
-Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
+Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused, bool channels_last) {
   const Node& node = args.node;
-  const Dims& x = args.inputs[0].dims;
-  const Dims& w = args.inputs[1].dims;
-  const Dims& y = args.outputs[0].dims;
+  // Stored extents (what the buffers hold) and, below, logical NCHW extents (what cuDNN is told).
+  const Dims& x_stored = args.inputs[0].dims;
+  const Dims& y_stored = args.outputs[0].dims;
+  if (channels_last && (x_stored.size() != 4 || args.inputs[1].dims.size() != 4 || y_stored.size() != 4)) {
+    return unimplemented(node.describe() + ": channels-last convolutions must be 2-D (input " +
+                         dims_to_string(x_stored) + ", weight " + dims_to_string(args.inputs[1].dims) + ")");
+  }
+  auto logical = [channels_last](const Dims& d) { return channels_last ? permute_dims(d, kToChannelsFirst) : d; };
+  const Dims x = logical(x_stored);
+  const Dims w = logical(args.inputs[1].dims);
+  const Dims y = logical(y_stored);
   if (x.size() != w.size() || x.size() < 3 || x.size() > 5 || y.size() != x.size()) {
     return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D convolutions run on the CUDA backend (input " +
                          dims_to_string(x) + ", weight " + dims_to_string(w) + ")");
@@ -165,13 +192,17 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
   if (plan.pre_pad) {
     PadParams& pad = plan.pad;
     pad.rank = rank;
-    Dims strides = contiguous_strides(xs);
     for (int i = 0; i < sp.count; ++i) conv_input[2 + i] += sp.pad_begin[i] + sp.pad_end[i];
+    // The pad kernel works on stored axes; stored axis i holds logical (NCHW) axis `axis`.
+    const Dims in_stored = channels_last ? x_stored : xs;
+    const Dims out_stored = channels_last ? permute_dims(conv_input, kToChannelsLast) : conv_input;
+    Dims strides = contiguous_strides(in_stored);
     for (int i = 0; i < rank; ++i) {
-      pad.out_dims[i] = conv_input[i];
-      pad.in_dims[i] = xs[i];
+      const int64_t axis = channels_last ? kToChannelsLast[i] : i;
+      pad.out_dims[i] = out_stored[i];
+      pad.in_dims[i] = in_stored[i];
       pad.in_strides[i] = strides[i];
-      pad.pad_begin[i] = i >= 2 ? sp.pad_begin[i - 2] : 0;
+      pad.pad_begin[i] = axis >= 2 ? sp.pad_begin[axis - 2] : 0;
     }
     pad.mode = PadMode::kConstant;
     plan.padded_count = element_count(conv_input);
@@ -184,10 +215,11 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
     dilations[i] = static_cast<int>(sp.dilation[i]);
   }
 
-  KILN_RETURN_IF_ERROR(set_tensor(d.x, data_type, conv_input));
-  KILN_RETURN_IF_ERROR(set_tensor(d.y, data_type, ys));
+  KILN_RETURN_IF_ERROR(set_tensor(d.x, data_type, conv_input, channels_last));
+  KILN_RETURN_IF_ERROR(set_tensor(d.y, data_type, ys, channels_last));
   std::vector<int> filter = to_int(ws);
-  KILN_CUDNN_CHECK(cudnnSetFilterNdDescriptor(d.w, data_type, CUDNN_TENSOR_NCHW, rank, filter.data()));
+  KILN_CUDNN_CHECK(cudnnSetFilterNdDescriptor(d.w, data_type, channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                              rank, filter.data()));
   KILN_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(d.conv, sp.count, pads, strides, dilations,
                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   KILN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d.conv, static_cast<int>(groups)));
@@ -211,11 +243,11 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
   plan.has_bias = args.has_input(2);
   plan.has_residual = fused && args.has_input(3);
   plan.output_bytes = static_cast<size_t>(element_count(y)) * dtype_size(dtype);
-  if (plan.has_residual && args.inputs[3].dims != y) {
+  if (plan.has_residual && args.inputs[3].dims != y_stored) {
     return unimplemented(node.describe() + ": residual input " + dims_to_string(args.inputs[3].dims) +
-                         " must have the output's shape " + dims_to_string(y) + " on the CUDA backend");
+                         " must have the output's shape " + dims_to_string(y_stored) + " on the CUDA backend");
   }
-  plan.spatial = element_count(Dims(ys.begin() + 2, ys.end()));
+  plan.channel_stride = channels_last ? 1 : element_count(Dims(ys.begin() + 2, ys.end()));
   plan.channels = ys[1];
   PointwiseProgram program;
   if (fused) {
@@ -226,7 +258,7 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
     KILN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d.bias));
     Dims bias_dims(rank, 1);
     bias_dims[1] = ys[1];
-    KILN_RETURN_IF_ERROR(set_tensor(d.bias, data_type, bias_dims));
+    KILN_RETURN_IF_ERROR(set_tensor(d.bias, data_type, bias_dims, channels_last));
     KILN_CUDNN_CHECK(cudnnCreateActivationDescriptor(&d.activation));
     KILN_CUDNN_CHECK(cudnnSetActivationDescriptor(d.activation, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
   } else {
@@ -268,17 +300,19 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused) {
                                              plan.has_residual ? &one : &zero, d.y, y.data));
     if (plan.run_program) {
       const void* bias = plan.has_bias ? launch.inputs[2].data : nullptr;
-      KILN_RETURN_IF_ERROR(enqueue_program(y, bias, plan.spatial, plan.channels, plan.program, lib.stream));
+      KILN_RETURN_IF_ERROR(enqueue_program(y, bias, plan.channel_stride, plan.channels, plan.program, lib.stream));
     }
     return ok_status();
   };
   return prepared;
 }
 
-CudaKernel conv_kernel(bool fused) {
+CudaKernel conv_kernel(bool fused, bool channels_last = false) {
   CudaKernel k;
-  k.supports = conv_supports;
-  k.prepare = [fused](const PrepareArgs& args) { return prepare_conv(args, fused); };
+  k.supports = [channels_last](const Node& node, const std::vector<TensorInfo>& inputs) {
+    return conv_supports(node, inputs, channels_last);
+  };
+  k.prepare = [fused, channels_last](const PrepareArgs& args) { return prepare_conv(args, fused, channels_last); };
   k.has_tactics = true;
   return k;
 }
@@ -288,6 +322,7 @@ CudaKernel conv_kernel(bool fused) {
 void register_cuda_conv_kernels(CudaKernelTable& table) {
   table.add("Conv", conv_kernel(false));
   table.add("FusedConv", conv_kernel(true), "kiln");
+  table.add(channels_last_variant_of("FusedConv", "kiln")->op, conv_kernel(true, /*channels_last=*/true), "kiln");
 }
 
 }  // namespace kiln::cuda

@@ -1,26 +1,35 @@
-// MaxPool and AveragePool (1-D, 2-D and 3-D, NCHW) with own kernels: any padding,
-// dilation and ceil_mode (the output size comes from the IR's inference).
+// MaxPool and AveragePool (1-D, 2-D and 3-D, NCHW) and their 2-D channels-last
+// variants (kiln.NhwcMaxPool, kiln.NhwcAveragePool) with own kernels: any
+// padding, dilation and ceil_mode (the output size comes from the IR's inference).
 #include <algorithm>
 
 #include "backends/cuda/kernels/kernel_helpers.h"
 #include "backends/cuda/kernels/reduction_launch.h"
+#include "ir/channels_last.h"
 
 namespace kiln::cuda {
 namespace {
 
-CudaKernel pool_kernel(bool is_max) {
+CudaKernel pool_kernel(bool is_max, bool channels_last = false) {
   CudaKernel k;
-  k.supports = [](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
+  k.supports = [channels_last](const Node& node, const std::vector<TensorInfo>& inputs) -> Status {
     KILN_RETURN_IF_ERROR(require_dtype(node, inputs.empty() ? DataType::kUndefined : inputs[0].dtype, kFloatTypes));
     if (inputs[0].dims_known && (inputs[0].dims.size() < 3 || inputs[0].dims.size() > 5)) {
       return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D pooling runs on the CUDA backend");
     }
+    if (channels_last && inputs[0].dims_known && inputs[0].dims.size() != 4) {
+      return unimplemented(node.describe() + ": channels-last pooling must be 2-D");
+    }
     return ok_status();
   };
-  k.prepare = [is_max](const PrepareArgs& args) -> Expected<PreparedKernel> {
+  k.prepare = [is_max, channels_last](const PrepareArgs& args) -> Expected<PreparedKernel> {
     const Node& node = args.node;
-    const Dims& x = args.inputs[0].dims;
-    const Dims& y = args.outputs[0].dims;
+    if (channels_last && (args.inputs[0].dims.size() != 4 || args.outputs[0].dims.size() != 4)) {
+      return unimplemented(node.describe() + ": channels-last pooling must be 2-D");
+    }
+    // Logical NCHW extents; channels-last storage is described by p.channels_last below.
+    const Dims x = channels_last ? permute_dims(args.inputs[0].dims, kToChannelsFirst) : args.inputs[0].dims;
+    const Dims y = channels_last ? permute_dims(args.outputs[0].dims, kToChannelsFirst) : args.outputs[0].dims;
     if (x.size() < 3 || x.size() > 5 || y.size() != x.size()) {
       return unimplemented(node.describe() + ": only 1-D, 2-D and 3-D pooling runs on the CUDA backend");
     }
@@ -52,6 +61,8 @@ CudaKernel pool_kernel(bool is_max) {
     p.is_max = is_max;
     p.count_include_pad = node.attr_int("count_include_pad", 0) != 0;
     p.column_major_indices = node.attr_int("storage_order", 0) != 0;
+    p.channels_last = channels_last;
+    p.channels = x[1];
     // Spatial axes fill width, then height, then depth from the last one.
     const int w = spatial - 1;
     p.in_w = x[2 + w];
@@ -98,6 +109,8 @@ CudaKernel pool_kernel(bool is_max) {
 void register_cuda_pooling_kernels(CudaKernelTable& table) {
   table.add("MaxPool", pool_kernel(true));
   table.add("AveragePool", pool_kernel(false));
+  table.add(channels_last_variant_of("MaxPool", "")->op, pool_kernel(true, /*channels_last=*/true), "kiln");
+  table.add(channels_last_variant_of("AveragePool", "")->op, pool_kernel(false, /*channels_last=*/true), "kiln");
 }
 
 }  // namespace kiln::cuda

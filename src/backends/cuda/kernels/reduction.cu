@@ -251,6 +251,48 @@ __global__ void batch_norm_kernel(const T* in, T* out, const T* scale, const T* 
   }
 }
 
+// One pooling window over a [depth, height, width] volume whose neighbouring
+// elements along width are `stride` apart (1 for NCHW, C for channels-last).
+// Returns the max or average; `best` gets the flat spatial offset of the max.
+template <typename T>
+__device__ float pool_window(const T* volume, const PoolParams& p, int64_t stride, int64_t od, int64_t oh,
+                             int64_t ow, int64_t* best) {
+  const int64_t d0 = od * p.stride_d - p.pad_front;
+  const int64_t h0 = oh * p.stride_h - p.pad_top, w0 = ow * p.stride_w - p.pad_left;
+  float acc = p.is_max ? -INFINITY : 0.f;
+  int64_t valid = 0;
+  for (int64_t kd = 0; kd < p.kernel_d; ++kd) {
+    const int64_t dd = d0 + kd * p.dilation_d;
+    if (dd < 0 || dd >= p.in_d) continue;
+    for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+      const int64_t h = h0 + kh * p.dilation_h;
+      if (h < 0 || h >= p.in_h) continue;
+      for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+        const int64_t w = w0 + kw * p.dilation_w;
+        if (w < 0 || w >= p.in_w) continue;
+        const float x = to_float(volume[((dd * p.in_h + h) * p.in_w + w) * stride]);
+        if (p.is_max && (valid == 0 || x > acc)) {
+          *best = p.column_major_indices ? (w * p.in_h + h) * p.in_d + dd : (dd * p.in_h + h) * p.in_w + w;
+        }
+        acc = p.is_max ? fmaxf(acc, x) : acc + x;
+        ++valid;
+      }
+    }
+  }
+  if (!p.is_max) {
+    int64_t divisor = valid;
+    if (p.count_include_pad) {
+      // The window clipped to the padded input (ceil_mode windows may overhang it).
+      const int64_t d_end = min(d0 + p.kernel_d, p.in_d + p.pad_back);
+      const int64_t h_end = min(h0 + p.kernel_h, p.in_h + p.pad_bottom);
+      const int64_t w_end = min(w0 + p.kernel_w, p.in_w + p.pad_right);
+      divisor = (d_end - d0) * (h_end - h0) * (w_end - w0);
+    }
+    acc = divisor > 0 ? acc / static_cast<float>(divisor) : 0.f;
+  }
+  return acc;
+}
+
 template <typename T>
 __global__ void pool2d_kernel(const T* in, T* out, PoolParams p, int64_t* indices) {
   KILN_GRID_STRIDE_LOOP(index, p.batch_channels * p.out_d * p.out_h * p.out_w) {
@@ -259,42 +301,28 @@ __global__ void pool2d_kernel(const T* in, T* out, PoolParams p, int64_t* indice
     const int64_t od = (index / (p.out_w * p.out_h)) % p.out_d;
     const int64_t nc = index / (p.out_w * p.out_h * p.out_d);
     const T* volume = in + nc * p.in_d * p.in_h * p.in_w;
-    const int64_t d0 = od * p.stride_d - p.pad_front;
-    const int64_t h0 = oh * p.stride_h - p.pad_top, w0 = ow * p.stride_w - p.pad_left;
-    float acc = p.is_max ? -INFINITY : 0.f;
-    int64_t valid = 0;
     int64_t best = 0;
-    for (int64_t kd = 0; kd < p.kernel_d; ++kd) {
-      const int64_t dd = d0 + kd * p.dilation_d;
-      if (dd < 0 || dd >= p.in_d) continue;
-      for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-        const int64_t h = h0 + kh * p.dilation_h;
-        if (h < 0 || h >= p.in_h) continue;
-        for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
-          const int64_t w = w0 + kw * p.dilation_w;
-          if (w < 0 || w >= p.in_w) continue;
-          const float x = to_float(volume[(dd * p.in_h + h) * p.in_w + w]);
-          if (p.is_max && (valid == 0 || x > acc)) {
-            best = p.column_major_indices ? (w * p.in_h + h) * p.in_d + dd : (dd * p.in_h + h) * p.in_w + w;
-          }
-          acc = p.is_max ? fmaxf(acc, x) : acc + x;
-          ++valid;
-        }
-      }
-    }
-    if (!p.is_max) {
-      int64_t divisor = valid;
-      if (p.count_include_pad) {
-        // The window clipped to the padded input (ceil_mode windows may overhang it).
-        const int64_t d_end = min(d0 + p.kernel_d, p.in_d + p.pad_back);
-        const int64_t h_end = min(h0 + p.kernel_h, p.in_h + p.pad_bottom);
-        const int64_t w_end = min(w0 + p.kernel_w, p.in_w + p.pad_right);
-        divisor = (d_end - d0) * (h_end - h0) * (w_end - w0);
-      }
-      acc = divisor > 0 ? acc / static_cast<float>(divisor) : 0.f;
-    }
-    out[index] = from_float<T>(acc);
+    out[index] = from_float<T>(pool_window(volume, p, 1, od, oh, ow, &best));
     if (indices) indices[index] = nc * p.in_d * p.in_h * p.in_w + best;
+  }
+}
+
+// Channels-last [N, D, H, W, C]: the channel varies fastest across threads, so
+// each window step reads consecutive addresses.
+template <typename T>
+__global__ void pool2d_channels_last_kernel(const T* in, T* out, PoolParams p) {
+  KILN_GRID_STRIDE_LOOP(index, p.batch_channels * p.out_d * p.out_h * p.out_w) {
+    const int64_t c = index % p.channels;
+    int64_t rest = index / p.channels;
+    const int64_t ow = rest % p.out_w;
+    rest /= p.out_w;
+    const int64_t oh = rest % p.out_h;
+    rest /= p.out_h;
+    const int64_t od = rest % p.out_d;
+    const int64_t n = rest / p.out_d;
+    const T* volume = in + n * p.in_d * p.in_h * p.in_w * p.channels + c;
+    int64_t best = 0;
+    out[index] = from_float<T>(pool_window(volume, p, p.channels, od, oh, ow, &best));
   }
 }
 
@@ -412,8 +440,13 @@ cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolP
   if (count == 0) return cudaSuccess;
   bool handled = dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    pool2d_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out),
-                                                               params, indices);
+    if (params.channels_last) {
+      pool2d_channels_last_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in),
+                                                                                static_cast<T*>(out), params);
+    } else {
+      pool2d_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out),
+                                                                 params, indices);
+    }
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }

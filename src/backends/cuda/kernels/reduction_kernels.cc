@@ -7,6 +7,7 @@
 #include "backends/cuda/device_memory_pool.h"
 #include "backends/cuda/kernels/kernel_helpers.h"
 #include "backends/cuda/kernels/reduction_launch.h"
+#include "ir/channels_last.h"
 
 namespace kiln::cuda {
 namespace {
@@ -120,17 +121,25 @@ CudaKernel arg_reduce_kernel(bool is_max) {
   return k;
 }
 
-CudaKernel global_pool_kernel(ReduceOp op) {
+// NCHW reduces [N * C, spatial, 1]; channels-last (kiln.NhwcGlobal*Pool) reduces
+// [N, spatial, C], one thread per (n, c) reading consecutive channels.
+CudaKernel global_pool_kernel(ReduceOp op, bool channels_last = false) {
   CudaKernel k;
   k.supports = float_input;
-  k.prepare = [op](const PrepareArgs& args) -> Expected<PreparedKernel> {
+  k.prepare = [op, channels_last](const PrepareArgs& args) -> Expected<PreparedKernel> {
     const Dims& dims = args.inputs[0].dims;
     if (dims.size() < 2) return invalid_argument(args.node.describe() + ": input must be N x C x ...");
-    const int64_t outer = dims[0] * dims[1], extent = product(dims, 2, dims.size());
+    if (channels_last && dims.size() != 4) {
+      return unimplemented(args.node.describe() + ": channels-last pooling must be 2-D (input " +
+                           dims_to_string(dims) + ")");
+    }
+    const int64_t outer = channels_last ? dims[0] : dims[0] * dims[1];
+    const int64_t extent = channels_last ? dims[1] * dims[2] : product(dims, 2, dims.size());
+    const int64_t inner = channels_last ? dims[3] : 1;
     PreparedKernel prepared;
-    prepared.enqueue = [op, outer, extent](const LaunchArgs& launch) -> Status {
+    prepared.enqueue = [op, outer, extent, inner](const LaunchArgs& launch) -> Status {
       KILN_CUDA_CHECK_LAUNCH(launch_reduce(launch.inputs[0].dtype, op, launch.inputs[0].data, launch.outputs[0].data,
-                                           outer, extent, 1, launch.libraries.stream));
+                                           outer, extent, inner, launch.libraries.stream));
       return ok_status();
     };
     return prepared;
@@ -155,6 +164,8 @@ void register_cuda_reduction_kernels(CudaKernelTable& table) {
   table.add("ArgMin", arg_reduce_kernel(false));
   table.add("GlobalAveragePool", global_pool_kernel(ReduceOp::kMean));
   table.add("GlobalMaxPool", global_pool_kernel(ReduceOp::kMax));
+  table.add(channels_last_variant_of("GlobalAveragePool", "")->op, global_pool_kernel(ReduceOp::kMean, true), "kiln");
+  table.add(channels_last_variant_of("GlobalMaxPool", "")->op, global_pool_kernel(ReduceOp::kMax, true), "kiln");
 }
 
 }  // namespace kiln::cuda

@@ -52,9 +52,13 @@ struct PoolParams {
   bool is_max = true;
   bool count_include_pad = false;
   bool column_major_indices = false;  // MaxPool storage_order = 1
+  // Storage [N, D, H, W, C] with `channels` channels (batch_channels stays N * C); no indices.
+  bool channels_last = false;
+  int64_t channels = 1;
 };
 
-// `indices` (MaxPool's optional second output, flat NCHW offsets) may be null.
+// `indices` (MaxPool's optional second output, flat NCHW offsets) may be null;
+// channels-last pooling ignores it.
 cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream,
                           int64_t* indices = nullptr);
 
