@@ -9,7 +9,8 @@ on PATH):
 1. Exports ResNet-50 and BERT-base (sequence 128), random weights, to ONNX.
 2. accuracy: Kiln CUDA FP16 (and TF32) outputs against Kiln's FP32 CPU output
    on random inputs: relative L2 error, tolerance 1e-2 for FP16, 1e-2 for TF32.
-3. build: `kiln build --fp16` of each model with a cold timing cache, then warm.
+3. build: `kiln build --fp16` of each model with a cold timing cache, then warm
+   (runs first; the later steps reuse the model's timing cache).
 4. kiln: `kiln bench --fp16 --no-data-transfers --cuda-graph` (data already on
    the device, like the PyTorch loops) at each batch size.
 5. torch / compile: PyTorch FP16 eager, eager replayed in a CUDA graph, and
@@ -54,8 +55,9 @@ def accuracy(model, path, out):
         np.save(f, value)
         files += ["--input", f"{name}={f}"]
     results = {}
-    for label, flags in (("cpu", ["--backend", "cpu"]), ("tf32", ["--backend", "cuda"]),
-                         ("fp16", ["--backend", "cuda", "--fp16"])):
+    cache = ["--timing-cache", f"{WORK}/{model}.timing-cache"]
+    for label, flags in (("cpu", ["--backend", "cpu"]), ("tf32", ["--backend", "cuda", *cache]),
+                         ("fp16", ["--backend", "cuda", "--fp16", *cache])):
         rc, _ = run(["kiln", "run", path, *flags, *files, "--output-dir", f"{WORK}/{model}_{label}"],
                     f"{out}/run_{model}_{label}.txt")
         if rc != 0:
@@ -91,7 +93,8 @@ def build_times(model, path, out):
 def kiln_bench(model, path, batch, out):
     j = f"{out}/kiln_{model}_b{batch}.json"
     rc, _ = run(["kiln", "bench", path, "--backend", "cuda", "--fp16", "--batch", str(batch), "--no-data-transfers",
-                 "--cuda-graph", "--iterations", "100", "--duration", "3", "--json", j], j + ".txt")
+                 "--cuda-graph", "--iterations", "100", "--duration", "3", "--json", j,
+                 "--timing-cache", f"{WORK}/{model}.timing-cache"], j + ".txt")
     if rc != 0:
         print(f"kiln {model} b{batch}: failed (see {os.path.basename(j)}.txt)")
         return []
@@ -125,10 +128,10 @@ def main():
             torch_peers.export_onnx(model, torch_peers.resnet50() if model == "resnet50" else torch_peers.bert_base(),
                                     path)
         batches = [int(b) for b in (args.resnet_batches if model == "resnet50" else args.bert_batches).split(",")]
-        if "accuracy" in parts:
-            report["accuracy"] += accuracy(model, path, args.out)
         if "build" in parts:
             report["build"] += build_times(model, path, args.out)
+        if "accuracy" in parts:
+            report["accuracy"] += accuracy(model, path, args.out)
         for batch in batches:
             if "kiln" in parts:
                 report["speed"] += kiln_bench(model, path, batch, args.out)

@@ -108,6 +108,7 @@ Expected<std::unique_ptr<Model>> load_model(const ServerOptions& options, const 
   build.backend = config.backend;
   build.batch_buckets = config.batch_buckets;
   build.precision = config.precision;
+  build.timing_cache = options.timing_cache;
   auto engine = load_or_build(config.model_file, build);
   if (!engine.ok()) return engine.status().with_context("'" + config.model_file + "'");
   auto batcher = DynamicBatcher::create(*engine, config.batching);
@@ -220,10 +221,6 @@ ModelStatistics statistics_of(const Model& model) {
 }  // namespace
 
 Expected<std::unique_ptr<InferenceServer>> InferenceServer::create(const ServerOptions& options) {
-  if (!options.timing_cache.empty()) {
-    return unimplemented("timing cache '" + options.timing_cache +
-                         "': the builder keeps no timing cache yet; leave the option out");
-  }
   KILN_ASSIGN_OR_RETURN(std::vector<std::string> names, list_models(options.model_repository, options.models));
   if (names.empty()) return not_found("model repository '" + options.model_repository + "' holds no model directory");
   auto state = std::make_unique<State>();
