@@ -9,8 +9,8 @@ on PATH):
 1. Exports ResNet-50 and BERT-base (sequence 128), random weights, to ONNX.
 2. accuracy: Kiln CUDA FP16 (and TF32) outputs against Kiln's FP32 CPU output
    on random inputs: relative L2 error, tolerance 1e-2 for FP16, 1e-2 for TF32.
-3. build: `kiln build --fp16` of each model with a cold timing cache, then warm
-   (runs first; the later steps reuse the model's timing cache).
+3. build: `kiln build --fp16 --batch-buckets <batches>` of each model with a
+   cold timing cache, then warm; the FP16 accuracy and speed runs use this plan.
 4. kiln: `kiln bench --fp16 --no-data-transfers --cuda-graph` (data already on
    the device, like the PyTorch loops) at each batch size.
 5. torch / compile: PyTorch FP16 eager, eager replayed in a CUDA graph, and
@@ -55,10 +55,10 @@ def accuracy(model, path, out):
         np.save(f, value)
         files += ["--input", f"{name}={f}"]
     results = {}
-    cache = ["--timing-cache", f"{WORK}/{model}.timing-cache"]
-    for label, flags in (("cpu", ["--backend", "cpu"]), ("tf32", ["--backend", "cuda", *cache]),
-                         ("fp16", ["--backend", "cuda", "--fp16", *cache])):
-        rc, _ = run(["kiln", "run", path, *flags, *files, "--output-dir", f"{WORK}/{model}_{label}"],
+    plan = f"{WORK}/{model}_fp16.kiln"
+    fp16 = [plan, "--backend", "cuda"] if os.path.exists(plan) else [path, "--backend", "cuda", "--fp16"]
+    for label, target in (("cpu", [path, "--backend", "cpu"]), ("tf32", [path, "--backend", "cuda"]), ("fp16", fp16)):
+        rc, _ = run(["kiln", "run", *target, *files, "--output-dir", f"{WORK}/{model}_{label}"],
                     f"{out}/run_{model}_{label}.txt")
         if rc != 0:
             print(f"accuracy {model} {label}: kiln run failed (see run_{model}_{label}.txt)")
@@ -77,13 +77,16 @@ def accuracy(model, path, out):
     return rows
 
 
-def build_times(model, path, out):
+def build_times(model, path, batches, out):
+    """Builds the FP16 plan the speed runs use (one static profile per batch
+    size), first with a cold timing cache, then again with the warm one."""
     cache = f"{WORK}/{model}.timing-cache"
     if os.path.exists(cache):
         os.remove(cache)
     rows = []
     for label in ("cold", "warm"):
         rc, seconds = run(["kiln", "build", path, "--backend", "cuda", "--fp16", "--timing-cache", cache,
+                           "--batch-buckets", ",".join(str(b) for b in batches),
                            "-o", f"{WORK}/{model}_fp16.kiln"], f"{out}/build_{model}_{label}.txt")
         rows.append({"model": model, "cache": label, "seconds": seconds, "ok": rc == 0})
         print(f"build {model:8s} fp16 {label} timing cache: {seconds:.1f} s {'ok' if rc == 0 else 'FAILED'}", flush=True)
@@ -92,9 +95,10 @@ def build_times(model, path, out):
 
 def kiln_bench(model, path, batch, out):
     j = f"{out}/kiln_{model}_b{batch}.json"
-    rc, _ = run(["kiln", "bench", path, "--backend", "cuda", "--fp16", "--batch", str(batch), "--no-data-transfers",
-                 "--cuda-graph", "--iterations", "100", "--duration", "3", "--json", j,
-                 "--timing-cache", f"{WORK}/{model}.timing-cache"], j + ".txt")
+    plan = f"{WORK}/{model}_fp16.kiln"
+    target = [plan] if os.path.exists(plan) else [path, "--fp16", "--timing-cache", f"{WORK}/{model}.timing-cache"]
+    rc, _ = run(["kiln", "bench", *target, "--backend", "cuda", "--batch", str(batch), "--no-data-transfers",
+                 "--cuda-graph", "--iterations", "100", "--duration", "3", "--json", j], j + ".txt")
     if rc != 0:
         print(f"kiln {model} b{batch}: failed (see {os.path.basename(j)}.txt)")
         return []
@@ -129,7 +133,7 @@ def main():
                                     path)
         batches = [int(b) for b in (args.resnet_batches if model == "resnet50" else args.bert_batches).split(",")]
         if "build" in parts:
-            report["build"] += build_times(model, path, args.out)
+            report["build"] += build_times(model, path, batches, args.out)
         if "accuracy" in parts:
             report["accuracy"] += accuracy(model, path, args.out)
         for batch in batches:

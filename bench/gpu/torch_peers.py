@@ -23,11 +23,23 @@ def resnet50():
     return torchvision.models.resnet50(weights=None)
 
 
+class BertEncoder(torch.nn.Module):
+    """BERT-base taking (input_ids, attention_mask) by position and returning
+    the last hidden state, so that export and timing call it the same way."""
+
+    def __init__(self):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+        config = BertConfig()  # bert-base: 12 layers, hidden 768, 12 heads
+        config.attn_implementation = "eager"
+        self.bert = BertModel(config, add_pooling_layer=False)
+
+    def forward(self, input_ids, attention_mask):
+        return self.bert(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+
+
 def bert_base():
-    from transformers import BertConfig, BertModel
-    config = BertConfig()  # bert-base: 12 layers, hidden 768, 12 heads
-    config.attn_implementation = "eager"
-    return BertModel(config, add_pooling_layer=False)
+    return BertEncoder()
 
 
 def make_inputs(model_name, batch, device, dtype=None):

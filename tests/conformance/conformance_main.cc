@@ -113,7 +113,9 @@ std::string model_ops(const Graph& g) {
   return out.empty() ? "(no nodes)" : out;
 }
 
-TestResult run_test(const fs::path& dir, BackendKind backend, bool optimize) {
+// ONNX defines float32 ops in float32: unless `tf32` is set, CUDA contexts keep
+// float32 convolutions and matmuls out of TF32 (and tactics are timed that way).
+TestResult run_test(const fs::path& dir, BackendKind backend, bool optimize, bool tf32) {
   TestResult result;
   auto graph = import_onnx_file((dir / "model.onnx").string());
   if (!graph.ok()) {
@@ -139,6 +141,7 @@ TestResult run_test(const fs::path& dir, BackendKind backend, bool optimize) {
   BuildConfig config;
   config.backend = backend;
   config.optimize = optimize;
+  config.allow_tf32 = tf32;
   auto engine = Builder::build(std::move(graph).value(), config);
   if (!engine.ok()) {
     result.outcome = TestResult::Outcome::kFail;
@@ -146,7 +149,9 @@ TestResult run_test(const fs::path& dir, BackendKind backend, bool optimize) {
     result.op = failing_op(result.reason, ops);
     return result;
   }
-  auto context = (*engine)->create_context();
+  ExecutionOptions execution;
+  execution.allow_tf32 = tf32;
+  auto context = (*engine)->create_context(execution);
   if (!context.ok()) {
     result.outcome = TestResult::Outcome::kFail;
     result.reason = context.status().to_string();
@@ -240,6 +245,7 @@ int main(int argc, char** argv) {
   std::string filter;
   bool verbose = false;
   bool no_optimize = false;
+  bool tf32 = false;
   app.add_option("--backend", backend_name, "cpu or cuda");
   app.add_option("--data", data_dir, "directory holding node/, pytorch-converted/, pytorch-operator/, simple/");
   app.add_option("--expectations", expectations_path, "expected failures: 'suite/test: reason' per line");
@@ -247,6 +253,7 @@ int main(int argc, char** argv) {
   app.add_option("--filter", filter, "run only tests whose 'suite/name' contains this text");
   app.add_flag("-v,--verbose", verbose, "print every test's result");
   app.add_flag("--no-optimize", no_optimize, "build without the graph passes");
+  app.add_flag("--tf32", tf32, "CUDA: let float32 convolutions and matmuls use TF32 (off: strict float32)");
   CLI11_PARSE(app, argc, argv);
 
   auto backend = parse_backend_kind(backend_name);
@@ -287,7 +294,7 @@ int main(int argc, char** argv) {
     for (const fs::path& dir : tests) {
       std::string key = std::string(suite) + "/" + dir.filename().string();
       if (!filter.empty() && key.find(filter) == std::string::npos) continue;
-      TestResult r = run_test(dir, *backend, !no_optimize);
+      TestResult r = run_test(dir, *backend, !no_optimize, tf32);
       const bool listed = expected_failures.count(key) != 0;
       switch (r.outcome) {
         case TestResult::Outcome::kPass:

@@ -3,7 +3,9 @@
 // CPU, the timing cache turns a second build into cache hits only, plans keep
 // the choices, and a stored tactic that does not fit falls back to the
 // heuristic. Every test skips when no CUDA device exists. Timing itself is
-// never asserted.
+// never asserted. Float32 layers run in TF32 (10 mantissa bits): two TF32
+// algorithms, or TF32 against the CPU, agree to kTf32Tolerance relative on
+// these layers (differences up to 1.7e-2 were measured on an H100).
 #if KILN_WITH_CUDA
 
 #include <gtest/gtest.h>
@@ -90,6 +92,8 @@ Expected<std::vector<Tensor>> run(const Engine& engine, const Tensor& x, const E
   return context->execute({{"x", x}});
 }
 
+constexpr double kTf32Tolerance = 3e-2;
+
 void expect_close(const Tensor& actual, const Tensor& expected, double tolerance) {
   ASSERT_EQ(actual.dims(), expected.dims());
   ASSERT_EQ(actual.dtype(), DataType::kFloat32);
@@ -158,8 +162,8 @@ TEST(CudaTactics, BuildRecordsATacticPerLayerAndMatchesTheHeuristic) {
     ASSERT_TRUE(a.ok()) << a.status().to_string();
     ASSERT_TRUE(b.ok()) << b.status().to_string();
     ASSERT_TRUE(c.ok()) << c.status().to_string();
-    expect_close((*a)[0], (*b)[0], 1e-2);  // both TF32, possibly different algorithms
-    expect_close((*a)[0], (*c)[0], 1e-2);
+    expect_close((*a)[0], (*b)[0], kTf32Tolerance);  // both TF32, possibly different algorithms
+    expect_close((*a)[0], (*c)[0], kTf32Tolerance);
     // A context without TF32 cannot use tactics timed for TF32: the heuristic runs in FP32.
     ExecutionOptions fp32;
     fp32.allow_tf32 = false;
@@ -263,7 +267,7 @@ TEST(CudaTactics, EachProfileGetsItsOwnEntry) {
     auto a = run(**engine, x), c = run(**cpu, x);
     ASSERT_TRUE(a.ok()) << a.status().to_string();
     ASSERT_TRUE(c.ok());
-    expect_close((*a)[0], (*c)[0], 1e-2);
+    expect_close((*a)[0], (*c)[0], kTf32Tolerance);
   }
 }
 
