@@ -10,8 +10,7 @@ procs=${2:-4} conc=${3:-16} per_request=${4:-16} seconds=${5:-10}
 out=${OUT:-/tmp/kiln-device}
 work=/tmp/kiln-serve
 mkdir -p "$out" $work/repo/resnet50
-[[ -f /tmp/kiln-streams/resnet50.onnx ]] && cp /tmp/kiln-streams/resnet50.onnx $work/ \
-  || python3 bench/models/make_resnet50.py $work/resnet50.onnx > /dev/null
+python3 bench/models/make_resnet50.py $work/resnet50.onnx > /dev/null
 kiln build $work/resnet50.onnx --backend cuda --fp16 --batch-buckets 1,16,32,64,128 \
   -o $work/repo/resnet50/model.kiln > "$out/serve_build.txt" 2>&1 || { tail -3 "$out/serve_build.txt"; exit 1; }
 cat > $work/repo/resnet50/config.json <<'JSON'

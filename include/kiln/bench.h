@@ -122,6 +122,9 @@ struct BenchResult {
   // The percentiles BenchOptions asked for: (percent, ms), in the order asked.
   std::vector<std::pair<double, double>> extra_percentiles_ms;
   std::vector<double> latencies_ms;  // per query, in run order
+  // Per-layer times (ExecutionOptions::profile_layers, single-context runs),
+  // execution order; each layer's mean is total_ms / runs (warm-up included).
+  std::vector<LayerTime> layers;
 };
 
 // Runs the loop on `context` with the same `inputs` every query. The first
@@ -184,6 +187,10 @@ std::vector<BenchWarning> bench_warnings(const BenchResult& result);
 // keys, requested percentiles taken from query_timings) and total_compute_ms;
 // cuda_graph, no_data_transfers, spin_wait; warnings [{kind, message}].
 std::string bench_result_to_json(const BenchResult& result, const std::string& model, const std::string& backend);
+
+// The per-layer table of `kiln bench --dump-profile`: the `top` slowest layers
+// (mean ms per query, share of the sum) and the time per op type.
+std::string layer_profile_to_text(const std::vector<LayerTime>& layers, size_t top = 25);
 
 // The human-readable summary printed by `kiln bench`: throughput, latency, a
 // phase table (min/mean/median/max/p99 of each phase that is not all zero) and

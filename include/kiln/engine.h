@@ -79,6 +79,15 @@ struct QueryTimings {
   double host_wall_ms = 0; // whole execute call, host clock
 };
 
+// One layer's share of the queries a context ran with
+// ExecutionOptions::profile_layers.
+struct LayerTime {
+  std::string name;     // node name
+  std::string op;       // op type
+  int64_t runs = 0;     // queries that ran it
+  double total_ms = 0;  // summed over those queries
+};
+
 class Context {
  public:
   explicit Context(std::unique_ptr<BackendExecutor> executor, const Engine* engine);
@@ -99,6 +108,9 @@ class Context {
   size_t active_profile() const { return active_profile_; }
   // Phase timings of the last execute (valid = false before the first one).
   QueryTimings last_timings() const;
+  // Per-layer times since the context was created, in execution order
+  // (empty unless it was created with profile_layers).
+  std::vector<LayerTime> layer_profile() const;
 
   const Engine& engine() const { return *engine_; }
 

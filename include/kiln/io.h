@@ -44,6 +44,11 @@ struct ExecutionOptions {
   // streams benchmark spins for completions instead of sleeping on a
   // condition variable when its options carry it.
   bool spin_wait = false;
+  // Time every layer (node) of every query (trtexec's --dumpProfile): CUDA
+  // records an event between consecutive kernels (and so launches without a
+  // CUDA graph); CPU reads the host clock around each node. Adds overhead;
+  // for finding where the time goes, not for headline figures.
+  bool profile_layers = false;
 };
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // Text and JSON reports of a benchmark run.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "bench/bench_json.h"
 #include "bench/phase_stats.h"
@@ -57,7 +58,49 @@ nlohmann::ordered_json bench_result_json(const BenchResult& result, const std::s
     warnings.push_back({{"kind", bench_warning_name(w.kind)}, {"message", w.message}});
   }
   json["warnings"] = warnings;
+  if (!result.layers.empty()) {
+    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+    for (const LayerTime& layer : result.layers) {
+      layers.push_back({{"name", layer.name}, {"op", layer.op}, {"runs", layer.runs},
+                        {"mean_ms", layer.runs ? layer.total_ms / layer.runs : 0.0}});
+    }
+    json["layers"] = layers;
+  }
   return json;
+}
+
+std::string layer_profile_to_text(const std::vector<LayerTime>& layers, size_t top) {
+  if (layers.empty()) return {};
+  std::vector<const LayerTime*> order;
+  double sum = 0;
+  for (const LayerTime& layer : layers) {
+    order.push_back(&layer);
+    sum += layer.runs ? layer.total_ms / layer.runs : 0.0;
+  }
+  auto mean = [](const LayerTime* l) { return l->runs ? l->total_ms / l->runs : 0.0; };
+  std::stable_sort(order.begin(), order.end(), [&](auto* a, auto* b) { return mean(a) > mean(b); });
+  std::string text = "Layer profile (mean per query, slowest first; sum " + std::to_string(sum) + " ms over " +
+                     std::to_string(layers.size()) + " layers):\n";
+  char line[512];
+  std::snprintf(line, sizeof(line), "  %10s %7s  %-24s %s\n", "ms", "%", "op", "layer");
+  text += line;
+  std::map<std::string, double> by_op;
+  for (const LayerTime* l : order) by_op[l->op] += mean(l);
+  for (size_t i = 0; i < order.size() && i < top; ++i) {
+    std::snprintf(line, sizeof(line), "  %10.4f %6.1f%%  %-24s %s\n", mean(order[i]),
+                  sum > 0 ? 100.0 * mean(order[i]) / sum : 0.0, order[i]->op.c_str(), order[i]->name.c_str());
+    text += line;
+  }
+  if (order.size() > top) text += "  ... " + std::to_string(order.size() - top) + " more layers\n";
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [op, ms] : by_op) ops.push_back({ms, op});
+  std::sort(ops.rbegin(), ops.rend());
+  text += "By op type:\n";
+  for (const auto& [ms, op] : ops) {
+    std::snprintf(line, sizeof(line), "  %10.4f %6.1f%%  %s\n", ms, sum > 0 ? 100.0 * ms / sum : 0.0, op.c_str());
+    text += line;
+  }
+  return text;
 }
 
 std::string bench_result_to_json(const BenchResult& result, const std::string& model, const std::string& backend) {
@@ -105,6 +148,7 @@ std::string bench_result_to_text(const BenchResult& result) {
                   result.total_compute_ms, result.total_host_wall_s);
     text += buffer;
   }
+  text += layer_profile_to_text(result.layers);
   for (const BenchWarning& w : bench_warnings(result)) text += "Warning: " + w.message + "\n";
   return text;
 }

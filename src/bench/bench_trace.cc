@@ -1,6 +1,14 @@
 // Chrome trace format ("traceEvents", complete events "ph": "X", microseconds),
 // which Perfetto and chrome://tracing open. Queries are laid out on as few
 // tracks as their overlap needs, so a run with S streams shows S lanes.
+//
+// Where the backend measured a query's phases (CUDA events), its H2D, compute
+// and D2H spans are drawn inside the query on the same lane. The three events
+// are consecutive on the query's stream, so the phases tile one interval;
+// that interval is anchored at the query's end, since the host observes the
+// completion right after the D2H event (to within its wake-up latency,
+// microseconds with --spin-wait). The gap before the H2D is host enqueue and
+// waiting for the stream.
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -31,6 +39,27 @@ std::string bench_trace_json(const BenchResult& result) {
     e["tid"] = static_cast<int>(track);
     e["args"] = {{"query", index}, {"batch", result.batch}};
     events.push_back(e);
+    if (index < result.query_timings.size() && result.query_timings[index].valid) {
+      const QueryTimings& t = result.query_timings[index];
+      if (t.h2d_ms + t.compute_ms + t.d2h_ms <= 0) continue;
+      double phase_end_us = span.end_s * 1e6;
+      const std::pair<const char*, double> phases[] = {{"D2H", t.d2h_ms}, {"compute", t.compute_ms}, {"H2D", t.h2d_ms}};
+      for (const auto& [name, ms] : phases) {
+        if (ms <= 0) continue;  // a phase the backend does not have (CPU: no copies)
+        const double begin_us = std::max(span.begin_s * 1e6, phase_end_us - ms * 1e3);
+        nlohmann::ordered_json p;
+        p["name"] = name;
+        p["cat"] = "phase";
+        p["ph"] = "X";
+        p["ts"] = begin_us;
+        p["dur"] = phase_end_us - begin_us;
+        p["pid"] = 1;
+        p["tid"] = static_cast<int>(track);
+        p["args"] = {{"query", index}, {"ms", ms}};
+        events.push_back(p);
+        phase_end_us = begin_us;
+      }
+    }
   }
   for (size_t t = 0; t < track_end.size(); ++t) {
     events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", static_cast<int>(t)},

@@ -72,6 +72,7 @@ Expected<BenchResult> run_benchmark(Context& context, const TensorMap& inputs, c
   };
   KILN_ASSIGN_OR_RETURN(result, run_query_loop(query, options, std::move(result)));
   if (!context.engine().profiles().empty()) result.profile = static_cast<int64_t>(context.active_profile());
+  result.layers = context.layer_profile();
   return result;
 }
 

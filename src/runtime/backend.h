@@ -19,6 +19,8 @@ class BackendExecutor {
   virtual Expected<std::vector<Tensor>> execute(const TensorMap& inputs) = 0;
   // Phases of the last execute; backends fill what they measure.
   virtual QueryTimings last_timings() const { return {}; }
+  // Accumulated per-layer times (ExecutionOptions::profile_layers), execution order.
+  virtual std::vector<LayerTime> layer_profile() const { return {}; }
 };
 
 class Backend {

@@ -72,6 +72,7 @@ Context::Context(std::unique_ptr<BackendExecutor> executor, const Engine* engine
 Context::~Context() = default;
 
 QueryTimings Context::last_timings() const { return executor_->last_timings(); }
+std::vector<LayerTime> Context::layer_profile() const { return executor_->layer_profile(); }
 
 Expected<ProfileChoice> Context::choose_profile(const InputShapes& shapes) const {
   const auto& profiles = engine_->profiles();

@@ -1,5 +1,6 @@
 #include "kiln/session.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -162,24 +163,93 @@ Expected<Outputs> Session::run_chunked(const TensorMap& inputs, int64_t chunk) {
   return run_chunks(std::move(pieces));
 }
 
-Expected<Outputs> Session::run_chunks(std::vector<TensorMap> pieces) {
-  std::vector<std::future<Expected<Outputs>>> futures;
-  for (auto& piece : pieces) futures.push_back(submit(std::move(piece)));
-  std::vector<Outputs> results;
-  for (auto& f : futures) {
-    Expected<Outputs> r = f.get();
-    if (!r.ok()) return r.status();
-    results.push_back(std::move(r).value());
-  }
+namespace {
+
+// The joined outputs of a chunked run. Each piece's outputs are copied into
+// their rows as soon as that piece finishes (on the worker thread that ran
+// it), so the copies of one piece overlap the device work of the others and
+// no final concatenation is left for the caller's thread.
+struct ChunkJoin {
+  std::mutex mutex;
+  std::condition_variable finished;
+  size_t remaining = 0;
+  Status error;
   Outputs joined;
-  const auto& outs = engine().outputs();
-  for (size_t i = 0; i < outs.size(); ++i) {
-    std::vector<Tensor> parts;
-    for (const Outputs& r : results) parts.push_back(r[i]);
-    KILN_ASSIGN_OR_RETURN(Tensor t, concat_batch(parts, "output '" + outs[i].name + "'"));
-    joined.push_back(std::move(t));
+  bool allocated = false;
+};
+
+}  // namespace
+
+Expected<Outputs> Session::run_chunks(std::vector<TensorMap> pieces) {
+  if (pieces.empty()) return invalid_argument("no chunks to run");
+  std::vector<int64_t> offsets, counts;
+  int64_t total = 0;
+  for (const TensorMap& piece : pieces) {
+    if (piece.empty() || piece.begin()->second.rank() == 0) return invalid_argument("a chunk has no batch axis");
+    offsets.push_back(total);
+    counts.push_back(piece.begin()->second.dim(0));
+    total += counts.back();
   }
-  return joined;
+  const bool pinned = engine().backend_kind() == BackendKind::kCuda;
+  const std::vector<IoDesc>& descs = engine().outputs();
+  auto join = std::make_shared<ChunkJoin>();
+  join->remaining = pieces.size();
+
+  auto place = [join, total, pinned, &descs](const Outputs& outputs, int64_t offset, int64_t count) -> Status {
+    std::vector<Tensor> targets;
+    {
+      std::lock_guard<std::mutex> lock(join->mutex);
+      if (!join->allocated) {
+        for (size_t i = 0; i < outputs.size(); ++i) {
+          const Tensor& t = outputs[i];
+          if (t.rank() == 0 || t.dim(0) != count || t.dtype() == DataType::kString) {
+            return invalid_argument("output '" + descs[i].name + "' (" + t.describe() +
+                                    ") does not have the chunk's batch on axis 0, so chunks cannot be joined");
+          }
+          Dims dims = t.dims();
+          dims[0] = total;
+          join->joined.push_back(pinned ? PinnedMemoryPool::global().allocate(t.dtype(), dims)
+                                        : Tensor::empty(t.dtype(), dims));
+        }
+        join->allocated = true;
+      }
+      targets = join->joined;
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const Tensor& t = outputs[i];
+      Tensor& target = targets[i];
+      const bool same_tail = t.rank() == target.rank() && std::equal(t.dims().begin() + 1, t.dims().end(),
+                                                                     target.dims().begin() + 1);
+      if (t.dtype() != target.dtype() || t.dim(0) != count || !same_tail) {
+        return invalid_argument("output '" + descs[i].name + "': chunk outputs " + target.describe() + " and " +
+                                t.describe() + " cannot be joined along the batch axis");
+      }
+      const size_t row = count ? t.byte_size() / static_cast<size_t>(count) : 0;
+      if (t.byte_size()) std::memcpy(static_cast<char*>(target.raw_data()) + offset * row, t.raw_data(), t.byte_size());
+    }
+    return ok_status();
+  };
+
+  size_t submitted = 0;
+  Status submit_error;
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    const int64_t offset = offsets[k], count = counts[k];
+    submit_error = submit(std::move(pieces[k]), [join, place, offset, count](Expected<Outputs> result) {
+      Status status = result.ok() ? place(*result, offset, count) : result.status();
+      std::lock_guard<std::mutex> lock(join->mutex);
+      if (!status.ok() && join->error.ok()) join->error = status;
+      if (--join->remaining == 0) join->finished.notify_all();
+    });
+    if (!submit_error.ok()) break;
+    ++submitted;
+  }
+  std::unique_lock<std::mutex> lock(join->mutex);
+  join->remaining -= pieces.size() - submitted;  // never submitted: nothing to wait for
+  // The callbacks use `place`, which refers to this frame: wait for every submitted piece.
+  join->finished.wait(lock, [&] { return join->remaining == 0; });
+  if (!submit_error.ok()) return submit_error;
+  if (!join->error.ok()) return join->error;
+  return std::move(join->joined);
 }
 
 }  // namespace kiln

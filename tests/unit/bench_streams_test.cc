@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "graph_test_util.h"
@@ -37,15 +39,27 @@ TEST(BenchStreams, KeepsSeveralQueriesInFlightAndTracesThem) {
   EXPECT_EQ(result->spans.size(), static_cast<size_t>(result->iterations));
   EXPECT_NEAR(result->throughput_items_per_s, 2 * result->throughput_qps, 1e-9);
   auto trace = nlohmann::json::parse(bench_trace_json(*result));
-  int queries = 0, max_track = 0;
+  int queries = 0, compute_phases = 0, max_track = 0;
+  std::map<int, std::pair<double, double>> query_extent;  // query index -> [begin, end] in us
   for (const auto& e : trace["traceEvents"]) {
-    if (e["ph"] == "X") {
+    if (e["ph"] != "X") continue;
+    EXPECT_GE(e["dur"].get<double>(), 0.0);
+    max_track = std::max(max_track, e["tid"].get<int>());
+    const int query = e["args"]["query"].get<int>();
+    const double begin = e["ts"].get<double>(), end = begin + e["dur"].get<double>();
+    if (e["name"] == "query") {
       ++queries;
-      max_track = std::max(max_track, e["tid"].get<int>());
-      EXPECT_GE(e["dur"].get<double>(), 0.0);
+      query_extent[query] = {begin, end};
+    } else {
+      EXPECT_EQ(e["name"], "compute");  // the CPU backend has no copies
+      ++compute_phases;
+      ASSERT_TRUE(query_extent.count(query)) << "phase drawn before its query";
+      EXPECT_GE(begin, query_extent[query].first - 1e-6);
+      EXPECT_LE(end, query_extent[query].second + 1e-6);
     }
   }
   EXPECT_EQ(queries, result->iterations);
+  EXPECT_EQ(compute_phases, result->iterations);
   EXPECT_LT(max_track, 3 + 1);  // never more lanes than queries in flight (+1 for the refill overlap)
 
   auto bad = run_benchmark_streams(**session, {{"x", random_tensor({2, 31}, 3)}}, bench);

@@ -36,6 +36,7 @@ struct BenchCommandOptions {
   std::string percentiles;
   bool no_data_transfers = false;
   bool spin_wait = false;
+  bool dump_profile = false;
   int64_t chunk = 0;                // > 0: each query is the batch split into chunks over the streams
   std::string sweep;                // "batch=1,8 streams=1,2"
   std::string sweep_out = "sweep";  // PREFIX of PREFIX.csv, .json, .svg
@@ -56,6 +57,10 @@ Expected<BenchResult> measure(const std::shared_ptr<Engine>& engine, const Bench
   execution.allow_tf32 = !options.no_tf32;
   execution.no_data_transfers = options.no_data_transfers;
   execution.spin_wait = options.spin_wait;
+  execution.profile_layers = options.dump_profile;
+  if (options.dump_profile && (options.streams > 1 || options.chunk > 0)) {
+    return invalid_argument("--dump-profile times the layers of one context: use it without --streams and --chunk");
+  }
   if (options.no_data_transfers && options.backend != "cuda") {
     return invalid_argument("--no-data-transfers applies to the cuda backend only");
   }
@@ -234,6 +239,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   sub->add_option("--percentiles", options->percentiles, "Extra latency percentiles to report, e.g. 50,99.9");
   sub->add_flag("--spin-wait", options->spin_wait,
                 "Busy-poll for query completion instead of blocking (steadier latency, one core kept busy)");
+  sub->add_flag("--dump-profile", options->dump_profile,
+                "Time every layer and print the slowest ones and the time per op type (CUDA: events between "
+                "kernels, no CUDA graph); the JSON report gets a \"layers\" list");
   sub->add_option("--chunk", options->chunk,
                   "Chunked pipeline: split each query's batch into chunks of N items spread over --streams, so "
                   "copies of one chunk overlap compute of another");

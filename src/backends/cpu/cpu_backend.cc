@@ -13,6 +13,7 @@
 #include "ir/shape_inference.h"
 #include "passes/passes.h"
 #include "runtime/backend.h"
+#include "runtime/layer_profile.h"
 #include "runtime/shape_plan.h"
 
 namespace kiln {
@@ -86,6 +87,8 @@ class CpuExecutor final : public BackendExecutor {
   }
 
   QueryTimings last_timings() const override { return timings_; }
+  std::vector<LayerTime> layer_profile() const override { return profile_.layers(); }
+  void set_profile_layers(bool on) { profile_layers_ = on; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -116,6 +119,7 @@ class CpuExecutor final : public BackendExecutor {
     for (size_t step = 0; step < order_.size(); ++step) {
       Node* node = order_[step];
       if (p.shapes.is_host_node(node)) continue;
+      const Clock::time_point node_start = Clock::now();
       std::vector<const Tensor*> values;
       std::vector<TensorInfo> input_infos;
       for (Value* in : node->inputs) {
@@ -192,6 +196,7 @@ class CpuExecutor final : public BackendExecutor {
           if (lu != last_use_.end() && lu->second == step) live.erase(in);
         }
       }
+      if (profile_layers_) profile_.add(*node, milliseconds_since(node_start));
     }
     timings.compute_ms = milliseconds_since(compute_start);
     std::vector<Tensor> results;
@@ -237,6 +242,8 @@ class CpuExecutor final : public BackendExecutor {
   std::unordered_map<const Value*, size_t> last_use_;
   std::unique_ptr<PreparedShapes> prepared_;
   QueryTimings timings_;
+  bool profile_layers_ = false;
+  LayerProfile profile_;
 };
 
 class CpuBackend final : public Backend {
@@ -256,9 +263,11 @@ class CpuBackend final : public Backend {
 
   // The CPU backend has no graphs or TF32; options do not change its execution.
   Expected<std::unique_ptr<BackendExecutor>> create_executor(const Graph& graph,
-                                                             const ExecutionOptions& /*options*/) const override {
+                                                             const ExecutionOptions& options) const override {
     KILN_ASSIGN_OR_RETURN(auto order, graph.topological_order());
-    return std::unique_ptr<BackendExecutor>(new CpuExecutor(graph, std::move(order)));
+    auto executor = std::make_unique<CpuExecutor>(graph, std::move(order));
+    executor->set_profile_layers(options.profile_layers);
+    return std::unique_ptr<BackendExecutor>(std::move(executor));
   }
 };
 

@@ -51,6 +51,7 @@
 #include "backends/cuda/device_memory_pool.h"
 #include "backends/cuda/memory_plan.h"
 #include "kiln/host_memory.h"
+#include "runtime/layer_profile.h"
 
 namespace kiln::cuda {
 namespace {
@@ -135,6 +136,9 @@ class CudaExecutor final : public BackendExecutor {
     use_cuda_graphs_ = options.cuda_graphs || environment_flag("KILN_CUDA_GRAPHS");
     no_data_transfers_ = options.no_data_transfers;
     spin_wait_ = options.spin_wait;
+    // Per-layer events sit between kernels, which a replayed graph hides.
+    profile_layers_ = options.profile_layers;
+    if (profile_layers_) use_cuda_graphs_ = false;
     KILN_ASSIGN_OR_RETURN(events_.start, Event::create(/*timing=*/true));
     KILN_ASSIGN_OR_RETURN(events_.inputs_copied, Event::create(/*timing=*/true));
     KILN_ASSIGN_OR_RETURN(events_.computed, Event::create(/*timing=*/true));
@@ -237,21 +241,50 @@ class CudaExecutor final : public BackendExecutor {
     timings.compute_ms = compute;
     timings.d2h_ms = d2h;
     timings_ = timings;
+    if (profile_layers_) KILN_RETURN_IF_ERROR(collect_layer_times(*set));
     return results;
   }
 
   QueryTimings last_timings() const override { return timings_; }
+  std::vector<LayerTime> layer_profile() const override { return profile_.layers(); }
 
  private:
   // Every device node's kernel, in order, on the context's stream.
   Status enqueue_steps(ShapeSet& set) {
+    if (profile_layers_) KILN_RETURN_IF_ERROR(prepare_layer_events(set));
+    size_t marker = 0;
     for (Step& step : set.steps) {
       if (step.skip) continue;
+      if (profile_layers_) KILN_RETURN_IF_ERROR(layer_events_[marker++].record(stream_.get()));
       LaunchArgs args{step.inputs, step.outputs, arena_.base() + step.workspace_offset,
                       step.kernel.workspace_bytes, libraries_};
       if (step.kernel.workspace_bytes == 0) args.workspace = nullptr;
       Status status = step.kernel.enqueue(args);
       if (!status.ok()) return status.with_context(step.node->describe());
+    }
+    if (profile_layers_) KILN_RETURN_IF_ERROR(layer_events_[marker].record(stream_.get()));
+    return ok_status();
+  }
+
+  // One timing event per kernel boundary of the shape set (grown, never shrunk).
+  Status prepare_layer_events(const ShapeSet& set) {
+    size_t needed = 1;
+    for (const Step& step : set.steps) needed += step.skip ? 0 : 1;
+    while (layer_events_.size() < needed) {
+      KILN_ASSIGN_OR_RETURN(Event e, Event::create(/*timing=*/true));
+      layer_events_.push_back(std::move(e));
+    }
+    return ok_status();
+  }
+
+  // After the query finished: the time between each kernel's start marker and the next.
+  Status collect_layer_times(const ShapeSet& set) {
+    size_t marker = 0;
+    for (const Step& step : set.steps) {
+      if (step.skip) continue;
+      KILN_ASSIGN_OR_RETURN(float ms, layer_events_[marker + 1].elapsed_since(layer_events_[marker]));
+      profile_.add(*step.node, ms);
+      ++marker;
     }
     return ok_status();
   }
@@ -555,6 +588,9 @@ class CudaExecutor final : public BackendExecutor {
   } events_;
   bool spin_wait_ = false;
   QueryTimings timings_;
+  bool profile_layers_ = false;
+  std::vector<Event> layer_events_;
+  LayerProfile profile_;
   std::list<std::unique_ptr<ShapeSet>> shape_sets_;
   std::unordered_map<const Value*, size_t> input_index_;
   std::vector<bool> value_keyed_;  // aligned with graph inputs
