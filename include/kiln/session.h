@@ -64,6 +64,7 @@ class Session {
 // so that a CUDA context copies them to the device without staging.
 Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t chunk, bool pinned = false);
 // Concatenates along axis 0 (all pieces share dtype and trailing dims).
-Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::string& what);
+// With `pinned`, the result lives in page-locked memory (PinnedMemoryPool).
+Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::string& what, bool pinned = false);
 
 }  // namespace kiln

@@ -61,7 +61,9 @@ nlohmann::ordered_json bench_result_json(const BenchResult& result, const std::s
   if (!result.layers.empty()) {
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     for (const LayerTime& layer : result.layers) {
-      layers.push_back({{"name", layer.name}, {"op", layer.op}, {"runs", layer.runs},
+      layers.push_back({{"name", layer.name},
+                        {"op", layer.op},
+                        {"runs", layer.runs},
                         {"mean_ms", layer.runs ? layer.total_ms / layer.runs : 0.0}});
     }
     json["layers"] = layers;

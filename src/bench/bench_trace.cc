@@ -62,7 +62,10 @@ std::string bench_trace_json(const BenchResult& result) {
     }
   }
   for (size_t t = 0; t < track_end.size(); ++t) {
-    events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", static_cast<int>(t)},
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", 1},
+                      {"tid", static_cast<int>(t)},
                       {"args", {{"name", "stream slot " + std::to_string(t)}}}});
   }
   nlohmann::ordered_json trace;

@@ -83,8 +83,7 @@ Expected<BenchResult> run_benchmark_chunked(Session& session, const TensorMap& i
   result.streams = session.streams();
   // The pieces are cut once, outside the timed loop, as a caller holding its
   // data in chunks would; each query then pipelines all of them.
-  KILN_ASSIGN_OR_RETURN(auto pieces,
-                        split_batch(inputs, chunk, session.engine().backend_kind() == BackendKind::kCuda));
+  KILN_ASSIGN_OR_RETURN(auto pieces, split_batch(inputs, chunk, session.engine().backend_kind() == BackendKind::kCuda));
   auto query = [&]() -> Expected<QueryTimings> {
     KILN_RETURN_IF_ERROR(session.run_chunks(pieces).status());
     return QueryTimings{};  // a query spans several contexts: no single phase breakdown

@@ -24,7 +24,7 @@ size_t round_up(size_t bytes) { return (std::max<size_t>(bytes, 1) + kGranule - 
 
 struct PinnedMemoryPool::State {
   mutable std::mutex mutex;
-  std::multimap<size_t, void*> free_buffers;   // size -> buffer
+  std::multimap<size_t, void*> free_buffers;    // size -> buffer
   std::map<const char*, size_t> pinned_ranges;  // every live or cached pinned buffer: base -> size
   PinnedPoolStats stats;
   bool probed = false;
@@ -44,8 +44,10 @@ struct PinnedMemoryPool::State {
     const bool no_device = error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver;
     if (!no_device && !warned) {
       warned = true;
-      std::fprintf(stderr, "kiln: warning: could not page-lock %zu bytes of host memory (%s); using pageable memory, "
-                   "host-device copies will be slower\n", bytes, cudaGetErrorString(error));
+      std::fprintf(stderr,
+                   "kiln: warning: could not page-lock %zu bytes of host memory (%s); using pageable memory, "
+                   "host-device copies will be slower\n",
+                   bytes, cudaGetErrorString(error));
     }
 #endif
     (void)bytes;

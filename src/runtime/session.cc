@@ -46,7 +46,8 @@ struct Session::State {
 
 Session::Session(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Engine> engine, const SessionOptions& options) {
+Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Engine> engine,
+                                                   const SessionOptions& options) {
   if (!engine) return invalid_argument("session needs an engine");
   if (options.streams < 1 || options.streams > 256) {
     return invalid_argument("streams must be between 1 and 256, got " + std::to_string(options.streams));
@@ -123,7 +124,8 @@ Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t ch
     for (const auto& [name, t] : inputs) {
       Dims dims = t.dims();
       dims[0] = count;
-      if (t.dtype() == DataType::kString) return unimplemented("input '" + name + "': string tensors cannot be chunked");
+      if (t.dtype() == DataType::kString)
+        return unimplemented("input '" + name + "': string tensors cannot be chunked");
       const size_t row = t.byte_size() / static_cast<size_t>(std::max<int64_t>(batch, 1));
       Tensor p = pinned ? PinnedMemoryPool::global().allocate(t.dtype(), dims) : Tensor::empty(t.dtype(), dims);
       if (p.byte_size()) std::memcpy(p.raw_data(), static_cast<const char*>(t.raw_data()) + begin * row, p.byte_size());
@@ -134,7 +136,7 @@ Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t ch
   return pieces;
 }
 
-Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::string& what) {
+Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::string& what, bool pinned) {
   if (pieces.empty()) return invalid_argument(what + ": nothing to concatenate");
   Dims dims = pieces[0].dims();
   if (dims.empty()) return invalid_argument(what + " is a scalar and has no batch axis");
@@ -149,7 +151,8 @@ Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::stri
     total += p.dim(0);
   }
   dims[0] = total;
-  Tensor out = Tensor::empty(pieces[0].dtype(), dims);
+  Tensor out =
+      pinned ? PinnedMemoryPool::global().allocate(pieces[0].dtype(), dims) : Tensor::empty(pieces[0].dtype(), dims);
   size_t offset = 0;
   for (const Tensor& p : pieces) {
     if (p.byte_size()) std::memcpy(static_cast<char*>(out.raw_data()) + offset, p.raw_data(), p.byte_size());
@@ -218,8 +221,8 @@ Expected<Outputs> Session::run_chunks(std::vector<TensorMap> pieces) {
     for (size_t i = 0; i < outputs.size(); ++i) {
       const Tensor& t = outputs[i];
       Tensor& target = targets[i];
-      const bool same_tail = t.rank() == target.rank() && std::equal(t.dims().begin() + 1, t.dims().end(),
-                                                                     target.dims().begin() + 1);
+      const bool same_tail =
+          t.rank() == target.rank() && std::equal(t.dims().begin() + 1, t.dims().end(), target.dims().begin() + 1);
       if (t.dtype() != target.dtype() || t.dim(0) != count || !same_tail) {
         return invalid_argument("output '" + descs[i].name + "': chunk outputs " + target.describe() + " and " +
                                 t.describe() + " cannot be joined along the batch axis");

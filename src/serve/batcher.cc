@@ -227,7 +227,8 @@ struct DynamicBatcher::State {
 
     uint64_t compute_ns = 0;
     Expected<Outputs> outputs = [&]() -> Expected<Outputs> {
-      KILN_ASSIGN_OR_RETURN(TensorMap joined, join_requests(inputs, engine->inputs()));
+      KILN_ASSIGN_OR_RETURN(TensorMap joined,
+                            join_requests(inputs, engine->inputs(), engine->backend_kind() == BackendKind::kCuda));
       const auto compute_start = BatcherClock::now();
       Expected<Outputs> result = context.execute(joined);
       compute_ns = nanoseconds_between(compute_start, BatcherClock::now());

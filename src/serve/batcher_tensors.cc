@@ -38,7 +38,8 @@ Tensor rows(const Tensor& t, int64_t begin, int64_t count) {
 
 }  // namespace
 
-Expected<TensorMap> join_requests(const std::vector<const TensorMap*>& requests, const std::vector<IoDesc>& inputs) {
+Expected<TensorMap> join_requests(const std::vector<const TensorMap*>& requests, const std::vector<IoDesc>& inputs,
+                                  bool pinned) {
   if (requests.empty()) return invalid_argument("batch has no requests");
   if (requests.size() == 1) return *requests[0];  // tensors share their buffers: no copy
   TensorMap joined;
@@ -53,7 +54,7 @@ Expected<TensorMap> join_requests(const std::vector<const TensorMap*>& requests,
     if (input.dtype == DataType::kString || pieces[0].dtype() == DataType::kString) {
       joined[input.name] = join_strings(pieces);
     } else {
-      KILN_ASSIGN_OR_RETURN(joined[input.name], concat_batch(pieces, "input '" + input.name + "'"));
+      KILN_ASSIGN_OR_RETURN(joined[input.name], concat_batch(pieces, "input '" + input.name + "'", pinned));
     }
   }
   return joined;

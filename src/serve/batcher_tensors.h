@@ -15,7 +15,10 @@ namespace kiln {
 // One TensorMap per request, all holding every engine input with the same
 // trailing dims per input (the batcher groups requests that way). Returns the
 // inputs of the whole batch, each the requests' tensors concatenated in order.
-Expected<TensorMap> join_requests(const std::vector<const TensorMap*>& requests, const std::vector<IoDesc>& inputs);
+// With `pinned` (CUDA engines) the joined tensors are page-locked, so the
+// context copies them to the device without a staging copy.
+Expected<TensorMap> join_requests(const std::vector<const TensorMap*>& requests, const std::vector<IoDesc>& inputs,
+                                  bool pinned = false);
 
 // Splits the outputs of a batch of `batch_sizes` (one entry per request, in
 // batch order) into per-request outputs. An output whose axis 0 equals the

@@ -1,5 +1,7 @@
 // PinnedMemoryPool: tensors from it behave like any other; where the CUDA
 // runtime can page-lock memory, buffers are recycled and recognised as pinned.
+#include "kiln/host_memory.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "graph_test_util.h"
-#include "kiln/host_memory.h"
 
 namespace kiln {
 namespace {

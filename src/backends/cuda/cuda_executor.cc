@@ -207,7 +207,10 @@ class CudaExecutor final : public BackendExecutor {
     std::vector<Tensor> results;
     for (size_t i = 0; i < graph_.outputs().size(); ++i) {
       const Value* v = graph_.outputs()[i];
-      if (v->constant) { results.push_back(*v->constant); continue; }
+      if (v->constant) {
+        results.push_back(*v->constant);
+        continue;
+      }
       if (auto host = set->host_values.find(v); host != set->host_values.end()) {
         results.push_back(host->second.clone());  // the cached value must not change with the caller's copy
         continue;
@@ -220,8 +223,8 @@ class CudaExecutor final : public BackendExecutor {
       }
       Tensor out = pinned.allocate(loc->second.dtype, loc->second.dims);
       if (out.byte_size() > 0) {
-        KILN_CUDA_CHECK(cudaMemcpyAsync(out.raw_data(), device_pointer(*set, v), out.byte_size(),
-                                        cudaMemcpyDeviceToHost, stream));
+        KILN_CUDA_CHECK(
+            cudaMemcpyAsync(out.raw_data(), device_pointer(*set, v), out.byte_size(), cudaMemcpyDeviceToHost, stream));
       }
       results.push_back(std::move(out));
     }
@@ -256,8 +259,8 @@ class CudaExecutor final : public BackendExecutor {
     for (Step& step : set.steps) {
       if (step.skip) continue;
       if (profile_layers_) KILN_RETURN_IF_ERROR(layer_events_[marker++].record(stream_.get()));
-      LaunchArgs args{step.inputs, step.outputs, arena_.base() + step.workspace_offset,
-                      step.kernel.workspace_bytes, libraries_};
+      LaunchArgs args{step.inputs, step.outputs, arena_.base() + step.workspace_offset, step.kernel.workspace_bytes,
+                      libraries_};
       if (step.kernel.workspace_bytes == 0) args.workspace = nullptr;
       Status status = step.kernel.enqueue(args);
       if (!status.ok()) return status.with_context(step.node->describe());
@@ -302,8 +305,10 @@ class CudaExecutor final : public BackendExecutor {
         set.graph_failed = true;
       } else {
         Expected<GraphExec> exec = GraphExec::instantiate(*graph);
-        if (exec.ok()) set.graph = std::move(exec).value();
-        else set.graph_failed = true;
+        if (exec.ok())
+          set.graph = std::move(exec).value();
+        else
+          set.graph_failed = true;
       }
     }
     if (set.graph.valid()) return set.graph.launch(stream_.get());
@@ -555,8 +560,8 @@ class CudaExecutor final : public BackendExecutor {
       requests.push_back(r);
     }
     for (const auto& [step_index, node_index] : workspace_requests) {
-      requests.push_back(BufferRequest{set->steps[step_index].kernel.workspace_bytes,
-                                       static_cast<int64_t>(node_index), static_cast<int64_t>(node_index)});
+      requests.push_back(BufferRequest{set->steps[step_index].kernel.workspace_bytes, static_cast<int64_t>(node_index),
+                                       static_cast<int64_t>(node_index)});
     }
     MemoryPlan plan = plan_memory(requests, kDeviceAlignment);
     for (size_t k = 0; k < arena_values.size(); ++k) {

@@ -45,11 +45,15 @@ std::optional<NodeShapes> node_shapes(const Node& node, const ShapePlan& plan) {
       continue;
     }
     const Tensor* value = nullptr;
-    if (in->constant) value = &*in->constant;
-    else if (auto hv = plan.host_values.find(in); hv != plan.host_values.end()) value = &hv->second;
+    if (in->constant)
+      value = &*in->constant;
+    else if (auto hv = plan.host_values.find(in); hv != plan.host_values.end())
+      value = &hv->second;
     TensorInfo info;
-    if (value) info = TensorInfo{value->dtype(), value->dims(), true};
-    else if (auto it = plan.infos.find(in); it != plan.infos.end()) info = it->second;
+    if (value)
+      info = TensorInfo{value->dtype(), value->dims(), true};
+    else if (auto it = plan.infos.find(in); it != plan.infos.end())
+      info = it->second;
     if (info.dtype == DataType::kUndefined || !info.fully_known()) return std::nullopt;
     shapes.inputs.push_back(info);
     shapes.host_values.push_back(value);
@@ -154,8 +158,8 @@ Status bind_operands(const NodeShapes& shapes, TimingState& state, std::vector<D
     const int64_t count = element_count(info.dims);
     if (count > 0) {
       const std::vector<uint8_t>& data = state.random.bytes(info.dtype, count);
-      KILN_CUDA_CHECK(cudaMemcpyAsync(base + offset, data.data(), size_of(info), cudaMemcpyHostToDevice,
-                                      state.stream.get()));
+      KILN_CUDA_CHECK(
+          cudaMemcpyAsync(base + offset, data.data(), size_of(info), cudaMemcpyHostToDevice, state.stream.get()));
     }
     inputs->push_back(DeviceTensor{info.dtype, info.dims, base + offset});
     offset += align_up(size_of(info));
