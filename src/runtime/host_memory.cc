@@ -1,5 +1,7 @@
 #include "kiln/host_memory.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,23 +29,28 @@ struct PinnedMemoryPool::State {
   std::multimap<size_t, void*> free_buffers;    // size -> buffer
   std::map<const char*, size_t> pinned_ranges;  // every live or cached pinned buffer: base -> size
   PinnedPoolStats stats;
-  bool probed = false;
-  bool warned = false;
+  std::atomic<bool> warned{false};
+  std::atomic<bool> no_device{false};  // nothing to pin for: stop asking the runtime
 
   // Page-locked memory, or nullptr (then the caller falls back to pageable).
+  // Called without `mutex` held.
   void* allocate_pinned(size_t bytes) {
 #if KILN_WITH_CUDA
+    if (no_device.load()) return nullptr;
     void* p = nullptr;
     cudaError_t error = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
     if (error == cudaSuccess) {
+      std::lock_guard<std::mutex> lock(mutex);
       stats.pinning_available = true;
       return p;
     }
-    cudaGetLastError();  // clear the sticky-free error so later CUDA calls are not confused
+    cudaGetLastError();  // clear the error so that later CUDA calls do not report it
     // No device at all: nothing to pin for, so no warning.
-    const bool no_device = error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver;
-    if (!no_device && !warned) {
-      warned = true;
+    if (error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver) {
+      no_device.store(true);
+      return nullptr;
+    }
+    if (!warned.exchange(true)) {
       std::fprintf(stderr,
                    "kiln: warning: could not page-lock %zu bytes of host memory (%s); using pageable memory, "
                    "host-device copies will be slower\n",
@@ -89,7 +96,7 @@ Tensor PinnedMemoryPool::allocate(DataType dtype, const Dims& dims) {
   const size_t bytes = static_cast<size_t>(element_count(dims)) * dtype_size(dtype);
   const size_t size = round_up(bytes);
   void* buffer = nullptr;
-  size_t buffer_size = 0;
+  size_t buffer_size = size;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     // Reuse a cached buffer that is big enough but not wastefully so.
@@ -99,16 +106,20 @@ Tensor PinnedMemoryPool::allocate(DataType dtype, const Dims& dims) {
       buffer_size = it->first;
       state_->free_buffers.erase(it);
       state_->stats.bytes_cached -= buffer_size;
+      state_->stats.bytes_in_use += buffer_size;
       state_->stats.reuses++;
-    } else {
-      buffer = state_->allocate_pinned(size);
-      buffer_size = size;
-      if (buffer) {
-        state_->pinned_ranges[static_cast<const char*>(buffer)] = size;
-        state_->stats.allocations++;
-      }
     }
-    if (buffer) state_->stats.bytes_in_use += buffer_size;
+  }
+  if (!buffer) {
+    // Page-locking takes milliseconds for large buffers: outside the lock, so
+    // that other threads' lookups (every CUDA query asks is_pinned) never wait on it.
+    buffer = state_->allocate_pinned(size);
+    if (buffer) {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->pinned_ranges[static_cast<const char*>(buffer)] = size;
+      state_->stats.allocations++;
+      state_->stats.bytes_in_use += size;
+    }
   }
   if (!buffer) return Tensor::empty(dtype, dims);
   State* state = state_;
