@@ -4,7 +4,13 @@
 # Load: P client processes (bench/serve_load.py, gRPC, C threads each, B
 # images per request) on loopback for T seconds; their items/s are summed.
 # Usage (GPU host, repository root): bench/gpu/serve_check.sh BUNDLE_DIR [P C B T]
+# The clients need the tritonclient package. A host without network gets it from
+# wheels downloaded elsewhere for its Python, e.g.
+#   pip download --python-version 3.12 --only-binary=:all: 'tritonclient[grpc]' -d wheels
+# and, on the host, pip install --no-index --no-deps --target DIR wheels/*.whl;
+# then PYTHONPATH=DIR (numpy comes from the host's own environment).
 set -uo pipefail
+python3 -c "import tritonclient.grpc" 2>/dev/null || { echo "serve_check: tritonclient is not importable (see the header)"; exit 1; }
 source "$1/env.sh"
 procs=${2:-4} conc=${3:-16} per_request=${4:-16} seconds=${5:-10}
 out=${OUT:-/tmp/kiln-device}
