@@ -11,6 +11,7 @@
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cuda_resources.h"
 #include "backends/cuda/memory_plan.h"
+#include "cuda_test_support.h"
 #include "graph_test_util.h"
 #include "ir/pointwise_program.h"
 
@@ -18,12 +19,6 @@ namespace kiln::cuda {
 namespace {
 
 using kiln::testing::random_tensor;
-
-#define SKIP_WITHOUT_DEVICE()                                                     \
-  do {                                                                            \
-    Expected<int> devices = device_count();                                       \
-    if (!devices.ok()) GTEST_SKIP() << "no CUDA device: " << devices.status().message(); \
-  } while (0)
 
 // Owns what one kernel run needs on the device.
 struct KernelRun {

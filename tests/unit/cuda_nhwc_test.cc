@@ -15,6 +15,7 @@
 
 #include "backends/cuda/cuda_resources.h"
 #include "channels_last_graphs.h"
+#include "cuda_test_support.h"
 #include "graph_test_util.h"
 #include "ir/channels_last.h"
 #include "kiln/builder.h"
@@ -27,12 +28,6 @@ using testing::ChannelsLastCase;
 using testing::count_ops;
 using testing::GraphMaker;
 using testing::random_tensor;
-
-#define SKIP_WITHOUT_DEVICE()                                                            \
-  do {                                                                                   \
-    Expected<int> devices = cuda::device_count();                                        \
-    if (!devices.ok()) GTEST_SKIP() << "no CUDA device: " << devices.status().message(); \
-  } while (0)
 
 constexpr double kFloat16Tolerance = 3e-2;
 constexpr double kBFloat16Tolerance = 1e-1;

@@ -18,6 +18,7 @@
 #include "backends/cuda/cuda_resources.h"
 #include "build/tactic_record.h"
 #include "build/timing_cache.h"
+#include "cuda_test_support.h"
 #include "graph_test_util.h"
 #include "kiln/builder.h"
 
@@ -26,12 +27,6 @@ namespace {
 
 using testing::GraphMaker;
 using testing::random_tensor;
-
-#define SKIP_WITHOUT_DEVICE()                                                           \
-  do {                                                                                  \
-    Expected<int> devices = cuda::device_count();                                       \
-    if (!devices.ok()) GTEST_SKIP() << "no CUDA device: " << devices.status().message(); \
-  } while (0)
 
 Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
 
