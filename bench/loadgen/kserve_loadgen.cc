@@ -1,0 +1,213 @@
+// kiln-loadgen: a KServe v2 gRPC load generator in C++, to measure a server
+// (kiln serve, or any KServe v2 server) without a Python client's own limits.
+//
+// C threads, each with its own channel, send ModelInfer requests back to back
+// for T seconds (after a warm-up), every request carrying `--batch` items of
+// random data shaped from the model's metadata as raw_input_contents. Reports
+// requests/s, items/s, client-side latency percentiles (request sent to
+// response received), the server's average batch (ModelStatistics:
+// inference_count over execution_count during the run) and errors; exits 1
+// when any request failed.
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kiln/bench.h"
+#include "serve/inference_server.h"
+#include "serve/proto/kserve_v2.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Stub = inference::GRPCInferenceService::Stub;
+
+struct Options {
+  std::string url = "127.0.0.1:8001";
+  std::string model;
+  int concurrency = 8;
+  double duration_s = 10;
+  double warmup_s = 1;
+  int64_t batch = 1;
+  std::string json_path;
+};
+
+std::unique_ptr<Stub> connect(const std::string& url, int client) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);
+  arguments.SetMaxSendMessageSize(-1);
+  // Channels with different arguments do not share a connection: one TCP
+  // connection per client thread, as separate client processes would have.
+  arguments.SetInt("kiln.loadgen.client", client);
+  return inference::GRPCInferenceService::NewStub(
+      grpc::CreateCustomChannel(url, grpc::InsecureChannelCredentials(), arguments));
+}
+
+// The request every thread sends: inputs from the metadata, axis 0 = --batch,
+// random contents (never all zeros) from Kiln's benchmark input generator.
+kiln::Expected<inference::ModelInferRequest> make_request(const inference::ModelMetadataResponse& metadata,
+                                                          const Options& options, uint64_t seed) {
+  inference::ModelInferRequest request;
+  request.set_model_name(options.model);
+  for (const auto& input : metadata.inputs()) {
+    KILN_ASSIGN_OR_RETURN(kiln::DataType dtype, kiln::serve::parse_kserve_datatype(input.datatype()));
+    if (dtype == kiln::DataType::kString) {
+      return kiln::unimplemented("input '" + input.name() + "' is BYTES; kiln-loadgen sends numeric tensors only");
+    }
+    kiln::Dims dims(input.shape().begin(), input.shape().end());
+    for (size_t axis = 0; axis < dims.size(); ++axis) {
+      if (dims[axis] >= 0) continue;
+      if (axis != 0) {
+        return kiln::invalid_argument("input '" + input.name() + "' has a dynamic axis " + std::to_string(axis) +
+                                      " besides the batch axis; kiln-loadgen cannot choose its extent");
+      }
+      dims[axis] = options.batch;
+    }
+    KILN_ASSIGN_OR_RETURN(kiln::Tensor data, kiln::random_tensor(dtype, dims, seed++));
+    auto* tensor = request.add_inputs();
+    tensor->set_name(input.name());
+    tensor->set_datatype(input.datatype());
+    for (int64_t d : dims) tensor->add_shape(d);
+    request.add_raw_input_contents(static_cast<const char*>(data.raw_data()), data.byte_size());
+  }
+  return request;
+}
+
+// (inference_count, execution_count) of the model.
+std::pair<uint64_t, uint64_t> batch_counters(Stub& stub, const std::string& model) {
+  inference::ModelStatisticsRequest request;
+  request.set_name(model);
+  inference::ModelStatisticsResponse response;
+  grpc::ClientContext context;
+  if (!stub.ModelStatistics(&context, request, &response).ok() || response.model_stats_size() == 0) return {0, 0};
+  return {response.model_stats(0).inference_count(), response.model_stats(0).execution_count()};
+}
+
+struct ThreadResult {
+  std::vector<double> latencies_ms;
+  int64_t errors = 0;
+  std::string first_error;
+};
+
+// Sends requests back to back until `stop`; records only while `record`.
+void client_thread(int index, const Options& options, const inference::ModelInferRequest& request,
+                   const std::atomic<bool>& record, const std::atomic<bool>& stop, ThreadResult& result) {
+  std::unique_ptr<Stub> stub = connect(options.url, index + 1);
+  inference::ModelInferResponse response;
+  while (!stop.load(std::memory_order_relaxed)) {
+    grpc::ClientContext context;
+    const bool counted = record.load(std::memory_order_relaxed);
+    const auto begin = Clock::now();
+    grpc::Status status = stub->ModelInfer(&context, request, &response);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - begin).count();
+    if (!counted) continue;
+    if (status.ok()) {
+      result.latencies_ms.push_back(ms);
+    } else {
+      if (result.errors++ == 0) result.first_error = status.error_message();
+    }
+  }
+}
+
+int run(const Options& options) {
+  std::unique_ptr<Stub> control = connect(options.url, 0);
+  inference::ModelMetadataRequest metadata_request;
+  metadata_request.set_name(options.model);
+  inference::ModelMetadataResponse metadata;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = control->ModelMetadata(&context, metadata_request, &metadata);
+    if (!status.ok()) {
+      std::fprintf(stderr, "kiln-loadgen: model '%s' at %s: %s\n", options.model.c_str(), options.url.c_str(),
+                   status.error_message().c_str());
+      return 2;
+    }
+  }
+  std::vector<inference::ModelInferRequest> requests;
+  for (int i = 0; i < options.concurrency; ++i) {
+    auto request = make_request(metadata, options, 1000 * (i + 1));
+    if (!request.ok()) {
+      std::fprintf(stderr, "kiln-loadgen: %s\n", request.status().to_string().c_str());
+      return 2;
+    }
+    requests.push_back(std::move(request).value());
+  }
+
+  std::atomic<bool> record{false}, stop{false};
+  std::vector<ThreadResult> results(options.concurrency);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.concurrency; ++i) {
+    threads.emplace_back(client_thread, i, std::cref(options), std::cref(requests[i]), std::cref(record),
+                         std::cref(stop), std::ref(results[i]));
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup_s));
+  const auto before = batch_counters(*control, options.model);
+  const auto start = Clock::now();
+  record = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.duration_s));
+  record = false;
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const auto after = batch_counters(*control, options.model);
+  stop = true;
+  for (auto& t : threads) t.join();
+
+  std::vector<double> latencies;
+  int64_t errors = 0;
+  std::string first_error;
+  for (const ThreadResult& r : results) {
+    latencies.insert(latencies.end(), r.latencies_ms.begin(), r.latencies_ms.end());
+    if (r.errors && first_error.empty()) first_error = r.first_error;
+    errors += r.errors;
+  }
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double p) { return latencies.empty() ? 0.0 : kiln::percentile_of_sorted(latencies, p); };
+  const double infer_per_s = latencies.size() / elapsed;
+  const double items_per_s = infer_per_s * static_cast<double>(options.batch);
+  const uint64_t executions = after.second - before.second;
+  const double average_batch = executions ? double(after.first - before.first) / double(executions) : 0.0;
+  std::printf("%s over grpc at %s: concurrency %d, batch %lld, %.1f s\n", options.model.c_str(), options.url.c_str(),
+              options.concurrency, static_cast<long long>(options.batch), elapsed);
+  std::printf("  throughput  %.1f infer/s, %.1f items/s (%zu requests)\n", infer_per_s, items_per_s, latencies.size());
+  std::printf("  latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms\n", pct(50), pct(90), pct(99));
+  std::printf("  server      average batch %.2f items (%llu executions)\n", average_batch,
+              static_cast<unsigned long long>(executions));
+  std::printf("  errors      %lld%s%s\n", static_cast<long long>(errors), errors ? ": " : "", first_error.c_str());
+  if (!options.json_path.empty()) {
+    std::ofstream out(options.json_path);
+    out << "{\"model\": \"" << options.model << "\", \"protocol\": \"grpc\", \"concurrency\": " << options.concurrency
+        << ", \"batch\": " << options.batch << ", \"duration_s\": " << elapsed << ", \"requests\": " << latencies.size()
+        << ", \"errors\": " << errors << ", \"infer_per_s\": " << infer_per_s << ", \"items_per_s\": " << items_per_s
+        << ", \"latency_ms\": {\"p50\": " << pct(50) << ", \"p90\": " << pct(90) << ", \"p99\": " << pct(99)
+        << "}, \"server_avg_batch\": " << average_batch << "}\n";
+  }
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"KServe v2 gRPC load generator"};
+  app.add_option("--url", options.url, "host:port of the gRPC endpoint")->capture_default_str();
+  app.add_option("--model", options.model, "model name")->required();
+  app.add_option("-c,--concurrency", options.concurrency, "client threads, one request in flight each")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("-t,--duration", options.duration_s, "seconds of measured load")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", options.warmup_s, "seconds of load before measuring")->capture_default_str();
+  app.add_option("--batch", options.batch, "items per request (axis 0 of inputs declared -1)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--json", options.json_path, "also write the results as JSON to this file");
+  CLI11_PARSE(app, argc, argv);
+  return run(options);
+}

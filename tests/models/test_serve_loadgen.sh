@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# kiln-loadgen (the C++ KServe v2 gRPC load generator) against `kiln serve` on
+# a tiny model: a short run must complete requests with 0 errors and report
+# the server's batching; a wrong model name must be a clear error.
+# Usage: test_serve_loadgen.sh PATH_TO_KILN SOURCE_DIR (kiln-loadgen sits next to kiln)
+set -euo pipefail
+kiln=$(realpath "$1")
+source_dir=$(realpath "$2")
+loadgen="$(dirname "$kiln")/kiln-loadgen"
+helpers="$source_dir/tests/serve/test_grpc.py"
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+python3 "$helpers" make-repository "$work/repository"
+port=$(python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+"$kiln" serve --model-repository "$work/repository" --host 127.0.0.1 --http-port -1 --metrics-port -1 \
+  --grpc-port "$port" >"$work/server.log" 2>&1 &
+server_pid=$!
+if ! python3 "$helpers" wait "127.0.0.1:$port" "$server_pid" 60; then
+  cat "$work/server.log"
+  echo "FAIL: kiln serve was not ready on gRPC port $port"
+  exit 1
+fi
+model=$(ls "$work/repository" | head -1)
+
+"$loadgen" --url "127.0.0.1:$port" --model "$model" -c 4 -t 1 --warmup 0.3 --batch 2 --json "$work/load.json" \
+  | tee "$work/load.txt"
+grep -q "errors      0" "$work/load.txt" || { echo "FAIL: the load run had errors"; exit 1; }
+python3 - "$work/load.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["errors"] == 0 and r["requests"] > 0, r
+assert r["items_per_s"] > 0 and r["latency_ms"]["p99"] >= r["latency_ms"]["p50"] > 0, r
+assert r["server_avg_batch"] >= 2, r  # each request carries 2 items
+PY
+
+if "$loadgen" --url "127.0.0.1:$port" --model no_such_model -t 0.1 >"$work/bad.txt" 2>&1; then
+  echo "FAIL: an unknown model was accepted"; exit 1
+fi
+grep -q "no_such_model" "$work/bad.txt" || { cat "$work/bad.txt"; echo "FAIL: the error does not name the model"; exit 1; }
+echo "PASS"
