@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -180,12 +181,18 @@ int run(const Options& options) {
               static_cast<unsigned long long>(executions));
   std::printf("  errors      %lld%s%s\n", static_cast<long long>(errors), errors ? ": " : "", first_error.c_str());
   if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path);
-    out << "{\"model\": \"" << options.model << "\", \"protocol\": \"grpc\", \"concurrency\": " << options.concurrency
-        << ", \"batch\": " << options.batch << ", \"duration_s\": " << elapsed << ", \"requests\": " << latencies.size()
-        << ", \"errors\": " << errors << ", \"infer_per_s\": " << infer_per_s << ", \"items_per_s\": " << items_per_s
-        << ", \"latency_ms\": {\"p50\": " << pct(50) << ", \"p90\": " << pct(90) << ", \"p99\": " << pct(99)
-        << "}, \"server_avg_batch\": " << average_batch << "}\n";
+    nlohmann::ordered_json json = {{"model", options.model},
+                                   {"protocol", "grpc"},
+                                   {"concurrency", options.concurrency},
+                                   {"batch", options.batch},
+                                   {"duration_s", elapsed},
+                                   {"requests", latencies.size()},
+                                   {"errors", errors},
+                                   {"infer_per_s", infer_per_s},
+                                   {"items_per_s", items_per_s},
+                                   {"latency_ms", {{"p50", pct(50)}, {"p90", pct(90)}, {"p99", pct(99)}}},
+                                   {"server_avg_batch", average_batch}};
+    std::ofstream(options.json_path) << json.dump(2) << "\n";
   }
   return errors == 0 ? 0 : 1;
 }

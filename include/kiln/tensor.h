@@ -50,6 +50,10 @@ class Tensor {
 
   // Same buffer, new dims with the same element count.
   Expected<Tensor> reshaped(Dims dims) const;
+  // Rows [begin, begin + count) along axis 0, sharing this tensor's buffer
+  // (which they keep alive); string tensors are copied. Rank >= 1, and the
+  // range must lie within dim(0).
+  Tensor rows(int64_t begin, int64_t count) const;
   Tensor clone() const;
 
   // Element i converted to double / int64 whatever the dtype (for shapes, axes, small values).

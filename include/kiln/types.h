@@ -65,6 +65,9 @@ uint16_t float_to_half(float value);
 using Dims = std::vector<int64_t>;
 
 int64_t element_count(const Dims& dims);
+// Product of the extents of axes [begin, end), both clamped to [0, rank]
+// (1 for an empty range): the outer/inner sizes around an axis.
+int64_t element_count(const Dims& dims, int64_t begin, int64_t end);
 std::string dims_to_string(const Dims& dims);  // "1x3x224x224"; "scalar" for rank 0
 // Parses "1x3x224x224" (also "1,3,224,224"); "" or "scalar" is rank 0.
 Expected<Dims> parse_dims(const std::string& text);

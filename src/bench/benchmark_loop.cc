@@ -1,6 +1,7 @@
 #include <chrono>
 #include <functional>
 
+#include "bench/bench_loop_support.h"
 #include "kiln/bench.h"
 #include "kiln/session.h"
 
@@ -19,9 +20,7 @@ double seconds_between(Clock::time_point start, Clock::time_point end) {
 using QueryFn = std::function<Expected<QueryTimings>()>;
 
 Expected<BenchResult> run_query_loop(const QueryFn& query, const BenchOptions& options, BenchResult result) {
-  if (options.min_iterations < 1 && options.min_duration_s <= 0) {
-    return invalid_argument("the benchmark needs at least one iteration or a positive duration");
-  }
+  KILN_RETURN_IF_ERROR(check_bench_options(options));
   result.batch = options.batch;
   result.execution = options.execution;
 
@@ -52,12 +51,7 @@ Expected<BenchResult> run_query_loop(const QueryFn& query, const BenchOptions& o
     ++result.iterations;
   }
   result.wall_s = seconds_between(run_start, last_end);
-  KILN_ASSIGN_OR_RETURN(result.latency, compute_latency_stats(result.latencies_ms));
-  KILN_RETURN_IF_ERROR(summarize_phases(result));
-  if (result.wall_s > 0) {
-    result.throughput_qps = static_cast<double>(result.iterations) / result.wall_s;
-    result.throughput_items_per_s = result.throughput_qps * static_cast<double>(result.batch);
-  }
+  KILN_RETURN_IF_ERROR(summarize_run(result));
   return result;
 }
 

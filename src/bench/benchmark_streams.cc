@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "bench/bench_loop_support.h"
 #include "kiln/bench.h"
 #include "kiln/session.h"
 
@@ -133,9 +134,7 @@ class InFlightLoop {
 }  // namespace
 
 Expected<BenchResult> run_benchmark_streams(Session& session, const TensorMap& inputs, const BenchOptions& options) {
-  if (options.min_iterations < 1 && options.min_duration_s <= 0) {
-    return invalid_argument("the benchmark needs at least one iteration or a positive duration");
-  }
+  KILN_RETURN_IF_ERROR(check_bench_options(options));
   BenchResult result;
   result.batch = options.batch;
   result.streams = session.streams();
@@ -157,12 +156,7 @@ Expected<BenchResult> run_benchmark_streams(Session& session, const TensorMap& i
   result.latencies_ms = std::move(timed.latencies_ms());
   result.spans = std::move(timed.spans());
   result.query_timings = std::move(timed.timings());
-  KILN_ASSIGN_OR_RETURN(result.latency, compute_latency_stats(result.latencies_ms));
-  KILN_RETURN_IF_ERROR(summarize_phases(result));
-  if (result.wall_s > 0) {
-    result.throughput_qps = static_cast<double>(result.iterations) / result.wall_s;
-    result.throughput_items_per_s = result.throughput_qps * static_cast<double>(result.batch);
-  }
+  KILN_RETURN_IF_ERROR(summarize_run(result));
   return result;
 }
 

@@ -65,6 +65,21 @@ Expected<Tensor> Tensor::reshaped(Dims dims) const {
   return t;
 }
 
+Tensor Tensor::rows(int64_t begin, int64_t count) const {
+  Dims dims = dims_;
+  const int64_t total = dims[0];
+  dims[0] = count;
+  const int64_t per_row = total ? element_count() / total : 0;
+  if (dtype_ == DataType::kString) {
+    std::vector<std::string> part(strings_->begin() + begin * per_row, strings_->begin() + (begin + count) * per_row);
+    return strings(std::move(dims), std::move(part));
+  }
+  Tensor t = *this;
+  t.dims_ = std::move(dims);
+  if (data_) t.data_ = static_cast<char*>(data_) + begin * per_row * static_cast<int64_t>(dtype_size(dtype_));
+  return t;
+}
+
 Tensor Tensor::clone() const {
   if (dtype_ == DataType::kString) return strings(dims_, *strings_);
   Tensor t = empty(dtype_, dims_);
@@ -81,8 +96,10 @@ double Tensor::scalar_as_double(int64_t index) const {
 int64_t Tensor::scalar_as_int64(int64_t index) const {
   int64_t out = 0;
   dispatch_all_numeric(dtype_, [&]<typename T>() {
-    if constexpr (std::is_integral_v<T>) out = static_cast<int64_t>(data<T>()[index]);
-    else out = static_cast<int64_t>(to_double(data<T>()[index]));
+    if constexpr (std::is_integral_v<T>)
+      out = static_cast<int64_t>(data<T>()[index]);
+    else
+      out = static_cast<int64_t>(to_double(data<T>()[index]));
   });
   return out;
 }
@@ -99,9 +116,7 @@ std::vector<double> Tensor::to_double_vector() const {
   return out;
 }
 
-std::string Tensor::describe() const {
-  return std::string(dtype_name(dtype_)) + "[" + dims_to_string(dims_) + "]";
-}
+std::string Tensor::describe() const { return std::string(dtype_name(dtype_)) + "[" + dims_to_string(dims_) + "]"; }
 
 Expected<Tensor> cast_tensor(const Tensor& source, DataType target) {
   if (source.dtype() == target) return source.clone();
@@ -115,9 +130,12 @@ Expected<Tensor> cast_tensor(const Tensor& source, DataType target) {
           const std::string& s = source.string_data()[i];
           char* end = nullptr;
           double v = std::strtod(s.c_str(), &end);
-          if (s == "INF" || s == "+INF" || s == "inf") v = INFINITY;
-          else if (s == "-INF" || s == "-inf") v = -INFINITY;
-          else if (s == "NaN" || s == "nan") v = NAN;
+          if (s == "INF" || s == "+INF" || s == "inf")
+            v = INFINITY;
+          else if (s == "-INF" || s == "-inf")
+            v = -INFINITY;
+          else if (s == "NaN" || s == "nan")
+            v = NAN;
           out.data<T>()[i] = from_double<T>(v);
         }
       });
@@ -128,10 +146,14 @@ Expected<Tensor> cast_tensor(const Tensor& source, DataType target) {
       for (int64_t i = 0; i < n; ++i) {
         double v = to_double(source.data<T>()[i]);
         char buf[64];
-        if (std::isnan(v)) std::snprintf(buf, sizeof buf, "NaN");
-        else if (std::isinf(v)) std::snprintf(buf, sizeof buf, v > 0 ? "INF" : "-INF");
-        else if constexpr (std::is_integral_v<T>) std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(source.data<T>()[i]));
-        else std::snprintf(buf, sizeof buf, "%.9g", v);
+        if (std::isnan(v))
+          std::snprintf(buf, sizeof buf, "NaN");
+        else if (std::isinf(v))
+          std::snprintf(buf, sizeof buf, v > 0 ? "INF" : "-INF");
+        else if constexpr (std::is_integral_v<T>)
+          std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(source.data<T>()[i]));
+        else
+          std::snprintf(buf, sizeof buf, "%.9g", v);
         values[i] = buf;
       }
     });

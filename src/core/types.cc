@@ -1,5 +1,6 @@
 #include "kiln/types.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -7,39 +8,67 @@ namespace kiln {
 
 size_t dtype_size(DataType type) {
   switch (type) {
-    case DataType::kFloat32: case DataType::kInt32: case DataType::kUint32: return 4;
-    case DataType::kUint8: case DataType::kInt8: case DataType::kBool: return 1;
-    case DataType::kUint16: case DataType::kInt16: case DataType::kFloat16: case DataType::kBFloat16: return 2;
-    case DataType::kInt64: case DataType::kFloat64: case DataType::kUint64: return 8;
-    case DataType::kUndefined: case DataType::kString: return 0;
+    case DataType::kFloat32:
+    case DataType::kInt32:
+    case DataType::kUint32:
+      return 4;
+    case DataType::kUint8:
+    case DataType::kInt8:
+    case DataType::kBool:
+      return 1;
+    case DataType::kUint16:
+    case DataType::kInt16:
+    case DataType::kFloat16:
+    case DataType::kBFloat16:
+      return 2;
+    case DataType::kInt64:
+    case DataType::kFloat64:
+    case DataType::kUint64:
+      return 8;
+    case DataType::kUndefined:
+    case DataType::kString:
+      return 0;
   }
   return 0;
 }
 
 const char* dtype_name(DataType type) {
   switch (type) {
-    case DataType::kUndefined: return "undefined";
-    case DataType::kFloat32: return "float32";
-    case DataType::kUint8: return "uint8";
-    case DataType::kInt8: return "int8";
-    case DataType::kUint16: return "uint16";
-    case DataType::kInt16: return "int16";
-    case DataType::kInt32: return "int32";
-    case DataType::kInt64: return "int64";
-    case DataType::kString: return "string";
-    case DataType::kBool: return "bool";
-    case DataType::kFloat16: return "float16";
-    case DataType::kFloat64: return "float64";
-    case DataType::kUint32: return "uint32";
-    case DataType::kUint64: return "uint64";
-    case DataType::kBFloat16: return "bfloat16";
+    case DataType::kUndefined:
+      return "undefined";
+    case DataType::kFloat32:
+      return "float32";
+    case DataType::kUint8:
+      return "uint8";
+    case DataType::kInt8:
+      return "int8";
+    case DataType::kUint16:
+      return "uint16";
+    case DataType::kInt16:
+      return "int16";
+    case DataType::kInt32:
+      return "int32";
+    case DataType::kInt64:
+      return "int64";
+    case DataType::kString:
+      return "string";
+    case DataType::kBool:
+      return "bool";
+    case DataType::kFloat16:
+      return "float16";
+    case DataType::kFloat64:
+      return "float64";
+    case DataType::kUint32:
+      return "uint32";
+    case DataType::kUint64:
+      return "uint64";
+    case DataType::kBFloat16:
+      return "bfloat16";
   }
   return "invalid";
 }
 
-bool dtype_is_valid(int32_t raw) {
-  return (raw >= 1 && raw <= 13) || raw == 16;
-}
+bool dtype_is_valid(int32_t raw) { return (raw >= 1 && raw <= 13) || raw == 16; }
 
 Expected<DataType> dtype_from_name(const std::string& name) {
   for (int32_t raw : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16}) {
@@ -54,20 +83,26 @@ Expected<DataType> dtype_from_name(const std::string& name) {
 }
 
 bool dtype_is_float(DataType t) {
-  return t == DataType::kFloat32 || t == DataType::kFloat64 || t == DataType::kFloat16 ||
-         t == DataType::kBFloat16;
+  return t == DataType::kFloat32 || t == DataType::kFloat64 || t == DataType::kFloat16 || t == DataType::kBFloat16;
 }
 bool dtype_is_integer(DataType t) {
   switch (t) {
-    case DataType::kUint8: case DataType::kInt8: case DataType::kUint16: case DataType::kInt16:
-    case DataType::kInt32: case DataType::kInt64: case DataType::kUint32: case DataType::kUint64:
+    case DataType::kUint8:
+    case DataType::kInt8:
+    case DataType::kUint16:
+    case DataType::kInt16:
+    case DataType::kInt32:
+    case DataType::kInt64:
+    case DataType::kUint32:
+    case DataType::kUint64:
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 bool dtype_is_signed(DataType t) {
-  return t == DataType::kInt8 || t == DataType::kInt16 || t == DataType::kInt32 ||
-         t == DataType::kInt64 || dtype_is_float(t);
+  return t == DataType::kInt8 || t == DataType::kInt16 || t == DataType::kInt32 || t == DataType::kInt64 ||
+         dtype_is_float(t);
 }
 
 // float <-> binary16 with round-to-nearest-even, subnormals, inf and nan.
@@ -80,7 +115,7 @@ uint16_t float_to_half(float value) {
     return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
   }
   if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (abs < 0x38800000u) {  // subnormal half or zero
+  if (abs < 0x38800000u) {                                               // subnormal half or zero
     if (abs < 0x33000000u) return static_cast<uint16_t>(sign);
     uint32_t mant = (abs & 0x007fffffu) | 0x00800000u;
     int shift = 113 - static_cast<int>(abs >> 23) + 13;
@@ -108,7 +143,10 @@ float half_to_float(uint16_t h) {
       f = sign;
     } else {
       int e = -1;
-      do { ++e; mant <<= 1; } while ((mant & 0x400u) == 0);
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
       f = sign | (static_cast<uint32_t>(112 - e) << 23) | ((mant & 0x3ffu) << 13);
     }
   } else if (exp == 31) {
@@ -147,6 +185,13 @@ int64_t element_count(const Dims& dims) {
   return n;
 }
 
+int64_t element_count(const Dims& dims, int64_t begin, int64_t end) {
+  const int64_t rank = static_cast<int64_t>(dims.size());
+  int64_t n = 1;
+  for (int64_t i = std::max<int64_t>(begin, 0); i < std::min(end, rank); ++i) n *= dims[i];
+  return n;
+}
+
 std::string dims_to_string(const Dims& dims) {
   if (dims.empty()) return "scalar";
   std::string out;
@@ -164,9 +209,11 @@ Expected<Dims> parse_dims(const std::string& text) {
   auto flush = [&]() -> Status {
     if (token.empty()) return invalid_argument("malformed shape '" + text + "': empty extent");
     for (char c : token) {
-      if (c < '0' || c > '9') return invalid_argument("malformed shape '" + text + "': '" + token + "' is not a non-negative integer");
+      if (c < '0' || c > '9')
+        return invalid_argument("malformed shape '" + text + "': '" + token + "' is not a non-negative integer");
     }
-    if (token.size() > 15) return invalid_argument("malformed shape '" + text + "': extent '" + token + "' is too large");
+    if (token.size() > 15)
+      return invalid_argument("malformed shape '" + text + "': extent '" + token + "' is too large");
     dims.push_back(std::stoll(token));
     token.clear();
     return ok_status();
@@ -197,7 +244,8 @@ Shape Shape::from_dims(const Dims& dims) {
 
 bool Shape::is_static() const {
   if (!ranked_) return false;
-  for (const Dim& d : dims_) if (!d.is_known()) return false;
+  for (const Dim& d : dims_)
+    if (!d.is_known()) return false;
   return true;
 }
 

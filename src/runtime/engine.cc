@@ -9,9 +9,7 @@
 
 namespace kiln {
 
-const char* backend_kind_name(BackendKind kind) {
-  return kind == BackendKind::kCpu ? "cpu" : "cuda";
-}
+const char* backend_kind_name(BackendKind kind) { return kind == BackendKind::kCpu ? "cpu" : "cuda"; }
 
 Expected<BackendKind> parse_backend_kind(const std::string& name) {
   if (name == "cpu") return BackendKind::kCpu;
@@ -54,8 +52,8 @@ Status Engine::validate_inputs(const TensorMap& inputs) const {
                               dtype_name(d.dtype));
     }
     if (!d.shape.accepts(t.dims())) {
-      return invalid_argument("input '" + d.name + "' has shape " + dims_to_string(t.dims()) +
-                              ", the model expects " + d.shape.to_string());
+      return invalid_argument("input '" + d.name + "' has shape " + dims_to_string(t.dims()) + ", the model expects " +
+                              d.shape.to_string());
     }
   }
   return ok_status();
@@ -92,9 +90,18 @@ Expected<ProfileChoice> Context::choose_profile(const InputShapes& shapes) const
     bool fits = true;
     for (const auto& [name, range] : profiles[i].inputs) {
       auto it = shapes.find(name);
-      if (it == shapes.end() || it->second.size() != range.min.size() || range.min.empty()) { fits = false; break; }
-      if (range.min[0] != range.max[0] || range.min[0] < batch) { fits = false; break; }
-      if (target >= 0 && target != range.min[0]) { fits = false; break; }
+      if (it == shapes.end() || it->second.size() != range.min.size() || range.min.empty()) {
+        fits = false;
+        break;
+      }
+      if (range.min[0] != range.max[0] || range.min[0] < batch) {
+        fits = false;
+        break;
+      }
+      if (target >= 0 && target != range.min[0]) {
+        fits = false;
+        break;
+      }
       target = range.min[0];
       for (size_t a = 1; a < range.min.size(); ++a) {
         if (it->second[a] < range.min[a] || it->second[a] > range.max[a]) fits = false;
@@ -124,15 +131,6 @@ Tensor pad_batch(const Tensor& t, int64_t batch, bool pinned) {
   return out;
 }
 
-Tensor slice_batch(const Tensor& t, int64_t batch) {
-  Dims dims = t.dims();
-  const size_t row = t.byte_size() / static_cast<size_t>(dims[0]);
-  dims[0] = batch;
-  Tensor out = Tensor::empty(t.dtype(), dims);
-  if (out.byte_size()) std::memcpy(out.raw_data(), t.raw_data(), row * batch);
-  return out;
-}
-
 }  // namespace
 
 Expected<std::vector<Tensor>> Context::execute(const TensorMap& inputs) {
@@ -149,7 +147,7 @@ Expected<std::vector<Tensor>> Context::execute(const TensorMap& inputs) {
   KILN_ASSIGN_OR_RETURN(auto outputs, executor_->execute(padded));
   for (Tensor& out : outputs) {
     if (out.rank() > 0 && out.dim(0) == choice.padded_batch && out.dtype() != DataType::kString) {
-      out = slice_batch(out, batch);
+      out = out.rows(0, batch);  // shares the padded buffer
     }
   }
   return outputs;

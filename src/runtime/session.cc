@@ -122,14 +122,11 @@ Expected<std::vector<TensorMap>> split_batch(const TensorMap& inputs, int64_t ch
     int64_t count = std::min(chunk, batch - begin);
     TensorMap piece;
     for (const auto& [name, t] : inputs) {
-      Dims dims = t.dims();
-      dims[0] = count;
       if (t.dtype() == DataType::kString)
         return unimplemented("input '" + name + "': string tensors cannot be chunked");
-      const size_t row = t.byte_size() / static_cast<size_t>(std::max<int64_t>(batch, 1));
-      Tensor p = pinned ? PinnedMemoryPool::global().allocate(t.dtype(), dims) : Tensor::empty(t.dtype(), dims);
-      if (p.byte_size()) std::memcpy(p.raw_data(), static_cast<const char*>(t.raw_data()) + begin * row, p.byte_size());
-      piece[name] = std::move(p);
+      // Pinned: a page-locked copy for the device; otherwise the rows themselves.
+      Tensor rows = t.rows(begin, count);
+      piece[name] = pinned ? PinnedMemoryPool::global().copy_of(rows) : rows;
     }
     pieces.push_back(std::move(piece));
   }

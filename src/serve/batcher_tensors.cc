@@ -17,25 +17,6 @@ Tensor join_strings(const std::vector<Tensor>& pieces) {
   return Tensor::strings(std::move(dims), std::move(values));
 }
 
-// Rows [begin, begin + count) of `t` as a tensor of its own.
-Tensor rows(const Tensor& t, int64_t begin, int64_t count) {
-  Dims dims = t.dims();
-  const int64_t total = dims[0];
-  dims[0] = count;
-  const int64_t per_row = total ? t.element_count() / total : 0;
-  if (t.dtype() == DataType::kString) {
-    const auto& all = t.string_data();
-    std::vector<std::string> part(all.begin() + begin * per_row, all.begin() + (begin + count) * per_row);
-    return Tensor::strings(std::move(dims), std::move(part));
-  }
-  Tensor out = Tensor::empty(t.dtype(), dims);
-  const size_t row_bytes = static_cast<size_t>(per_row) * dtype_size(t.dtype());
-  if (out.byte_size()) {
-    std::memcpy(out.raw_data(), static_cast<const char*>(t.raw_data()) + begin * row_bytes, out.byte_size());
-  }
-  return out;
-}
-
 }  // namespace
 
 Expected<TensorMap> join_requests(const std::vector<const TensorMap*>& requests, const std::vector<IoDesc>& inputs,
@@ -71,7 +52,7 @@ std::vector<Outputs> split_outputs(const Outputs& outputs, const std::vector<int
     const bool has_batch_axis = out.rank() > 0 && out.dim(0) == total;
     int64_t begin = 0;
     for (size_t r = 0; r < batch_sizes.size(); ++r) {
-      per_request[r].push_back(has_batch_axis ? rows(out, begin, batch_sizes[r]) : out);
+      per_request[r].push_back(has_batch_axis ? out.rows(begin, batch_sizes[r]) : out);
       begin += batch_sizes[r];
     }
   }

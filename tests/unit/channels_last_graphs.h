@@ -28,20 +28,17 @@ struct ChannelsLastCase {
   std::function<void(GraphMaker&)> make;
 };
 
-inline Attribute ints_attribute(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
-
 // Conv+bias+Relu, MaxPool, Conv+bias+Relu, GlobalAveragePool, Flatten, Gemm.
 inline void conv_pool_classifier(GraphMaker& m) {
   Value* x = m.input("x", {2, 3, 16, 16});
   Value* c1 =
       m.node("Conv", {x, m.constant("w1", conv_weights({8, 3, 3, 3}, 1)), m.constant("b1", random_tensor({8}, 2))},
-             "conv1", {{"pads", ints_attribute({1, 1, 1, 1})}});
+             "conv1", {{"pads", ints({1, 1, 1, 1})}});
   Value* r1 = m.node("Relu", {c1}, "relu1");
-  Value* p1 =
-      m.node("MaxPool", {r1}, "pool1", {{"kernel_shape", ints_attribute({2, 2})}, {"strides", ints_attribute({2, 2})}});
+  Value* p1 = m.node("MaxPool", {r1}, "pool1", {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}});
   Value* c2 =
       m.node("Conv", {p1, m.constant("w2", conv_weights({16, 8, 3, 3}, 3)), m.constant("b2", random_tensor({16}, 4))},
-             "conv2", {{"pads", ints_attribute({1, 1, 1, 1})}});
+             "conv2", {{"pads", ints({1, 1, 1, 1})}});
   Value* r2 = m.node("Relu", {c2}, "relu2");
   Value* g = m.node("GlobalAveragePool", {r2}, "gap");
   Value* f = m.node("Flatten", {g}, "flat");
@@ -55,7 +52,7 @@ inline void conv_pool_classifier(GraphMaker& m) {
 inline void resnet_block(GraphMaker& m) {
   Value* x = m.input("x", {2, 3, 32, 32});
   Value* stem = m.node("Conv", {x, m.constant("stem_w", conv_weights({16, 3, 7, 7}, 11))}, "stem",
-                       {{"pads", ints_attribute({3, 3, 3, 3})}, {"strides", ints_attribute({2, 2})}});
+                       {{"pads", ints({3, 3, 3, 3})}, {"strides", ints({2, 2})}});
   Value* bn = m.node("BatchNormalization",
                      {stem, m.constant("bn_scale", random_tensor({16}, 12, 0.5f, 1.5f)),
                       m.constant("bn_bias", random_tensor({16}, 13)), m.constant("bn_mean", random_tensor({16}, 14)),
@@ -63,9 +60,7 @@ inline void resnet_block(GraphMaker& m) {
                      "stem_bn");
   Value* r = m.node("Relu", {bn}, "stem_relu");
   Value* p = m.node("MaxPool", {r}, "stem_pool",
-                    {{"kernel_shape", ints_attribute({3, 3})},
-                     {"strides", ints_attribute({2, 2})},
-                     {"pads", ints_attribute({1, 1, 1, 1})}});
+                    {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}});
   Value* a =
       m.node("Relu",
              {m.node("Conv",
@@ -75,7 +70,7 @@ inline void resnet_block(GraphMaker& m) {
   Value* b = m.node(
       "Relu",
       {m.node("Conv", {a, m.constant("b_w", conv_weights({8, 8, 3, 3}, 18)), m.constant("b_b", random_tensor({8}, 19))},
-              "b_conv", {{"pads", ints_attribute({1, 1, 1, 1})}})},
+              "b_conv", {{"pads", ints({1, 1, 1, 1})}})},
       "b_relu");
   Value* c = m.node("Conv",
                     {b, m.constant("c_w", conv_weights({32, 8, 1, 1}, 20)), m.constant("c_b", random_tensor({32}, 21))},
@@ -93,17 +88,16 @@ inline void concat_branches(GraphMaker& m) {
   Value* x = m.input("x", {2, 4, 12, 12});
   Value* a =
       m.node("Conv", {x, m.constant("a_w", conv_weights({8, 4, 3, 3}, 31)), m.constant("a_b", random_tensor({8}, 32))},
-             "a", {{"pads", ints_attribute({1, 1, 1, 1})}});
+             "a", {{"pads", ints({1, 1, 1, 1})}});
   Value* b = m.node("Conv", {x, m.constant("b_w", conv_weights({4, 4, 1, 1}, 33))}, "b");
   Value* cat = m.node("Concat", {a, b}, "cat", {{"axis", Attribute::of_int(1)}});
   Value* scaled = m.node("Mul", {cat, m.constant("scale", random_tensor({12, 1, 1}, 34, 0.5f, 1.5f))}, "scaled");
   Value* shifted = m.node("Add", {scaled, m.constant("shift", random_tensor({1, 12, 1, 1}, 35))}, "shifted");
   Value* halved = m.node("Mul", {shifted, m.scalar("half", 0.5f)}, "halved");
-  Value* avg = m.node("AveragePool", {halved}, "avg",
-                      {{"kernel_shape", ints_attribute({3, 3})}, {"pads", ints_attribute({1, 1, 1, 1})}});
+  Value* avg = m.node("AveragePool", {halved}, "avg", {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}});
   m.output(m.node("Conv",
                   {avg, m.constant("o_w", conv_weights({6, 12, 3, 3}, 36)), m.constant("o_b", random_tensor({6}, 37))},
-                  "out_conv", {{"strides", ints_attribute({2, 2})}}));
+                  "out_conv", {{"strides", ints({2, 2})}}));
 }
 
 // Squeeze-and-excitation: the gate [N, C, 1, 1] is computed inside the region
@@ -112,7 +106,7 @@ inline void squeeze_excite(GraphMaker& m) {
   Value* x = m.input("x", {2, 8, 10, 10});
   Value* f = m.node("Conv",
                     {x, m.constant("f_w", conv_weights({16, 8, 3, 3}, 41)), m.constant("f_b", random_tensor({16}, 42))},
-                    "features", {{"pads", ints_attribute({1, 1, 1, 1})}});
+                    "features", {{"pads", ints({1, 1, 1, 1})}});
   Value* s = m.node("GlobalAveragePool", {f}, "squeeze");
   Value* e1 = m.node(
       "Relu",
@@ -136,12 +130,12 @@ inline void grouped_and_padded(GraphMaker& m) {
   Value* x = m.input("x", {2, 8, 9, 9});
   Value* a =
       m.node("Conv", {x, m.constant("a_w", conv_weights({8, 8, 3, 3}, 51)), m.constant("a_b", random_tensor({8}, 52))},
-             "asym", {{"pads", ints_attribute({0, 0, 1, 1})}});
+             "asym", {{"pads", ints({0, 0, 1, 1})}});
   Value* g = m.node("Conv", {a, m.constant("g_w", conv_weights({16, 4, 3, 3}, 53))}, "grouped",
-                    {{"pads", ints_attribute({1, 1, 1, 1})}, {"group", Attribute::of_int(2)}});
+                    {{"pads", ints({1, 1, 1, 1})}, {"group", Attribute::of_int(2)}});
   Value* d = m.node("Conv",
                     {g, m.constant("d_w", conv_weights({16, 1, 3, 3}, 54)), m.constant("d_b", random_tensor({16}, 55))},
-                    "depthwise", {{"pads", ints_attribute({1, 1, 1, 1})}, {"group", Attribute::of_int(16)}});
+                    "depthwise", {{"pads", ints({1, 1, 1, 1})}, {"group", Attribute::of_int(16)}});
   Value* l = m.node("LeakyRelu", {d}, "leaky", {{"alpha", Attribute::of_float(0.1)}});
   m.output(m.node("GlobalMaxPool", {l}, "gmp"));
   m.output(l);

@@ -170,7 +170,7 @@ TEST(ChannelsLastPass, BroadcastConstantsAndConcatAxisFollowTheLayout) {
 TEST(ChannelsLastPass, RegionsWithoutConvolutionStayNchw) {
   auto make = [](GraphMaker& m) {
     Value* x = m.input("x", {1, 4, 8, 8});
-    Value* p = m.node("MaxPool", {x}, "pool", {{"kernel_shape", testing::ints_attribute({2, 2})}});
+    Value* p = m.node("MaxPool", {x}, "pool", {{"kernel_shape", testing::ints({2, 2})}});
     m.output(m.node("Relu", {m.node("GlobalAveragePool", {p}, "gap")}, "y"));
   };
   auto g = optimized_graph(make);
@@ -185,10 +185,10 @@ TEST(ChannelsLastPass, MaxPoolWithIndicesStaysNchw) {
   auto make = [](GraphMaker& m) {
     Value* x = m.input("x", {1, 4, 8, 8});
     Value* c1 = m.node("Conv", {x, m.constant("w1", testing::conv_weights({4, 4, 3, 3}, 1))}, "conv1",
-                       {{"pads", testing::ints_attribute({1, 1, 1, 1})}});
+                       {{"pads", testing::ints({1, 1, 1, 1})}});
     Value* c2 = m.node("Conv", {c1, m.constant("w2", testing::conv_weights({4, 4, 3, 3}, 3))}, "conv2",
-                       {{"pads", testing::ints_attribute({1, 1, 1, 1})}});
-    Value* pooled = m.node("MaxPool", {c2}, "pooled", {{"kernel_shape", testing::ints_attribute({2, 2})}});
+                       {{"pads", testing::ints({1, 1, 1, 1})}});
+    Value* pooled = m.node("MaxPool", {c2}, "pooled", {{"kernel_shape", testing::ints({2, 2})}});
     Value* indices = m.graph().value("indices");
     indices->dtype = DataType::kInt64;
     pooled->producer->outputs.push_back(indices);
@@ -215,7 +215,7 @@ TEST(ChannelsLastPass, LoneConvolutionStaysNchw) {
   auto make = [](GraphMaker& m) {
     Value* x = m.input("x", {1, 4, 8, 8});
     Value* c = m.node("Conv", {x, m.constant("w", testing::conv_weights({4, 4, 3, 3}, 1))}, "conv",
-                      {{"pads", testing::ints_attribute({1, 1, 1, 1})}});
+                      {{"pads", testing::ints({1, 1, 1, 1})}});
     m.output(m.node("Softmax", {m.node("Relu", {c}, "relu")}, "prob", {{"axis", Attribute::of_int(1)}}));
   };
   auto g = optimized_graph(make);

@@ -21,7 +21,7 @@ namespace {
 using testing::GraphMaker;
 using testing::random_tensor;
 
-Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+using testing::ints;
 
 Expected<std::vector<Tensor>> run_on(BackendKind backend, std::unique_ptr<Graph> graph, const TensorMap& inputs) {
   BuildConfig config;

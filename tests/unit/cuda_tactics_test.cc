@@ -28,7 +28,7 @@ namespace {
 using testing::GraphMaker;
 using testing::random_tensor;
 
-Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+using testing::ints;
 
 // x[batch, 3, 16, 16] -> Conv(+bias, pads) -> Relu -> Conv(stride 2) -> GlobalAveragePool -> Flatten
 // -> Gemm(transB, bias) -> Relu -> MatMul: two convolutions and two matrix products, different shapes.

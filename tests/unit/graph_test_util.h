@@ -73,6 +73,8 @@ inline std::unique_ptr<Graph> matmul_relu_graph(int64_t in, int64_t out, uint32_
   return m.take();
 }
 
+inline Attribute ints(std::vector<int64_t> values) { return Attribute::of_ints(std::move(values)); }
+
 inline int count_ops(const Graph& g, const std::string& op) {
   int n = 0;
   for (const auto& node : g.nodes()) n += node->op_type == op;

@@ -59,7 +59,7 @@ void check_equivalent(MakeFn make, const TensorMap& inputs, double tol, std::uni
   for (size_t i = 0; i < actual.size(); ++i) expect_close(actual[i], expected[i], tol);
 }
 
-Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+using testing::ints;
 
 TEST(PointwiseProgram, StoresAndLoads) {
   PointwiseProgram p;

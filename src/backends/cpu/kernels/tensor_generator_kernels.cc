@@ -62,7 +62,7 @@ Status run_trilu(KernelArgs& args) {
   const int64_t rank = static_cast<int64_t>(in.rank());
   const int64_t rows = in.dim(rank - 2);
   const int64_t cols = in.dim(rank - 1);
-  const int64_t matrices = product(in.dims(), 0, rank - 2);
+  const int64_t matrices = element_count(in.dims(), 0, rank - 2);
   bool ok = dispatch_storage(in.dtype(), [&]<typename E>() {
     const E* src = storage<E>(in);
     E* dst = storage<E>(out);
@@ -85,9 +85,9 @@ Status run_cumsum(KernelArgs& args) {
   KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.input(1).scalar_as_int64(0), in.rank(), args.node));
   const bool exclusive = args.node.attr_int("exclusive", 0) != 0;
   const bool reverse = args.node.attr_int("reverse", 0) != 0;
-  const int64_t outer = product(in.dims(), 0, axis);
+  const int64_t outer = element_count(in.dims(), 0, axis);
   const int64_t extent = in.dim(axis);
-  const int64_t inner = product(in.dims(), axis + 1, in.rank());
+  const int64_t inner = element_count(in.dims(), axis + 1, in.rank());
   bool ok = false;
   if (in.dtype() != DataType::kBool) {
     ok = dispatch_all_numeric(in.dtype(), [&]<typename T>() {

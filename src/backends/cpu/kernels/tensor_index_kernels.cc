@@ -22,9 +22,9 @@ Status run_gather(KernelArgs& args) {
   const std::vector<int64_t> indices = read_indices(args.input(1));
   const int64_t rank = static_cast<int64_t>(data.rank());
   KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", 0), rank, args.node));
-  const int64_t outer = product(data.dims(), 0, axis);
+  const int64_t outer = element_count(data.dims(), 0, axis);
   const int64_t extent = data.dim(axis);
-  const int64_t inner = product(data.dims(), axis + 1, rank);
+  const int64_t inner = element_count(data.dims(), axis + 1, rank);
   std::vector<int64_t> resolved(indices.size());
   for (size_t j = 0; j < indices.size(); ++j) {
     KILN_ASSIGN_OR_RETURN(resolved[j], checked_index(args.node, indices[j], extent));
@@ -113,10 +113,10 @@ Expected<std::vector<int64_t>> tuple_offsets(const Node& node, const Dims& data_
     }
   }
   const Dims data_strides = strides_of(data_dims);
-  *slice_size = product(data_dims, batch_dims + tuple, data_rank);
-  const int64_t batch_count = product(index_dims, 0, batch_dims);
-  const int64_t tuples_per_batch = product(index_dims, batch_dims, index_dims.size() - 1);
-  const int64_t batch_stride = product(data_dims, batch_dims, data_rank);
+  *slice_size = element_count(data_dims, batch_dims + tuple, data_rank);
+  const int64_t batch_count = element_count(index_dims, 0, batch_dims);
+  const int64_t tuples_per_batch = element_count(index_dims, batch_dims, index_dims.size() - 1);
+  const int64_t batch_stride = element_count(data_dims, batch_dims, data_rank);
   std::vector<int64_t> offsets(batch_count * tuples_per_batch);
   for (int64_t b = 0; b < batch_count; ++b) {
     for (int64_t t = 0; t < tuples_per_batch; ++t) {
@@ -253,8 +253,8 @@ Status run_one_hot(KernelArgs& args) {
   const int64_t rank = static_cast<int64_t>(indices_tensor.rank()) + 1;
   int64_t axis = args.node.attr_int("axis", -1);
   if (axis < 0) axis += rank;
-  const int64_t outer = product(indices_tensor.dims(), 0, axis);
-  const int64_t inner = product(indices_tensor.dims(), axis, indices_tensor.rank());
+  const int64_t outer = element_count(indices_tensor.dims(), 0, axis);
+  const int64_t inner = element_count(indices_tensor.dims(), axis, indices_tensor.rank());
   Tensor& out = args.output(0);
   bool ok = dispatch_storage(values.dtype(), [&]<typename E>() {
     const E off = storage<E>(values)[0];

@@ -115,7 +115,7 @@ Status run_tile(KernelArgs& args) {
   const Dims in_strides = strides_of(in_dims);
   const int64_t inner_in = in_dims.back();
   const int64_t inner_out = out_dims.back();
-  const int64_t rows = product(out_dims, 0, rank - 1);
+  const int64_t rows = element_count(out_dims, 0, rank - 1);
   bool ok = dispatch_storage(in.dtype(), [&]<typename E>() {
     const E* src = storage<E>(in);
     E* dst = storage<E>(out);

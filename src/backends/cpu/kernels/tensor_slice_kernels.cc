@@ -12,15 +12,15 @@ Status run_concat(KernelArgs& args) {
   Tensor& out = args.output(0);
   const int64_t rank = static_cast<int64_t>(out.rank());
   KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", 1), rank, args.node));
-  const int64_t outer = product(out.dims(), 0, axis);
-  const int64_t out_block = product(out.dims(), axis, rank);
+  const int64_t outer = element_count(out.dims(), 0, axis);
+  const int64_t out_block = element_count(out.dims(), axis, rank);
   bool ok = dispatch_storage(out.dtype(), [&]<typename E>() {
     E* dst = storage<E>(out);
     int64_t column = 0;
     for (size_t i = 0; i < args.inputs.size(); ++i) {
       if (!args.has_input(i)) continue;
       const Tensor& in = args.input(i);
-      const int64_t block = product(in.dims(), axis, rank);
+      const int64_t block = element_count(in.dims(), axis, rank);
       const E* src = storage<E>(in);
       if (block > 0) {
         for (int64_t o = 0; o < outer; ++o)
@@ -39,8 +39,8 @@ Status run_split(KernelArgs& args) {
   KILN_ASSIGN_OR_RETURN(auto sizes,
                         tensor_params::split_sizes(args.node, in.dim(axis), args.outputs.size(), args.inputs));
   if (!sizes) return internal_error(args.node.describe() + ": split sizes are not known at execution");
-  const int64_t outer = product(in.dims(), 0, axis);
-  const int64_t inner = product(in.dims(), axis + 1, rank);
+  const int64_t outer = element_count(in.dims(), 0, axis);
+  const int64_t inner = element_count(in.dims(), axis + 1, rank);
   const int64_t in_block = in.dim(axis) * inner;
   bool ok = dispatch_storage(in.dtype(), [&]<typename E>() {
     const E* src = storage<E>(in);
@@ -136,7 +136,7 @@ Status run_pad(KernelArgs& args) {
   if (rank == 0) return strided_copy_tensor(in, out, {}, {}, 0) ? ok_status() : unsupported_dtype(node, in.dtype());
   const Dims in_strides = strides_of(in.dims());
   const int64_t inner = out_dims.back();
-  const int64_t rows = product(out_dims, 0, rank - 1);
+  const int64_t rows = element_count(out_dims, 0, rank - 1);
   const int64_t last_n = in.dims().back();
   const int64_t last_pad = (*pads)[rank - 1];
   bool ok = dispatch_storage(in.dtype(), [&]<typename E>() {
@@ -179,9 +179,9 @@ Status run_compress(KernelArgs& args) {
   Dims out_dims;
   if (has_axis) {
     KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", 0), in.rank(), args.node));
-    outer = product(in.dims(), 0, axis);
+    outer = element_count(in.dims(), 0, axis);
     extent = in.dim(axis);
-    inner = product(in.dims(), axis + 1, in.rank());
+    inner = element_count(in.dims(), axis + 1, in.rank());
     out_dims = in.dims();
   }
   std::vector<int64_t> kept;
@@ -242,7 +242,7 @@ Status run_reverse_sequence(KernelArgs& args) {
     return invalid_argument(args.node.describe() + ": sequence_lens has " + std::to_string(lengths.size()) +
                             " entries for batch " + std::to_string(batch));
   }
-  const int64_t inner = product(in.dims(), 2, in.rank());
+  const int64_t inner = element_count(in.dims(), 2, in.rank());
   auto offset = [&](int64_t t, int64_t b) { return (time_axis == 0 ? t * batch + b : b * time + t) * inner; };
   Tensor& out = args.output(0);
   bool ok = dispatch_storage(in.dtype(), [&]<typename E>() {

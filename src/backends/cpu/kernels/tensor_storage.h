@@ -63,12 +63,6 @@ inline Dims strides_of(const Dims& dims) {
   return strides;
 }
 
-inline int64_t product(const Dims& dims, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end; ++i) p *= dims[i];
-  return p;
-}
-
 // Output i with this dtype and dims: the one the executor allocated when it
 // matches, else a fresh allocation (outputs whose extents depend on data).
 inline Tensor& output_with(KernelArgs& args, size_t i, DataType dtype, const Dims& dims) {
@@ -149,7 +143,7 @@ void strided_copy(const E* src, E* dst, const Dims& out_dims, const Dims& src_st
   }
   const int64_t inner = out_dims.back();
   const int64_t inner_stride = src_strides.back();
-  const int64_t rows = product(out_dims, 0, rank - 1);
+  const int64_t rows = element_count(out_dims, 0, rank - 1);
   if (inner == 0 || rows == 0) return;
   if (inner_stride != 1 && inner > 1) {
     for (int64_t q = rank - 2; q >= 0; --q) {

@@ -91,9 +91,9 @@ Status run_unique(KernelArgs& args) {
   int64_t axis = 0;
   if (has_axis) {
     KILN_ASSIGN_OR_RETURN(axis, normalize_axis(args.node.attr_int("axis", 0), in.rank(), args.node));
-    layout.outer = product(in.dims(), 0, axis);
+    layout.outer = element_count(in.dims(), 0, axis);
     layout.count = in.dim(axis);
-    layout.inner = product(in.dims(), axis + 1, in.rank());
+    layout.inner = element_count(in.dims(), axis + 1, in.rank());
   } else {
     layout.count = in.element_count();
   }

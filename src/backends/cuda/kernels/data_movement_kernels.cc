@@ -177,12 +177,6 @@ CudaKernel slice_kernel() {
 }
 
 // Views a tensor as [outer, axis extent * inner] around `axis`.
-int64_t product(const Dims& dims, size_t begin, size_t end) {
-  int64_t p = 1;
-  for (size_t i = begin; i < end && i < dims.size(); ++i) p *= dims[i];
-  return p;
-}
-
 // Concat (gather = false) copies each input into its column band of the output;
 // Split (gather = true) copies each column band of the input into an output.
 CudaKernel band_copy_kernel(bool split) {
@@ -192,8 +186,8 @@ CudaKernel band_copy_kernel(bool split) {
     const Dims& whole = split ? args.inputs[0].dims : args.outputs[0].dims;
     KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", split ? 0 : 1), whole.size(),
                                                        args.node));
-    const int64_t outer = product(whole, 0, axis);
-    const int64_t inner = product(whole, axis + 1, whole.size());
+    const int64_t outer = element_count(whole, 0, axis);
+    const int64_t inner = element_count(whole, axis + 1, whole.size());
     const size_t element_bytes = dtype_size(split ? args.inputs[0].dtype : args.outputs[0].dtype);
     const size_t whole_row = static_cast<size_t>(whole[axis] * inner) * element_bytes;
     std::vector<size_t> band_bytes;
@@ -238,9 +232,9 @@ CudaKernel gather_kernel() {
   k.prepare = [](const PrepareArgs& args) -> Expected<PreparedKernel> {
     const Dims& data = args.inputs[0].dims;
     KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", 0), data.size(), args.node));
-    const int64_t outer = product(data, 0, axis);
+    const int64_t outer = element_count(data, 0, axis);
     const int64_t extent = data[axis];
-    const int64_t inner = product(data, axis + 1, data.size());
+    const int64_t inner = element_count(data, axis + 1, data.size());
     const int64_t index_count = element_count(args.inputs[1].dims);
     PreparedKernel prepared;
     prepared.enqueue = [outer, extent, inner, index_count](const LaunchArgs& launch) -> Status {

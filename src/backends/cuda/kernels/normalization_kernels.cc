@@ -6,12 +6,6 @@
 namespace kiln::cuda {
 namespace {
 
-int64_t product(const Dims& dims, int64_t begin, int64_t end) {
-  int64_t p = 1;
-  for (int64_t i = begin; i < end && i < static_cast<int64_t>(dims.size()); ++i) p *= dims[i];
-  return p;
-}
-
 Status float_inputs(const Node& node, const std::vector<TensorInfo>& inputs) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].dtype == DataType::kUndefined) continue;
@@ -34,9 +28,9 @@ CudaKernel softmax_kernel(bool log, bool hard = false) {
     const bool coerce_2d = args.node.opset < 13;
     KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", coerce_2d ? 1 : -1),
                                                        std::max<int64_t>(rank, 1), args.node));
-    const int64_t outer = product(dims, 0, axis);
-    const int64_t extent = coerce_2d ? product(dims, axis, rank) : (rank == 0 ? 1 : dims[axis]);
-    const int64_t inner = coerce_2d ? 1 : product(dims, axis + 1, rank);
+    const int64_t outer = element_count(dims, 0, axis);
+    const int64_t extent = coerce_2d ? element_count(dims, axis, rank) : (rank == 0 ? 1 : dims[axis]);
+    const int64_t inner = coerce_2d ? 1 : element_count(dims, axis + 1, rank);
     PreparedKernel prepared;
     prepared.enqueue = [log, hard, outer, extent, inner](const LaunchArgs& launch) -> Status {
       if (hard) {
@@ -71,7 +65,7 @@ CudaKernel layer_norm_kernel() {
     const Dims& dims = args.inputs[0].dims;
     const int64_t rank = static_cast<int64_t>(dims.size());
     KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", -1), rank, args.node));
-    const int64_t rows = product(dims, 0, axis), extent = product(dims, axis, rank);
+    const int64_t rows = element_count(dims, 0, axis), extent = element_count(dims, axis, rank);
     for (size_t i : {size_t{1}, size_t{2}}) {
       if (args.has_input(i) && element_count(args.inputs[i].dims) != extent) {
         return unimplemented(args.node.describe() + ": scale/bias of shape " + dims_to_string(args.inputs[i].dims) +
@@ -104,7 +98,7 @@ CudaKernel instance_norm_kernel() {
     const Dims& dims = args.inputs[0].dims;
     if (dims.size() < 3) return invalid_argument(args.node.describe() + ": input must be N x C x D1...");
     const int64_t channels = dims[1];
-    const int64_t rows = dims[0] * channels, extent = product(dims, 2, dims.size());
+    const int64_t rows = dims[0] * channels, extent = element_count(dims, 2, dims.size());
     const float epsilon = static_cast<float>(args.node.attr_float("epsilon", 1e-5));
     PreparedKernel prepared;
     prepared.enqueue = [rows, extent, channels, epsilon](const LaunchArgs& launch) -> Status {
@@ -133,7 +127,7 @@ CudaKernel batch_norm_kernel() {
   k.prepare = [](const PrepareArgs& args) -> Expected<PreparedKernel> {
     const Dims& dims = args.inputs[0].dims;
     if (dims.size() < 2) return invalid_argument(args.node.describe() + ": input must be N x C x ...");
-    const int64_t channels = dims[1], inner = product(dims, 2, dims.size());
+    const int64_t channels = dims[1], inner = element_count(dims, 2, dims.size());
     for (size_t i = 1; i < 5; ++i) {
       if (element_count(args.inputs[i].dims) != channels) {
         return invalid_argument(args.node.describe() + ": parameter " + std::to_string(i) + " has shape " +
@@ -162,7 +156,7 @@ CudaKernel lrn_kernel() {
     if (dims.size() < 2) return invalid_argument(args.node.describe() + ": input must be N x C x ...");
     const int64_t size = args.node.attr_int("size", 0);
     if (size <= 0) return invalid_argument(args.node.describe() + ": size must be positive");
-    const int64_t channels = dims[1], inner = product(dims, 2, dims.size());
+    const int64_t channels = dims[1], inner = element_count(dims, 2, dims.size());
     const float alpha = static_cast<float>(args.node.attr_float("alpha", 1e-4));
     const float beta = static_cast<float>(args.node.attr_float("beta", 0.75));
     const float bias = static_cast<float>(args.node.attr_float("bias", 1.0));

@@ -12,12 +12,6 @@
 namespace kiln::cuda {
 namespace {
 
-int64_t product(const Dims& dims, int64_t begin, int64_t end) {
-  int64_t p = 1;
-  for (int64_t i = begin; i < end && i < static_cast<int64_t>(dims.size()); ++i) p *= dims[i];
-  return p;
-}
-
 Status float_input(const Node& node, const std::vector<TensorInfo>& inputs) {
   return require_dtype(node, inputs.empty() ? DataType::kUndefined : inputs[0].dtype,
                        {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16, DataType::kFloat64});
@@ -55,9 +49,9 @@ CudaKernel reduce_kernel(ReduceOp op) {
     StridedIndex index;
     size_t workspace = 0;
     if (adjacent) {
-      outer = product(dims, 0, lo);
-      extent = product(dims, lo, hi + 1);
-      inner = product(dims, hi + 1, rank);
+      outer = element_count(dims, 0, lo);
+      extent = element_count(dims, lo, hi + 1);
+      inner = element_count(dims, hi + 1, rank);
     } else {
       if (rank > kMaxRank) return unimplemented(node.describe() + ": rank too large for the CUDA backend");
       gather = true;
@@ -106,7 +100,7 @@ CudaKernel arg_reduce_kernel(bool is_max) {
     const Dims& dims = args.inputs[0].dims;
     const int64_t rank = static_cast<int64_t>(dims.size());
     KILN_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(args.node.attr_int("axis", 0), rank, args.node));
-    const int64_t outer = product(dims, 0, axis), extent = dims[axis], inner = product(dims, axis + 1, rank);
+    const int64_t outer = element_count(dims, 0, axis), extent = dims[axis], inner = element_count(dims, axis + 1, rank);
     if (extent == 0) return invalid_argument(args.node.describe() + ": arg-reduction over an empty axis");
     const bool select_last = args.node.attr_int("select_last_index", 0) != 0;
     PreparedKernel prepared;
@@ -134,7 +128,7 @@ CudaKernel global_pool_kernel(ReduceOp op, bool channels_last = false) {
                            dims_to_string(dims) + ")");
     }
     const int64_t outer = channels_last ? dims[0] : dims[0] * dims[1];
-    const int64_t extent = channels_last ? dims[1] * dims[2] : product(dims, 2, dims.size());
+    const int64_t extent = channels_last ? dims[1] * dims[2] : element_count(dims, 2, dims.size());
     const int64_t inner = channels_last ? dims[3] : 1;
     PreparedKernel prepared;
     prepared.enqueue = [op, outer, extent, inner](const LaunchArgs& launch) -> Status {
