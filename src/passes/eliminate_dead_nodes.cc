@@ -5,6 +5,14 @@
 
 namespace kiln {
 
+bool provably_same_shape(const Shape& a, const Shape& b) {
+  if (!a.is_ranked() || !b.is_ranked() || a.rank() != b.rank()) return false;
+  for (size_t d = 0; d < a.rank(); ++d) {
+    if (!(a[d] == b[d]) || (!a[d].is_known() && a[d].symbol.empty())) return false;
+  }
+  return true;
+}
+
 bool is_graph_output(const Graph& graph, const Value* value) {
   return std::find(graph.outputs().begin(), graph.outputs().end(), value) != graph.outputs().end();
 }

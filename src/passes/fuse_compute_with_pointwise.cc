@@ -33,6 +33,29 @@ bool absorb_matmul_bias(Graph& graph, Node* matmul) {
   return true;
 }
 
+// MatMul (+ bias) whose output feeds Add(y, z), z a computed tensor of y's
+// shape, absorbs z as its fourth input (the residual of transformer blocks);
+// kernels add it before the pointwise program (cuBLASLt reads it as C).
+bool absorb_matmul_residual(Graph& graph, Node* matmul) {
+  Value* y = matmul->outputs[0];
+  auto consumers = graph.consumers(y);
+  if (consumers.size() != 1 || is_graph_output(graph, y)) return false;
+  Node* add = consumers[0];
+  if (add->op_type != "Add" || !add->domain.empty() || add->inputs.size() != 2) return false;
+  if (add->inputs[0] == add->inputs[1]) return false;
+  Value* z = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
+  if (!z || z->constant || z->dtype != DataType::kFloat32 || y->dtype != DataType::kFloat32) return false;
+  if (!provably_same_shape(z->shape, y->shape) || !provably_same_shape(add->outputs[0]->shape, y->shape)) return false;
+  matmul->inputs.resize(3, nullptr);
+  matmul->inputs.push_back(z);
+  Value* out = add->outputs[0];
+  graph.remove_node(add);
+  matmul->outputs[0] = out;
+  out->producer = matmul;
+  y->producer = nullptr;
+  return true;
+}
+
 // Conv whose output feeds Add(conv, z) with z a computed tensor absorbs z as
 // its fourth input (the residual of ResNet blocks); kernels add it before the
 // pointwise program and fall back to a broadcasting add when shapes differ.
@@ -69,7 +92,10 @@ Expected<PassStats> fuse_compute_with_pointwise(Graph& graph) {
     if (n->outputs[0]->dtype != DataType::kFloat32) continue;
     bool changed = false;
     std::string fused_op = n->op_type == "Conv" ? "FusedConv" : n->op_type == "Gemm" ? "FusedGemm" : "FusedMatMul";
-    if (n->op_type == "MatMul") changed |= absorb_matmul_bias(graph, n);
+    if (n->op_type == "MatMul") {
+      changed |= absorb_matmul_bias(graph, n);
+      changed |= absorb_matmul_residual(graph, n);
+    }
     if (n->op_type == "Conv") changed |= absorb_conv_residual(graph, n);
     KILN_ASSIGN_OR_RETURN(auto order, graph.topological_order());
     PointwiseRegion region = find_pointwise_region(graph, order, n->outputs[0], /*start_must_be_internal=*/true);

@@ -17,7 +17,8 @@ struct PassStats {
 
 // The pass pipeline the builder runs when optimisation is on, in order:
 // fold constants, remove no-ops, fold BatchNormalization, fuse conv/gemm/matmul
-// with bias and activation, fuse pointwise chains, remove dead nodes.
+// with bias and activation, fuse attention softmax, fuse pointwise chains,
+// remove dead nodes.
 Status run_default_passes(Graph& graph);
 
 // Evaluates nodes whose inputs are all constant (and Shape/Size of statically
@@ -32,10 +33,15 @@ Expected<PassStats> remove_noops(Graph& graph);
 // producing its input (constant weights, single consumer).
 Expected<PassStats> fold_batchnorm(Graph& graph);
 
-// Conv / Gemm / MatMul (+ bias Add) followed by a pointwise tail (Relu, Clip,
+// Conv / Gemm / MatMul (+ bias Add, + residual Add for Conv and MatMul)
+// followed by a pointwise tail (Relu, Clip,
 // Sigmoid, SiLU, GELU in Erf and Tanh forms, HardSigmoid, HardSwish,
 // LeakyRelu, ...) become one kiln.FusedConv / kiln.FusedGemm / kiln.FusedMatMul.
 Expected<PassStats> fuse_compute_with_pointwise(Graph& graph);
+
+// Add(scores, mask) -> Softmax over the last axis, optionally followed by
+// Where(IsNaN(p), 0, p), becomes one kiln.MaskedSoftmax(scores[, mask]).
+Expected<PassStats> fuse_attention_softmax(Graph& graph);
 
 // Two or more consecutive single-input elementwise ops (with scalar constants)
 // become one kiln.PointwiseChain node.
@@ -61,5 +67,7 @@ Status eliminate_dead_nodes(Graph& graph);
 // Shared by the passes: is `value` a graph output?
 bool is_graph_output(const Graph& graph, const Value* value);
 bool is_graph_input(const Graph& graph, const Value* value);
+// Same rank and every axis provably equal (same extent or same symbol).
+bool provably_same_shape(const Shape& a, const Shape& b);
 
 }  // namespace kiln

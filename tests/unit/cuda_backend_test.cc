@@ -182,6 +182,26 @@ TEST(CudaBackend, AttentionBlockWithShapeComputedOnHost) {
   compare_backends(make, {{"x", random_tensor({1, tokens, hidden}, 10)}}, 1e-2);
 }
 
+TEST(CudaBackend, ReshapeViewsKeepTheirStorageAliveUntilTheirLastReader) {
+  SKIP_WITHOUT_DEVICE();
+  // v is a view of s; the nodes between them allocate tensors of s's size
+  // that would overwrite s if its memory were released after the Reshape.
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 3, 4});
+    Value* target = m.constant("target", Tensor::from_vector<int64_t>(DataType::kInt64, {2}, {6, 4}));
+    Value* s = m.node("Sigmoid", {x}, "s");
+    Value* v = m.node("Reshape", {s, target}, "v");
+    Value* c = m.node("Abs", {m.node("Neg", {m.node("Tanh", {x}, "a")}, "b")}, "c");
+    Value* w = m.node("Unsqueeze", {m.node("Reshape", {c, target}, "c2"),
+                                    m.constant("axis", Tensor::from_vector<int64_t>(DataType::kInt64, {1}, {0}))},
+                      "w");
+    m.output(m.node("Add", {v, w}, "sum"));
+    m.output(v);
+    m.output(m.node("Flatten", {x}, "x_flat"));
+  };
+  compare_backends(make, {{"x", random_tensor({2, 3, 4}, 11)}}, 1e-5);
+}
+
 TEST(CudaBackend, NewInputShapesArePreparedAgain) {
   SKIP_WITHOUT_DEVICE();
   auto make = [](GraphMaker& m) {

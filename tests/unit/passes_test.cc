@@ -202,6 +202,75 @@ TEST(Passes, FusesPointwiseChainsAndHardSwish) {
   EXPECT_EQ(count_ops(*optimized, "PointwiseChain"), 1);
 }
 
+TEST(Passes, FusesBiasAndResidualAddsIntoMatMul) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 4, 8});
+    Value* w = m.constant("w", random_tensor({8, 8}, 40));
+    Value* b = m.constant("b", random_tensor({8}, 41));
+    Value* skip = m.node("Sigmoid", {x}, "skip");
+    Value* mm = m.node("MatMul", {x, w}, "mm");
+    Value* biased = m.node("Add", {b, mm}, "biased");
+    Value* sum = m.node("Add", {skip, biased}, "sum");
+    m.output(m.node("Tanh", {sum}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 4, 8}, 42)}}, 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "FusedMatMul"), 1);
+  EXPECT_EQ(count_ops(*optimized, "Add") + count_ops(*optimized, "Tanh"), 0);
+}
+
+TEST(Passes, ResidualThatBroadcastsStaysOutOfMatMul) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 4, 8});
+    Value* z = m.input("z", {4, 8});
+    Value* w = m.constant("w", random_tensor({8, 8}, 43));
+    m.output(m.node("Add", {m.node("MatMul", {x, w}, "mm"), z}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 4, 8}, 44)}, {"z", random_tensor({4, 8}, 45)}}, 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Add"), 1);
+}
+
+// The exported attention softmax: Add(scores, mask) -> Softmax -> Where(IsNaN(p), 0, p),
+// with a fully masked batch so that the guard has NaN rows to clear.
+void make_attention_softmax(GraphMaker& m, const Dims& scores, const Dims& mask) {
+  Value* x = m.input("x", scores);
+  Value* b = m.input("mask", mask);
+  Value* sum = m.node("Add", {b, x}, "sum");
+  Value* p = m.node("Softmax", {sum}, "p", {{"axis", Attribute::of_int(-1)}});
+  Value* nan = m.node("IsNaN", {p}, "nan");
+  m.output(m.node("Where", {nan, m.scalar("zero", 0.f), p}, "y"));
+}
+
+TensorMap attention_inputs(const Dims& scores, const Dims& mask) {
+  Tensor b = random_tensor(mask, 31, -2.f, 0.f);
+  for (int64_t i = 0; i < b.element_count() / mask[0]; ++i) b.data<float>()[i] = -INFINITY;
+  return {{"x", random_tensor(scores, 30, -3.f, 3.f)}, {"mask", b}};
+}
+
+TEST(Passes, FusesAttentionSoftmaxWithMaskAndNanGuard) {
+  const Dims scores = {2, 3, 4, 8}, mask = {2, 1, 1, 8};
+  std::unique_ptr<Graph> optimized;
+  check_equivalent([&](GraphMaker& m) { make_attention_softmax(m, scores, mask); }, attention_inputs(scores, mask),
+                   1e-6, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "MaskedSoftmax"), 1);
+  EXPECT_EQ(count_ops(*optimized, "Add") + count_ops(*optimized, "Softmax") + count_ops(*optimized, "IsNaN") +
+                count_ops(*optimized, "Where"),
+            0);
+}
+
+TEST(Passes, AttentionSoftmaxKeepsAnAddThatGrowsBothOperands) {
+  // [2,1,4,8] + [1,3,4,8]: neither operand has the sum's shape, so the Add stays;
+  // the NaN guard still folds into the softmax.
+  const Dims scores = {2, 1, 4, 8}, mask = {1, 3, 4, 8};
+  std::unique_ptr<Graph> optimized;
+  TensorMap inputs = {{"x", random_tensor(scores, 32)}, {"mask", random_tensor(mask, 33)}};
+  check_equivalent([&](GraphMaker& m) { make_attention_softmax(m, scores, mask); }, inputs, 1e-6, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "MaskedSoftmax"), 1);
+  EXPECT_EQ(count_ops(*optimized, "Add"), 1);
+  EXPECT_EQ(count_ops(*optimized, "IsNaN") + count_ops(*optimized, "Where"), 0);
+}
+
 TEST(Passes, RemovesDeadNodes) {
   GraphMaker m;
   Value* x = m.input("x", {2});

@@ -59,6 +59,19 @@ namespace {
 constexpr size_t kMaxCachedShapeSets = 8;
 constexpr size_t kNotStaged = static_cast<size_t>(-1);
 
+// Ops whose output holds exactly the bytes of input 0 (a new shape over the
+// same row-major data), so the output can share the input's memory.
+bool is_view_of_input(const Node& node, const std::vector<TensorInfo>& inputs, const std::vector<TensorInfo>& outputs) {
+  static const char* const kViewOps[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+  if (!node.domain.empty() || node.outputs.size() != 1 || !node.outputs[0] || inputs.empty() || !node.inputs[0]) {
+    return false;
+  }
+  bool listed = false;
+  for (const char* op : kViewOps) listed |= node.op_type == op;
+  if (!listed || outputs.empty()) return false;
+  return inputs[0].dtype == outputs[0].dtype && element_count(inputs[0].dims) == element_count(outputs[0].dims);
+}
+
 Status cancelled_status() { return Status(StatusCode::kCancelled, "shape pass restarted with value-keyed inputs"); }
 
 bool environment_flag(const char* name) {
@@ -437,6 +450,13 @@ class CudaExecutor final : public BackendExecutor {
       lifetimes[v] = BufferRequest{0, 0, 0};
     }
     std::vector<std::pair<size_t, size_t>> workspace_requests;  // (step index in set->steps, bytes)
+    // Reshape & co. move no bytes: their outputs are views of the arena value
+    // that holds their input's bytes, whose lifetime then covers the views' readers.
+    std::unordered_map<const Value*, const Value*> view_of;
+    auto storage_of = [&](const Value* v) -> const Value* {
+      auto it = view_of.find(v);
+      return it == view_of.end() ? v : it->second;
+    };
 
     for (size_t i = 0; i < order.size(); ++i) {
       const Node& node = *order[i];
@@ -489,11 +509,19 @@ class CudaExecutor final : public BackendExecutor {
         if (out_infos[o].dtype == DataType::kString) return unsupported_cuda_dtype(node, DataType::kString, "output");
         if (element_count(out_infos[o].dims) != 0) all_empty = false;
         infos[out] = out_infos[o];
-        arena_values.push_back(out);
-        lifetimes[out] = BufferRequest{0, static_cast<int64_t>(i), static_cast<int64_t>(i)};
+      }
+      const bool view = is_view_of_input(node, in_infos, out_infos) && lifetimes.count(storage_of(node.inputs[0]));
+      if (view) {
+        view_of[node.outputs[0]] = storage_of(node.inputs[0]);
+      } else {
+        for (const Value* out : node.outputs) {
+          if (!out) continue;
+          arena_values.push_back(out);
+          lifetimes[out] = BufferRequest{0, static_cast<int64_t>(i), static_cast<int64_t>(i)};
+        }
       }
       for (const Value* in : node.inputs) {
-        auto it = lifetimes.find(in);
+        auto it = lifetimes.find(storage_of(in));
         if (it != lifetimes.end()) it->second.last_step = static_cast<int64_t>(i);
       }
       PrepareArgs prepare_args{node, in_infos, in_values, out_infos, libraries_};
@@ -509,12 +537,12 @@ class CudaExecutor final : public BackendExecutor {
       Step step;
       step.node = &node;
       step.kernel = std::move(prepared).value();
-      step.skip = all_empty;
+      step.skip = all_empty || view;
       if (step.kernel.workspace_bytes > 0) workspace_requests.push_back({set->steps.size(), i});
       set->steps.push_back(std::move(step));
     }
     for (const Value* v : graph_.outputs()) {
-      auto it = lifetimes.find(v);
+      auto it = lifetimes.find(storage_of(v));
       if (it != lifetimes.end()) it->second.last_step = end_step;
     }
 
@@ -568,6 +596,11 @@ class CudaExecutor final : public BackendExecutor {
       const Value* v = arena_values[k];
       const TensorInfo& info = infos[v];
       set->locations[v] = ValueLocation{ValueLocation::Kind::kArena, nullptr, plan.offsets[k], info.dtype, info.dims};
+    }
+    for (const auto& [view, storage] : view_of) {
+      const TensorInfo& info = infos[view];
+      set->locations[view] =
+          ValueLocation{ValueLocation::Kind::kArena, nullptr, set->locations.at(storage).offset, info.dtype, info.dims};
     }
     for (size_t k = 0; k < workspace_requests.size(); ++k) {
       set->steps[workspace_requests[k].first].workspace_offset = plan.offsets[arena_values.size() + k];

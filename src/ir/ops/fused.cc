@@ -35,7 +35,7 @@ void add_fused_variant(OpRegistry& registry, const std::string& base, const std:
 void register_fused_ops(OpRegistry& registry) {
   add_fused_variant(registry, "Conv", "FusedConv", 1);  // + residual added before the program
   add_fused_variant(registry, "Gemm", "FusedGemm", 0);
-  add_fused_variant(registry, "MatMul", "FusedMatMul", 1);  // + bias along the last axis
+  add_fused_variant(registry, "MatMul", "FusedMatMul", 2);  // + bias along the last axis, + residual
 
   OpSchema chain;
   chain.op_type = "PointwiseChain";
@@ -43,6 +43,20 @@ void register_fused_ops(OpRegistry& registry) {
   add_program_attributes(chain.attributes);
   chain.infer = [](const InferContext& c) -> Expected<std::vector<TensorInfo>> { return std::vector<TensorInfo>{c.input(0)}; };
   registry.add(std::move(chain));
+
+  // Softmax over the last axis of X + Mask (Mask broadcast into X's shape, and
+  // optional), with NaN results replaced by 0 when nan_to_zero is set: the
+  // attention-score pattern Add -> Softmax -> Where(IsNaN(p), 0, p).
+  OpSchema masked_softmax;
+  masked_softmax.op_type = "MaskedSoftmax";
+  masked_softmax.domain = "kiln";
+  masked_softmax.min_inputs = 1;
+  masked_softmax.max_inputs = 2;
+  masked_softmax.attributes.push_back({"nan_to_zero", Attribute::Kind::kInt, false});
+  masked_softmax.infer = [](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
+    return std::vector<TensorInfo>{c.input(0)};
+  };
+  registry.add(std::move(masked_softmax));
 }
 
 }  // namespace kiln

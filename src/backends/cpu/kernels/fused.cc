@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "core/dispatch.h"
 #include "ir/pointwise_program.h"
 
 namespace kiln::cpu {
@@ -136,6 +137,7 @@ CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
     const Tensor* residual = nullptr;
     if (matmul_bias && base_inputs.size() > 2) {
       bias = base_inputs[2];
+      if (base_inputs.size() > 3) residual = base_inputs[3];
       base_inputs.resize(2);
     }
     if (base == "Conv" && base_inputs.size() > 3) {
@@ -167,9 +169,51 @@ CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
   return k;
 }
 
+// kiln.MaskedSoftmax as the ops it replaced: Add (broadcasting), Softmax over
+// the last axis, then NaN -> 0.
+CpuKernel masked_softmax_kernel() {
+  CpuKernel k;
+  k.run = [](KernelArgs& args) -> Status {
+    auto helper = [&args](const char* op, int inputs) {
+      Node n;
+      n.name = args.node.name + "_" + op;
+      n.op_type = op;
+      n.opset = 14;
+      n.inputs.resize(inputs, nullptr);
+      n.outputs.resize(1, nullptr);
+      if (std::string(op) == "Softmax") n.attributes["axis"] = Attribute::of_int(-1);
+      return n;
+    };
+    const Tensor* scores = &args.input(0);
+    std::vector<Tensor> sum;
+    if (args.has_input(1)) {
+      KILN_ASSIGN_OR_RETURN(sum, evaluate_node(helper("Add", 2), {scores, &args.input(1)}));
+      if (sum[0].dims() != scores->dims()) {
+        return invalid_argument(args.node.describe() + ": mask " + args.input(1).describe() + " does not broadcast into " +
+                                scores->describe());
+      }
+      scores = &sum[0];
+    }
+    KILN_ASSIGN_OR_RETURN(auto softmax, evaluate_node(helper("Softmax", 1), {scores}));
+    Tensor out = std::move(softmax[0]);
+    if (args.node.attr_int("nan_to_zero", 0) != 0) {
+      const bool handled = dispatch_float(out.dtype(), [&out]<typename T>() {
+        for (T& v : out.span<T>()) {
+          if (std::isnan(static_cast<double>(static_cast<float>(v)))) v = T(0.f);
+        }
+      });
+      if (!handled) return unsupported_dtype(args.node, out.dtype());
+    }
+    args.output(0) = std::move(out);
+    return ok_status();
+  };
+  return k;
+}
+
 }  // namespace
 
 void register_fused_kernels(KernelTable& table) {
+  table.add("MaskedSoftmax", masked_softmax_kernel(), "kiln");
   table.add("FusedConv", fused_kernel("Conv", false), "kiln");
   table.add("FusedGemm", fused_kernel("Gemm", false), "kiln");
   table.add("FusedMatMul", fused_kernel("MatMul", true), "kiln");

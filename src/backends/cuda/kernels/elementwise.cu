@@ -3,26 +3,91 @@
 #include <cmath>
 
 #include "backends/cuda/kernels/device_math.cuh"
+#include "backends/cuda/kernels/fast_index.cuh"
 
 namespace kiln::cuda {
 namespace {
 
 constexpr int kThreads = 256;
+// Element counts from here on take the 64-bit kernels.
+constexpr int64_t kFastLimit = int64_t{1} << 31;
+
+bool is_aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// Programs up to this long run with their registers in registers: each
+// operand is picked by comparing its index against every earlier register
+// (unrolled), where indexing a register array by a runtime value would put
+// the array in local memory. Longer programs take the indexed form.
+constexpr int kUnrolledProgramLength = 12;
+
+__device__ __forceinline__ float program_operand(const DeviceProgram& program, int32_t index, const float* regs, int k) {
+  if (index < 0) return program.constants[-1 - index];
+  float value = regs[0];
+#pragma unroll
+  for (int r = 1; r < kUnrolledProgramLength; ++r) {
+    if (r <= k && index == r) value = regs[r];
+  }
+  return value;
+}
+
+__device__ __forceinline__ float run_program(const DeviceProgram& program, float x) {
+  if (program.length <= kUnrolledProgramLength) {
+    float regs[kUnrolledProgramLength + 1];
+    regs[0] = x;
+    float result = x;
+#pragma unroll
+    for (int k = 0; k < kUnrolledProgramLength; ++k) {
+      if (k >= program.length) break;
+      const float a = program_operand(program, program.a[k], regs, k);
+      const float b = program_operand(program, program.b[k], regs, k);
+      result = apply_pointwise(program.op[k], a, b, program.p0[k], program.p1[k]);
+      regs[k + 1] = result;
+    }
+    return result;
+  }
+  float regs[kMaxProgramLength + 1];
+  regs[0] = x;
+  for (int k = 0; k < program.length; ++k) {
+    int32_t ra = program.a[k], rb = program.b[k];
+    float a = ra >= 0 ? regs[ra] : program.constants[-1 - ra];
+    float b = rb >= 0 ? regs[rb] : program.constants[-1 - rb];
+    regs[k + 1] = apply_pointwise(program.op[k], a, b, program.p0[k], program.p1[k]);
+  }
+  return regs[program.length];
+}
 
 template <typename T>
 __global__ void pointwise_program_kernel(const T* in, T* out, const T* bias, int64_t count, int64_t inner,
                                          int64_t channels, DeviceProgram program) {
   KILN_GRID_STRIDE_LOOP(i, count) {
-    float regs[kMaxProgramLength + 1];
-    regs[0] = to_float(in[i]);
-    if (bias) regs[0] += to_float(bias[(i / inner) % channels]);
-    for (int k = 0; k < program.length; ++k) {
-      int32_t ra = program.a[k], rb = program.b[k];
-      float a = ra >= 0 ? regs[ra] : program.constants[-1 - ra];
-      float b = rb >= 0 ? regs[rb] : program.constants[-1 - rb];
-      regs[k + 1] = apply_pointwise(program.op[k], a, b, program.p0[k], program.p1[k]);
+    float x = to_float(in[i]);
+    if (bias) x += to_float(bias[(i / inner) % channels]);
+    out[i] = from_float<T>(run_program(program, x));
+  }
+}
+
+// The 32-bit form: V elements per pack share one bias pack (inner == 1,
+// channels a multiple of V) or one bias value (inner a multiple of V).
+template <typename T, int V>
+__global__ void fast_pointwise_program_kernel(const T* in, T* out, const T* bias, uint32_t packs, FastDivisor inner,
+                                              FastDivisor channels, DeviceProgram program) {
+  KILN_FAST_GRID_LOOP(p, packs) {
+    const uint32_t i = p * V;
+    Pack<T, V> x = load_pack<V>(in, i, true);
+    Pack<T, V> b;
+    if (bias) {
+      const uint32_t row = fast_divide(inner, i);
+      const uint32_t channel = row - fast_divide(channels, row) * channels.divisor;
+      b = load_pack<V>(bias, channel, inner.divisor == 1);
     }
-    out[i] = from_float<T>(regs[program.length]);
+    Pack<T, V> r;
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      float v = to_float(x.v[j]);
+      if (bias) v += to_float(b.v[j]);
+      r.v[j] = from_float<T>(run_program(program, v));
+    }
+    store_pack<V>(out, i, r);
   }
 }
 
@@ -95,10 +160,49 @@ __global__ void binary_kernel(const T* a, const T* b, std::conditional_t<kReturn
   }
 }
 
+template <typename T, bool kReturnsBool, int V>
+__global__ void fast_binary_kernel(const T* a, const T* b, std::conditional_t<kReturnsBool, bool, T>* out,
+                                   uint32_t packs, BinaryOp op, FastIndex index) {
+  using Out = std::conditional_t<kReturnsBool, bool, T>;
+  const int inner = index.rank - 1;
+  const bool a_contiguous = index.strides[0][inner] == 1, b_contiguous = index.strides[1][inner] == 1;
+  KILN_FAST_GRID_LOOP(p, packs) {
+    uint32_t offset[2];
+    fast_offsets(index, p * V, offset);
+    const Pack<T, V> x = load_pack<V>(a, offset[0], a_contiguous);
+    const Pack<T, V> y = load_pack<V>(b, offset[1], b_contiguous);
+    Pack<Out, V> r;
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      if constexpr (kReturnsBool) r.v[j] = comparison(op, to_compute(x.v[j]), to_compute(y.v[j]));
+      else r.v[j] = from_compute<T>(arithmetic(op, to_compute(x.v[j]), to_compute(y.v[j])));
+    }
+    store_pack<V>(out, p * V, r);
+  }
+}
+
 template <typename T>
 __global__ void where_kernel(const bool* cond, const T* x, const T* y, T* out, int64_t count, StridedIndex index) {
   KILN_GRID_STRIDE_LOOP(i, count) {
     out[i] = cond[strided_offset(index, 0, i)] ? x[strided_offset(index, 1, i)] : y[strided_offset(index, 2, i)];
+  }
+}
+
+template <typename T, int V>
+__global__ void fast_where_kernel(const bool* cond, const T* x, const T* y, T* out, uint32_t packs, FastIndex index) {
+  const int inner = index.rank - 1;
+  const bool c_contiguous = index.strides[0][inner] == 1, x_contiguous = index.strides[1][inner] == 1,
+             y_contiguous = index.strides[2][inner] == 1;
+  KILN_FAST_GRID_LOOP(p, packs) {
+    uint32_t offset[3];
+    fast_offsets(index, p * V, offset);
+    const Pack<bool, V> c = load_pack<V>(cond, offset[0], c_contiguous);
+    const Pack<T, V> a = load_pack<V>(x, offset[1], x_contiguous);
+    const Pack<T, V> b = load_pack<V>(y, offset[2], y_contiguous);
+    Pack<T, V> r;
+#pragma unroll
+    for (int j = 0; j < V; ++j) r.v[j] = c.v[j] ? a.v[j] : b.v[j];
+    store_pack<V>(out, p * V, r);
   }
 }
 
@@ -107,41 +211,95 @@ __global__ void strided_copy_kernel(const T* in, T* out, int64_t count, StridedI
   KILN_GRID_STRIDE_LOOP(i, count) { out[i] = in[strided_offset(index, 0, i)]; }
 }
 
+template <typename T, int V>
+__global__ void fast_strided_copy_kernel(const T* in, T* out, uint32_t packs, FastIndex index) {
+  const bool contiguous = index.strides[0][index.rank - 1] == 1;
+  KILN_FAST_GRID_LOOP(p, packs) {
+    uint32_t offset[1];
+    fast_offsets(index, p * V, offset);
+    store_pack<V>(out, p * V, load_pack<V>(in, offset[0], contiguous));
+  }
+}
+
+// Batched 2-D transpose through shared memory: in is [batch, rows, cols]
+// (contiguous), out is [batch, cols, rows]. Each block moves a 32 x 32 tile
+// so that both the reads and the writes are coalesced.
+constexpr int kTile = 32;
+constexpr int kTileRows = 8;
+
+template <typename T>
+__global__ void transpose_tiles_kernel(const T* in, T* out, uint32_t rows, uint32_t cols) {
+  __shared__ T tile[kTile][kTile + 1];  // +1: no bank conflicts on the column reads
+  const size_t matrix = static_cast<size_t>(rows) * cols;
+  in += blockIdx.z * matrix;
+  out += blockIdx.z * matrix;
+  const uint32_t row0 = blockIdx.y * kTile, col0 = blockIdx.x * kTile;
+  for (uint32_t r = threadIdx.y; r < kTile; r += kTileRows) {
+    const uint32_t row = row0 + r, col = col0 + threadIdx.x;
+    if (row < rows && col < cols) tile[r][threadIdx.x] = in[static_cast<size_t>(row) * cols + col];
+  }
+  __syncthreads();
+  for (uint32_t c = threadIdx.y; c < kTile; c += kTileRows) {
+    const uint32_t col = col0 + c, row = row0 + threadIdx.x;
+    if (row < rows && col < cols) out[static_cast<size_t>(col) * rows + row] = tile[threadIdx.x][c];
+  }
+}
+
+__device__ __forceinline__ bool unary_predicate(UnaryMathOp op, float x) {
+  switch (op) {
+    case UnaryMathOp::kIsNaN: return isnan(x);
+    case UnaryMathOp::kIsInf: return isinf(x);
+    case UnaryMathOp::kIsPositiveInf: return isinf(x) && x > 0;
+    case UnaryMathOp::kIsNegativeInf: return isinf(x) && x < 0;
+    default: return false;
+  }
+}
+
+__device__ __forceinline__ float unary_math(UnaryMathOp op, float x, float p0, float p1) {
+  switch (op) {
+    case UnaryMathOp::kSin: return sinf(x);
+    case UnaryMathOp::kCos: return cosf(x);
+    case UnaryMathOp::kTan: return tanf(x);
+    case UnaryMathOp::kAsin: return asinf(x);
+    case UnaryMathOp::kAcos: return acosf(x);
+    case UnaryMathOp::kAtan: return atanf(x);
+    case UnaryMathOp::kSinh: return sinhf(x);
+    case UnaryMathOp::kCosh: return coshf(x);
+    case UnaryMathOp::kAsinh: return asinhf(x);
+    case UnaryMathOp::kAcosh: return acoshf(x);
+    case UnaryMathOp::kAtanh: return atanhf(x);
+    case UnaryMathOp::kRound: return rintf(x);  // halves to even, as ONNX asks
+    case UnaryMathOp::kMish: return x * tanhf(log1pf(expf(x)));
+    case UnaryMathOp::kShrink: return x < -p0 ? x + p1 : (x > p0 ? x - p1 : 0.f);
+    default: return x;
+  }
+}
+
 template <typename T>
 __global__ void unary_math_kernel(const T* in, void* out, int64_t count, UnaryMathOp op, float p0, float p1) {
   KILN_GRID_STRIDE_LOOP(i, count) {
     const float x = to_float(in[i]);
-    if (op >= UnaryMathOp::kIsNaN) {  // bool results
-      bool r = false;
-      switch (op) {
-        case UnaryMathOp::kIsNaN: r = isnan(x); break;
-        case UnaryMathOp::kIsInf: r = isinf(x); break;
-        case UnaryMathOp::kIsPositiveInf: r = isinf(x) && x > 0; break;
-        case UnaryMathOp::kIsNegativeInf: r = isinf(x) && x < 0; break;
-        default: break;
-      }
-      static_cast<bool*>(out)[i] = r;
-      continue;
+    if (op >= UnaryMathOp::kIsNaN) static_cast<bool*>(out)[i] = unary_predicate(op, x);
+    else static_cast<T*>(out)[i] = from_float<T>(unary_math(op, x, p0, p1));
+  }
+}
+
+template <typename T, int V>
+__global__ void fast_unary_math_kernel(const T* in, void* out, uint32_t packs, UnaryMathOp op, float p0, float p1) {
+  const bool predicate = op >= UnaryMathOp::kIsNaN;
+  KILN_FAST_GRID_LOOP(p, packs) {
+    const Pack<T, V> x = load_pack<V>(in, p * V, true);
+    if (predicate) {
+      Pack<bool, V> r;
+#pragma unroll
+      for (int j = 0; j < V; ++j) r.v[j] = unary_predicate(op, to_float(x.v[j]));
+      store_pack<V>(static_cast<bool*>(out), p * V, r);
+    } else {
+      Pack<T, V> r;
+#pragma unroll
+      for (int j = 0; j < V; ++j) r.v[j] = from_float<T>(unary_math(op, to_float(x.v[j]), p0, p1));
+      store_pack<V>(static_cast<T*>(out), p * V, r);
     }
-    float r = x;
-    switch (op) {
-      case UnaryMathOp::kSin: r = sinf(x); break;
-      case UnaryMathOp::kCos: r = cosf(x); break;
-      case UnaryMathOp::kTan: r = tanf(x); break;
-      case UnaryMathOp::kAsin: r = asinf(x); break;
-      case UnaryMathOp::kAcos: r = acosf(x); break;
-      case UnaryMathOp::kAtan: r = atanf(x); break;
-      case UnaryMathOp::kSinh: r = sinhf(x); break;
-      case UnaryMathOp::kCosh: r = coshf(x); break;
-      case UnaryMathOp::kAsinh: r = asinhf(x); break;
-      case UnaryMathOp::kAcosh: r = acoshf(x); break;
-      case UnaryMathOp::kAtanh: r = atanhf(x); break;
-      case UnaryMathOp::kRound: r = rintf(x); break;  // halves to even, as ONNX asks
-      case UnaryMathOp::kMish: r = x * tanhf(log1pf(expf(x))); break;
-      case UnaryMathOp::kShrink: r = x < -p0 ? x + p1 : (x > p0 ? x - p1 : 0.f); break;
-      default: break;
-    }
-    static_cast<T*>(out)[i] = from_float<T>(r);
   }
 }
 
@@ -209,11 +367,29 @@ cudaError_t launch_pointwise_program(DataType dtype, const void* in, void* out, 
                                      int64_t inner, int64_t channels, const DeviceProgram& program,
                                      cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
+  inner = inner < 1 ? 1 : inner;
+  channels = channels < 1 ? 1 : channels;
   bool handled = dispatch_float_storage(dtype, [&](auto tag) {
     using T = decltype(tag);
+    const T* typed_bias = static_cast<const T*>(bias);
+    if (count < kFastLimit && inner < kFastLimit && channels < kFastLimit) {
+      constexpr int W = kPackWidth<T>;
+      const FastDivisor inner_divisor = make_fast_divisor(static_cast<uint32_t>(inner));
+      const FastDivisor channel_divisor = make_fast_divisor(static_cast<uint32_t>(channels));
+      const bool bias_fits = !bias || inner % W == 0 || (inner == 1 && channels % W == 0 && is_aligned(bias, sizeof(T) * W));
+      if (count % W == 0 && bias_fits && is_aligned(in, sizeof(T) * W) && is_aligned(out, sizeof(T) * W)) {
+        fast_pointwise_program_kernel<T, W><<<grid_for_device(count / W), kThreads, 0, stream>>>(
+            static_cast<const T*>(in), static_cast<T*>(out), typed_bias, static_cast<uint32_t>(count / W),
+            inner_divisor, channel_divisor, program);
+      } else {
+        fast_pointwise_program_kernel<T, 1><<<grid_for_device(count), kThreads, 0, stream>>>(
+            static_cast<const T*>(in), static_cast<T*>(out), typed_bias, static_cast<uint32_t>(count), inner_divisor,
+            channel_divisor, program);
+      }
+      return;
+    }
     pointwise_program_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(
-        static_cast<const T*>(in), static_cast<T*>(out), static_cast<const T*>(bias), count,
-        inner < 1 ? 1 : inner, channels < 1 ? 1 : channels, program);
+        static_cast<const T*>(in), static_cast<T*>(out), typed_bias, count, inner, channels, program);
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }
@@ -222,15 +398,30 @@ cudaError_t launch_binary(DataType dtype, BinaryOp op, const void* a, const void
                           const StridedIndex& index, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   const bool returns_bool = binary_op_returns_bool(op);
+  FastIndex fast;
+  const bool use_fast = make_fast_index(collapse_index(index, 2), 2, &fast);
   bool handled = dispatch_binary_storage(dtype, [&](auto tag) {
     using T = decltype(tag);
-    if (returns_bool) {
-      binary_kernel<T, true><<<grid_for(count), kThreads, 0, stream>>>(
-          static_cast<const T*>(a), static_cast<const T*>(b), static_cast<bool*>(out), count, op, index);
-    } else if constexpr (!std::is_same_v<T, bool>) {
-      binary_kernel<T, false><<<grid_for(count), kThreads, 0, stream>>>(
-          static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), count, op, index);
-    }
+    constexpr int W = kPackWidth<T>;
+    const VectorOperand operands[2] = {{a, sizeof(T)}, {b, sizeof(T)}};
+    auto launch = [&](auto returns_bool_tag) {
+      constexpr bool kBool = decltype(returns_bool_tag)::value;
+      using Out = std::conditional_t<kBool, bool, T>;
+      const T* x = static_cast<const T*>(a);
+      const T* y = static_cast<const T*>(b);
+      Out* z = static_cast<Out*>(out);
+      if (!use_fast) {
+        binary_kernel<T, kBool><<<grid_for(count), kThreads, 0, stream>>>(x, y, z, count, op, index);
+      } else if (vector_width(fast, operands, 2, out, sizeof(Out), W) == W) {
+        fast_binary_kernel<T, kBool, W><<<grid_for_device(count / W), kThreads, 0, stream>>>(
+            x, y, z, static_cast<uint32_t>(count / W), op, fast);
+      } else {
+        fast_binary_kernel<T, kBool, 1><<<grid_for_device(count), kThreads, 0, stream>>>(
+            x, y, z, static_cast<uint32_t>(count), op, fast);
+      }
+    };
+    if (returns_bool) launch(std::true_type{});
+    else if constexpr (!std::is_same_v<T, bool>) launch(std::false_type{});
   });
   if (!handled || (!returns_bool && dtype == DataType::kBool)) return cudaErrorInvalidValue;
   return cudaGetLastError();
@@ -239,11 +430,24 @@ cudaError_t launch_binary(DataType dtype, BinaryOp op, const void* a, const void
 cudaError_t launch_where(size_t element_bytes, const bool* cond, const void* x, const void* y, void* out,
                          int64_t count, const StridedIndex& index, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
+  FastIndex fast;
+  const bool use_fast = make_fast_index(collapse_index(index, 3), 3, &fast);
   bool handled = dispatch_bytes(element_bytes, [&](auto tag) {
     using T = decltype(tag);
-    where_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(cond, static_cast<const T*>(x),
-                                                              static_cast<const T*>(y), static_cast<T*>(out),
-                                                              count, index);
+    constexpr int W = kPackWidth<T>;
+    const T* a = static_cast<const T*>(x);
+    const T* b = static_cast<const T*>(y);
+    T* z = static_cast<T*>(out);
+    const VectorOperand operands[3] = {{cond, 1}, {x, sizeof(T)}, {y, sizeof(T)}};
+    if (!use_fast) {
+      where_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(cond, a, b, z, count, index);
+    } else if (vector_width(fast, operands, 3, out, sizeof(T), W) == W) {
+      fast_where_kernel<T, W><<<grid_for_device(count / W), kThreads, 0, stream>>>(
+          cond, a, b, z, static_cast<uint32_t>(count / W), fast);
+    } else {
+      fast_where_kernel<T, 1><<<grid_for_device(count), kThreads, 0, stream>>>(cond, a, b, z,
+                                                                               static_cast<uint32_t>(count), fast);
+    }
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }
@@ -271,10 +475,41 @@ cudaError_t launch_logical_not(const bool* in, bool* out, int64_t count, cudaStr
 cudaError_t launch_strided_copy(size_t element_bytes, const void* in, void* out, int64_t count,
                                 const StridedIndex& index, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
+  const StridedIndex collapsed = collapse_index(index, 1);
+  FastIndex fast;
+  const bool use_fast = make_fast_index(collapsed, 1, &fast);
   bool handled = dispatch_bytes(element_bytes, [&](auto tag) {
     using T = decltype(tag);
-    strided_copy_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in),
-                                                                     static_cast<T*>(out), count, index);
+    constexpr int W = kPackWidth<T>;
+    const T* source = static_cast<const T*>(in);
+    T* target = static_cast<T*>(out);
+    const VectorOperand operand{in, sizeof(T)};
+    if (!use_fast) {
+      strided_copy_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(source, target, count, index);
+      return;
+    }
+    // A batched swap of the last two axes ([B, R, C] read as [B, C, R]) reads
+    // along columns element by element; tiles make both sides coalesced.
+    const int r = fast.rank;
+    const bool swap_last_two = r >= 2 && fast.strides[0][r - 1] == fast.dims[r - 2].divisor &&
+                               fast.strides[0][r - 2] == 1 && fast.offsets[0] == 0 &&
+                               (r == 2 || (r == 3 && fast.strides[0][0] == fast.dims[1].divisor * fast.dims[2].divisor));
+    if (swap_last_two && fast.dims[r - 1].divisor >= 8 && fast.dims[r - 2].divisor >= 8) {
+      const uint32_t rows = fast.dims[r - 1].divisor, cols = fast.dims[r - 2].divisor;  // of the input
+      const uint32_t batch = r == 3 ? fast.dims[0].divisor : 1;
+      if (batch <= 65535 && (rows + kTile - 1) / kTile <= 65535) {
+        dim3 grid((cols + kTile - 1) / kTile, (rows + kTile - 1) / kTile, batch);
+        transpose_tiles_kernel<T><<<grid, dim3(kTile, kTileRows), 0, stream>>>(source, target, rows, cols);
+        return;
+      }
+    }
+    if (vector_width(fast, &operand, 1, out, sizeof(T), W) == W) {
+      fast_strided_copy_kernel<T, W><<<grid_for_device(count / W), kThreads, 0, stream>>>(
+          source, target, static_cast<uint32_t>(count / W), fast);
+    } else {
+      fast_strided_copy_kernel<T, 1><<<grid_for_device(count), kThreads, 0, stream>>>(
+          source, target, static_cast<uint32_t>(count), fast);
+    }
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }
@@ -284,7 +519,20 @@ cudaError_t launch_unary_math(DataType dtype, UnaryMathOp op, const void* in, vo
   if (count == 0) return cudaSuccess;
   bool handled = dispatch_float_storage(dtype, [&](auto tag) {
     using T = decltype(tag);
-    unary_math_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), out, count, op, p0, p1);
+    constexpr int W = kPackWidth<T>;
+    const T* source = static_cast<const T*>(in);
+    if (count >= kFastLimit) {
+      unary_math_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(source, out, count, op, p0, p1);
+      return;
+    }
+    const size_t out_bytes = unary_math_returns_bool(op) ? 1 : sizeof(T);
+    if (count % W == 0 && is_aligned(in, sizeof(T) * W) && is_aligned(out, out_bytes * W)) {
+      fast_unary_math_kernel<T, W><<<grid_for_device(count / W), kThreads, 0, stream>>>(
+          source, out, static_cast<uint32_t>(count / W), op, p0, p1);
+    } else {
+      fast_unary_math_kernel<T, 1><<<grid_for_device(count), kThreads, 0, stream>>>(
+          source, out, static_cast<uint32_t>(count), op, p0, p1);
+    }
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }

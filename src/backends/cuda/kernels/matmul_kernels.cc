@@ -56,6 +56,7 @@ struct MatmulPlan {
   int64_t n = 1;                    // columns of Y (bias length)
   int c_input = -1;                 // Gemm C broadcast into Y before the call (beta != 0)
   StridedIndex c_index;
+  int residual_input = -1;          // FusedMatMul residual of Y's shape, read by cuBLASLt as C (beta = 1)
 };
 
 struct MatmulShape {
@@ -368,6 +369,14 @@ Expected<PreparedKernel> prepare_matmul(const PrepareArgs& args, MatmulKind kind
       }
       plan.bias_input = 2;
     }
+    if (fused && args.has_input(3)) {
+      if (args.inputs[3].dims != args.outputs[0].dims) {
+        return unimplemented(node.describe() + ": residual of shape " + dims_to_string(args.inputs[3].dims) +
+                             " must have the output's shape " + dims_to_string(args.outputs[0].dims));
+      }
+      plan.residual_input = 3;
+      plan.beta = 1.f;
+    }
   }
   plan.n = shape.n;
   plan.calls = shape.calls.empty() ? std::vector<Offsets>{Offsets{}} : shape.calls;
@@ -410,11 +419,14 @@ Expected<PreparedKernel> prepare_matmul(const PrepareArgs& args, MatmulKind kind
     const char* a = static_cast<const char*>(launch.inputs[0].data);
     const char* b = static_cast<const char*>(launch.inputs[1].data);
     char* out = static_cast<char*>(y.data);
+    const char* residual =
+        plan.residual_input >= 0 ? static_cast<const char*>(launch.inputs[plan.residual_input].data) : nullptr;
     const size_t eb = plan.element_bytes;
     for (const Offsets& call : plan.calls) {
       void* d_ptr = out + call.y * eb;
+      const void* c_ptr = residual ? residual + call.y * eb : d_ptr;
       KILN_CUBLAS_CHECK(cublasLtMatmul(lib.cublaslt, d.operation, &plan.alpha, b + call.b * eb, d.first,
-                                       a + call.a * eb, d.second, &plan.beta, d_ptr, d.result, d_ptr, d.result,
+                                       a + call.a * eb, d.second, &plan.beta, c_ptr, d.result, d_ptr, d.result,
                                        &plan.algorithm, launch.workspace, plan.workspace, lib.stream));
     }
     if (plan.run_program) {

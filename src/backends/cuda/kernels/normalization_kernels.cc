@@ -47,6 +47,46 @@ CudaKernel softmax_kernel(bool log, bool hard = false) {
   return k;
 }
 
+// kiln.MaskedSoftmax: softmax over the last axis of X + Mask (Mask broadcast
+// into X), NaN results replaced by 0 when nan_to_zero is set.
+CudaKernel masked_softmax_kernel() {
+  CudaKernel k;
+  k.supports = float_inputs;
+  k.prepare = [](const PrepareArgs& args) -> Expected<PreparedKernel> {
+    const Dims& dims = args.inputs[0].dims;
+    if (dims.empty()) return invalid_argument(args.node.describe() + ": MaskedSoftmax of a scalar");
+    const int64_t rank = static_cast<int64_t>(dims.size());
+    const int64_t extent = dims.back(), rows = element_count(dims, 0, rank - 1);
+    StridedIndex mask_rows;
+    mask_rows.rank = 1;
+    mask_rows.dims[0] = 1;
+    int64_t column_stride = 0;
+    const bool has_mask = args.has_input(1);
+    if (has_mask) {
+      KILN_ASSIGN_OR_RETURN(StridedIndex full, broadcast_index(args.node, dims, {args.inputs[1].dims}));
+      column_stride = full.strides[0][rank - 1];
+      if (rank > 1) {
+        mask_rows.rank = static_cast<int>(rank - 1);
+        for (int64_t d = 0; d < rank - 1; ++d) {
+          mask_rows.dims[d] = full.dims[d];
+          mask_rows.strides[0][d] = full.strides[0][d];
+        }
+      }
+    }
+    const bool nan_to_zero = args.node.attr_int("nan_to_zero", 0) != 0;
+    PreparedKernel prepared;
+    prepared.enqueue = [rows, extent, mask_rows, column_stride, has_mask, nan_to_zero](const LaunchArgs& launch) -> Status {
+      KILN_CUDA_CHECK_LAUNCH(launch_masked_softmax(launch.inputs[0].dtype, launch.inputs[0].data,
+                                                   has_mask ? launch.inputs[1].data : nullptr, launch.outputs[0].data,
+                                                   rows, extent, mask_rows, column_stride, nan_to_zero,
+                                                   launch.libraries.stream));
+      return ok_status();
+    };
+    return prepared;
+  };
+  return k;
+}
+
 // Mean / InvStdDev outputs are float32 per row; anything else is not supported.
 Status optional_stat_output(const PrepareArgs& args, size_t i, int64_t rows) {
   if (i >= args.outputs.size() || !args.node.has_output(i)) return ok_status();
@@ -179,6 +219,7 @@ void register_cuda_normalization_kernels(CudaKernelTable& table) {
   table.add("LogSoftmax", softmax_kernel(true));
   table.add("Hardmax", softmax_kernel(false, true));
   table.add("LayerNormalization", layer_norm_kernel());
+  table.add("MaskedSoftmax", masked_softmax_kernel(), "kiln");
   table.add("InstanceNormalization", instance_norm_kernel());
   table.add("BatchNormalization", batch_norm_kernel());
   table.add("LRN", lrn_kernel());

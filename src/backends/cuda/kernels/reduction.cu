@@ -3,6 +3,7 @@
 #include <cfloat>
 
 #include "backends/cuda/kernels/device_math.cuh"
+#include "backends/cuda/kernels/fast_index.cuh"
 #include "backends/cuda/kernels/reduction_launch.h"
 
 namespace kiln::cuda {
@@ -180,6 +181,168 @@ __global__ void softmax_rows_kernel(const T* in, T* out, int64_t extent, bool lo
   }
 }
 
+__device__ __forceinline__ float warp_all_sum(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+__device__ __forceinline__ float warp_all_max(float v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+// Rows of at most 32 * kPacks * V elements: one warp per row, read once into
+// registers as V-element packs (extent a multiple of V, rows aligned).
+constexpr int kWarpRowThreads = 128;
+
+// An additive mask (kiln.MaskedSoftmax) is read at mask_rows' offset of the
+// row, contiguous along the row or one value for the whole row.
+struct SoftmaxMask {
+  const void* data = nullptr;
+  FastIndex rows;
+  bool contiguous = true;
+  bool nan_to_zero = false;
+};
+
+template <typename T, int V, int kPacks>
+__global__ void softmax_warp_kernel(const T* in, T* out, uint32_t rows, uint32_t extent, bool log, SoftmaxMask mask) {
+  const uint32_t row = blockIdx.x * (kWarpRowThreads / 32) + threadIdx.x / 32;
+  const uint32_t lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const T* source = in + static_cast<size_t>(row) * extent;
+  T* target = out + static_cast<size_t>(row) * extent;
+  const T* mask_data = static_cast<const T*>(mask.data);
+  uint32_t mask_offset[1] = {0};
+  if (mask_data) fast_offsets(mask.rows, row, mask_offset);
+  float x[kPacks][V];
+  float m = -INFINITY;
+#pragma unroll
+  for (int p = 0; p < kPacks; ++p) {
+    const uint32_t e = (p * 32 + lane) * V;
+    if (e < extent) {
+      const Pack<T, V> v = load_pack<V>(source, e, true);
+      Pack<T, V> b;
+      if (mask_data) b = load_pack<V>(mask_data, mask_offset[0] + (mask.contiguous ? e : 0), mask.contiguous);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        x[p][j] = to_float(v.v[j]);
+        if (mask_data) x[p][j] += to_float(b.v[j]);
+        m = fmaxf(m, x[p][j]);
+      }
+    }
+  }
+  m = warp_all_max(m);
+  float s = 0.f;
+#pragma unroll
+  for (int p = 0; p < kPacks; ++p) {
+    if ((p * 32 + lane) * V < extent) {
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        x[p][j] -= m;
+        s += expf(x[p][j]);
+      }
+    }
+  }
+  s = warp_all_sum(s);
+  const float log_s = logf(s), inverse = 1.f / s;
+#pragma unroll
+  for (int p = 0; p < kPacks; ++p) {
+    const uint32_t e = (p * 32 + lane) * V;
+    if (e < extent) {
+      Pack<T, V> r;
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        float y = log ? x[p][j] - log_s : expf(x[p][j]) * inverse;
+        if (mask.nan_to_zero && isnan(y)) y = 0.f;
+        r.v[j] = from_float<T>(y);
+      }
+      store_pack<V>(target, e, r);
+    }
+  }
+}
+
+// LayerNormalization rows (scale and bias along the row) the same way; mean
+// and variance from the registers in two passes.
+template <typename T, int V, int kPacks>
+__global__ void layer_norm_warp_kernel(const T* in, T* out, const T* scale, const T* bias, float* mean_out,
+                                       float* inv_std_out, uint32_t rows, uint32_t extent, float epsilon) {
+  const uint32_t row = blockIdx.x * (kWarpRowThreads / 32) + threadIdx.x / 32;
+  const uint32_t lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const T* source = in + static_cast<size_t>(row) * extent;
+  T* target = out + static_cast<size_t>(row) * extent;
+  float x[kPacks][V];
+  float s = 0.f;
+#pragma unroll
+  for (int p = 0; p < kPacks; ++p) {
+    const uint32_t e = (p * 32 + lane) * V;
+    if (e < extent) {
+      const Pack<T, V> v = load_pack<V>(source, e, true);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        x[p][j] = to_float(v.v[j]);
+        s += x[p][j];
+      }
+    }
+  }
+  const float mean = warp_all_sum(s) / static_cast<float>(extent);
+  float q = 0.f;
+#pragma unroll
+  for (int p = 0; p < kPacks; ++p) {
+    if ((p * 32 + lane) * V < extent) {
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        x[p][j] -= mean;
+        q += x[p][j] * x[p][j];
+      }
+    }
+  }
+  const float inv_std = rsqrtf(warp_all_sum(q) / static_cast<float>(extent) + epsilon);
+  if (lane == 0) {
+    if (mean_out) mean_out[row] = mean;
+    if (inv_std_out) inv_std_out[row] = inv_std;
+  }
+#pragma unroll
+  for (int p = 0; p < kPacks; ++p) {
+    const uint32_t e = (p * 32 + lane) * V;
+    if (e < extent) {
+      const Pack<T, V> g = load_pack<V>(scale, e, true);
+      Pack<T, V> b;
+      if (bias) b = load_pack<V>(bias, e, true);
+      Pack<T, V> r;
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        float y = x[p][j] * inv_std * to_float(g.v[j]);
+        if (bias) y += to_float(b.v[j]);
+        r.v[j] = from_float<T>(y);
+      }
+      store_pack<V>(target, e, r);
+    }
+  }
+}
+
+// kiln.MaskedSoftmax rows too long for one warp: one block per row.
+template <typename T>
+__global__ void masked_softmax_rows_kernel(const T* in, const T* mask, T* out, int64_t extent, StridedIndex mask_rows,
+                                           int64_t mask_column_stride, bool nan_to_zero) {
+  const T* row = in + blockIdx.x * extent;
+  T* out_row = out + blockIdx.x * extent;
+  const T* mask_row = mask ? mask + strided_offset(mask_rows, 0, blockIdx.x) : nullptr;
+  auto value = [&](int64_t e) {
+    return to_float(row[e]) + (mask_row ? to_float(mask_row[e * mask_column_stride]) : 0.f);
+  };
+  float m = -INFINITY;
+  for (int64_t e = threadIdx.x; e < extent; e += blockDim.x) m = fmaxf(m, value(e));
+  m = block_reduce<true>(m);
+  float s = 0.f;
+  for (int64_t e = threadIdx.x; e < extent; e += blockDim.x) s += expf(value(e) - m);
+  s = block_reduce<false>(s);
+  for (int64_t e = threadIdx.x; e < extent; e += blockDim.x) {
+    float y = expf(value(e) - m) / s;
+    if (nan_to_zero && isnan(y)) y = 0.f;
+    out_row[e] = from_float<T>(y);
+  }
+}
+
 template <typename T>
 __global__ void softmax_columns_kernel(const T* in, T* out, int64_t outer, int64_t extent, int64_t inner, bool log) {
   KILN_GRID_STRIDE_LOOP(index, outer * inner) {
@@ -339,6 +502,45 @@ bool dispatch_float(DataType dtype, Fn&& fn) {
 
 unsigned grid_rows(int64_t rows) { return static_cast<unsigned>(rows); }
 
+bool is_aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// Calls fn(V, kPacks) (as integral constants) for the warp-per-row kernels:
+// V = 16-byte packs when the extent and every pointer allow, else 1; kPacks
+// the power of two that covers the row. False when the row is too long for
+// registers (more than 32 elements per lane) or the count too large.
+template <typename T, typename Fn>
+bool dispatch_warp_rows(int64_t rows, int64_t extent, std::initializer_list<const void*> pointers, Fn&& fn,
+                        bool packs_allowed = true) {
+  if (rows >= (int64_t{1} << 31) || extent > 1024 || extent < 1) return false;
+  constexpr int W = kPackWidth<T>;
+  bool vector = packs_allowed && extent % W == 0;
+  for (const void* p : pointers) vector &= p == nullptr || is_aligned(p, sizeof(T) * W);
+  auto with_width = [&](auto width) {
+    constexpr int V = decltype(width)::value;
+    const int64_t packs = (extent + 32 * V - 1) / (32 * V);
+    auto run = [&](auto packs_tag) {
+      constexpr int P = decltype(packs_tag)::value;
+      if constexpr (P * V <= 32) {
+        fn(width, packs_tag);
+        return true;
+      }
+      return false;
+    };
+    if (packs <= 1) return run(std::integral_constant<int, 1>{});
+    if (packs <= 2) return run(std::integral_constant<int, 2>{});
+    if (packs <= 4) return run(std::integral_constant<int, 4>{});
+    if (packs <= 8) return run(std::integral_constant<int, 8>{});
+    if (packs <= 16) return run(std::integral_constant<int, 16>{});
+    return run(std::integral_constant<int, 32>{});
+  };
+  if (vector && W > 1) return with_width(std::integral_constant<int, W>{});
+  return with_width(std::integral_constant<int, 1>{});
+}
+
+unsigned warp_row_blocks(int64_t rows) {
+  return static_cast<unsigned>((rows + kWarpRowThreads / 32 - 1) / (kWarpRowThreads / 32));
+}
+
 }  // namespace
 
 cudaError_t launch_reduce(DataType dtype, ReduceOp op, const void* in, void* out, int64_t outer, int64_t extent,
@@ -384,6 +586,14 @@ cudaError_t launch_softmax(DataType dtype, bool log, const void* in, void* out, 
   if (outer * inner * extent == 0) return cudaSuccess;
   bool handled = dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
+    if (inner == 1 && dispatch_warp_rows<T>(outer, extent, {in, out}, [&](auto width, auto packs) {
+          constexpr int V = decltype(width)::value, P = decltype(packs)::value;
+          softmax_warp_kernel<T, V, P><<<warp_row_blocks(outer), kWarpRowThreads, 0, stream>>>(
+              static_cast<const T*>(in), static_cast<T*>(out), static_cast<uint32_t>(outer),
+              static_cast<uint32_t>(extent), log, SoftmaxMask{});
+        })) {
+      return;
+    }
     if (inner == 1 && outer < 2147483647) {
       softmax_rows_kernel<T><<<grid_rows(outer), kThreads, 0, stream>>>(static_cast<const T*>(in),
                                                                         static_cast<T*>(out), extent, log);
@@ -395,6 +605,45 @@ cudaError_t launch_softmax(DataType dtype, bool log, const void* in, void* out, 
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }
 
+cudaError_t launch_masked_softmax(DataType dtype, const void* in, const void* mask, void* out, int64_t rows,
+                                  int64_t extent, const StridedIndex& mask_rows, int64_t mask_column_stride,
+                                  bool nan_to_zero, cudaStream_t stream) {
+  if (rows * extent == 0) return cudaSuccess;
+  if (rows >= 2147483647) return cudaErrorInvalidValue;
+  SoftmaxMask fast_mask;
+  fast_mask.data = mask;
+  fast_mask.contiguous = mask_column_stride != 0;
+  fast_mask.nan_to_zero = nan_to_zero;
+  bool fast = !mask || make_fast_index(collapse_index(mask_rows, 1), 1, &fast_mask.rows);
+  bool handled = dispatch_float(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int W = kPackWidth<T>;
+    // Packs of the mask must be aligned too: its pointer and every row offset.
+    const void* mask_pointer = nullptr;
+    bool mask_allows_packs = true;
+    if (mask && fast_mask.contiguous) {
+      mask_pointer = mask;
+      for (int d = 0; d < fast_mask.rows.rank; ++d) mask_allows_packs &= fast_mask.rows.strides[0][d] % W == 0;
+      mask_allows_packs &= fast_mask.rows.offsets[0] % W == 0;
+    }
+    if (fast && dispatch_warp_rows<T>(
+                    rows, extent, {in, out, mask_pointer},
+                    [&](auto width, auto packs) {
+                      constexpr int V = decltype(width)::value, P = decltype(packs)::value;
+                      softmax_warp_kernel<T, V, P><<<warp_row_blocks(rows), kWarpRowThreads, 0, stream>>>(
+                          static_cast<const T*>(in), static_cast<T*>(out), static_cast<uint32_t>(rows),
+                          static_cast<uint32_t>(extent), false, fast_mask);
+                    },
+                    mask_allows_packs)) {
+      return;
+    }
+    masked_softmax_rows_kernel<T><<<grid_rows(rows), kThreads, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<const T*>(mask), static_cast<T*>(out), extent, mask_rows,
+        mask_column_stride, nan_to_zero);
+  });
+  return handled ? cudaGetLastError() : cudaErrorInvalidValue;
+}
+
 cudaError_t launch_row_normalize(DataType dtype, const void* in, void* out, const void* scale, const void* bias,
                                  float* mean, float* inv_std, int64_t rows, int64_t extent, int64_t channels,
                                  float epsilon, cudaStream_t stream) {
@@ -402,6 +651,16 @@ cudaError_t launch_row_normalize(DataType dtype, const void* in, void* out, cons
   if (rows >= 2147483647) return cudaErrorInvalidValue;
   bool handled = dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
+    // Layer normalisation (scale along the row) of short rows: one warp per row.
+    if (channels == 0 && dispatch_warp_rows<T>(rows, extent, {in, out, scale, bias}, [&](auto width, auto packs) {
+          constexpr int V = decltype(width)::value, P = decltype(packs)::value;
+          layer_norm_warp_kernel<T, V, P><<<warp_row_blocks(rows), kWarpRowThreads, 0, stream>>>(
+              static_cast<const T*>(in), static_cast<T*>(out), static_cast<const T*>(scale),
+              static_cast<const T*>(bias), mean, inv_std, static_cast<uint32_t>(rows), static_cast<uint32_t>(extent),
+              epsilon);
+        })) {
+      return;
+    }
     row_normalize_kernel<T><<<grid_rows(rows), kThreads, 0, stream>>>(
         static_cast<const T*>(in), static_cast<T*>(out), static_cast<const T*>(scale), static_cast<const T*>(bias),
         mean, inv_std, extent, channels, epsilon);

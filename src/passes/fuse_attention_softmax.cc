@@ -1,0 +1,125 @@
+// Add(scores, mask) -> Softmax(last axis) [-> Where(IsNaN(p), 0, p)] becomes one
+// kiln.MaskedSoftmax: the exported attention of transformer encoders (the
+// NaN guard is what torch.onnx emits for scaled_dot_product_attention with a
+// boolean mask). The scores are read once instead of four times.
+#include "passes/passes.h"
+
+namespace kiln {
+namespace {
+
+bool only_consumer(const Graph& graph, const Value* value, const Node* node) {
+  auto consumers = graph.consumers(value);
+  return consumers.size() == 1 && consumers[0] == node && !is_graph_output(graph, value);
+}
+
+// Softmax over the last axis in both ONNX semantics (before opset 13 the axis
+// flattens the trailing axes, which is the last axis only when it is rank - 1).
+bool is_last_axis_softmax(const Node& node) {
+  if (node.op_type != "Softmax" || !node.domain.empty() || node.inputs.size() != 1 || node.outputs.size() != 1) {
+    return false;
+  }
+  const Value* x = node.inputs[0];
+  if (!x || !x->shape.is_ranked() || x->shape.rank() == 0) return false;
+  const int64_t rank = static_cast<int64_t>(x->shape.rank());
+  int64_t axis = node.attr_int("axis", node.opset < 13 ? 1 : -1);
+  if (axis < 0) axis += rank;
+  return axis == rank - 1;
+}
+
+// `mask` broadcasts into `scores` without growing it: every axis of the mask is
+// 1 or the scores' axis (same extent or same symbol).
+bool broadcasts_into(const Value* mask, const Value* scores) {
+  if (!mask->shape.is_ranked() || !scores->shape.is_ranked()) return false;
+  const auto& m = mask->shape.dims();
+  const auto& s = scores->shape.dims();
+  if (m.size() > s.size()) return false;
+  const size_t shift = s.size() - m.size();
+  for (size_t d = 0; d < m.size(); ++d) {
+    const Dim& md = m[d];
+    const Dim& sd = s[d + shift];
+    if (md.is_known() && md.value == 1) continue;
+    if (!(md == sd) || (!md.is_known() && md.symbol.empty())) return false;
+  }
+  return true;
+}
+
+bool is_zero_scalar(const Value* v) {
+  if (!v || !v->constant || v->constant->element_count() != 1) return false;
+  return v->constant->scalar_as_double(0) == 0.0;
+}
+
+// The Where(IsNaN(p), 0, p) that reads only `p`'s NaN-ness; null when absent.
+Node* nan_guard(const Graph& graph, const Value* p) {
+  auto consumers = graph.consumers(p);
+  if (consumers.size() != 2 || is_graph_output(graph, p)) return nullptr;
+  Node* is_nan = consumers[0]->op_type == "IsNaN" ? consumers[0] : consumers[1];
+  Node* where = is_nan == consumers[0] ? consumers[1] : consumers[0];
+  if (is_nan->op_type != "IsNaN" || !is_nan->domain.empty() || where->op_type != "Where" || !where->domain.empty()) {
+    return nullptr;
+  }
+  if (where->inputs.size() != 3 || where->inputs[0] != is_nan->outputs[0] || where->inputs[2] != p ||
+      !is_zero_scalar(where->inputs[1])) {
+    return nullptr;
+  }
+  if (!only_consumer(graph, is_nan->outputs[0], where)) return nullptr;
+  return where;
+}
+
+}  // namespace
+
+Expected<PassStats> fuse_attention_softmax(Graph& graph) {
+  PassStats stats;
+  std::vector<Node*> softmaxes;
+  for (const auto& n : graph.nodes()) {
+    if (is_last_axis_softmax(*n)) softmaxes.push_back(n.get());
+  }
+  for (Node* softmax : softmaxes) {
+    Value* scores = softmax->inputs[0];
+    Value* mask = nullptr;
+    Node* add = scores->producer;
+    if (add && add->op_type == "Add" && add->domain.empty() && add->inputs.size() == 2 &&
+        only_consumer(graph, scores, softmax)) {
+      Value* a = add->inputs[0];
+      Value* b = add->inputs[1];
+      if (a && b && a->dtype == b->dtype && broadcasts_into(b, a) && provably_same_shape(a->shape, scores->shape)) {
+        scores = a;
+        mask = b;
+      } else if (a && b && a->dtype == b->dtype && broadcasts_into(a, b) && provably_same_shape(b->shape, scores->shape)) {
+        scores = b;
+        mask = a;
+      }
+    }
+    Value* p = softmax->outputs[0];
+    Node* guard = nan_guard(graph, p);
+    if (!mask && !guard) continue;
+
+    auto fused = std::make_unique<Node>();
+    fused->name = softmax->name + "_masked";
+    fused->op_type = "MaskedSoftmax";
+    fused->domain = "kiln";
+    fused->opset = 1;
+    fused->inputs = {scores};
+    if (mask) fused->inputs.push_back(mask);
+    if (guard) fused->attributes["nan_to_zero"] = Attribute::of_int(1);
+    Value* result = guard ? guard->outputs[0] : p;
+    fused->outputs = {result};
+    int removed = 1;
+    if (guard) {
+      Node* is_nan = guard->inputs[0]->producer;
+      graph.remove_node(guard);
+      graph.remove_node(is_nan);
+      removed += 2;
+    }
+    if (mask) {
+      graph.remove_node(add);
+      ++removed;
+    }
+    graph.remove_node(softmax);
+    Node* added = graph.add_node(std::move(fused));
+    result->producer = added;
+    stats.changed += removed;
+  }
+  return stats;
+}
+
+}  // namespace kiln

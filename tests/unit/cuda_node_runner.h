@@ -1,0 +1,93 @@
+// Runs one node through the CUDA op table (no IR inference, no executor):
+// host inputs in, host outputs back. Shared by the CUDA kernel tests.
+#pragma once
+
+#if KILN_WITH_CUDA
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/cuda_resources.h"
+
+namespace kiln::cuda {
+
+// Owns what one kernel run needs on the device.
+struct KernelRun {
+  Stream stream;
+  CudnnHandle cudnn;
+  CublasLtHandle cublaslt;
+  CudaLibraries libraries;
+  std::vector<DeviceBuffer> buffers;
+};
+
+// Runs `node` on host `inputs` (nullptr for omitted ones). `outputs` gives each
+// output's dtype and dims. Inputs listed in `host_known` are also passed as
+// host values (constants for prepare).
+inline Expected<std::vector<Tensor>> run_cuda_node(const Node& node, const std::vector<const Tensor*>& inputs,
+                                            const std::vector<TensorInfo>& outputs,
+                                            const std::vector<size_t>& host_known = {}, bool allow_tf32 = false) {
+  const CudaKernel* kernel = CudaKernelTable::global().find(node.op_type, node.domain);
+  if (!kernel) return unimplemented("no CUDA kernel for " + node.op_type);
+  std::vector<TensorInfo> in_infos;
+  std::vector<const Tensor*> host_values(inputs.size(), nullptr);
+  for (const Tensor* t : inputs) in_infos.push_back(t ? TensorInfo{t->dtype(), t->dims(), true} : TensorInfo{});
+  for (size_t i : host_known) host_values[i] = inputs[i];
+  if (kernel->supports) KILN_RETURN_IF_ERROR(kernel->supports(node, in_infos));
+  KernelRun run;
+  KILN_ASSIGN_OR_RETURN(run.stream, Stream::create());
+  KILN_ASSIGN_OR_RETURN(run.cudnn, CudnnHandle::create(run.stream.get()));
+  KILN_ASSIGN_OR_RETURN(run.cublaslt, CublasLtHandle::create());
+  run.libraries = CudaLibraries{run.stream.get(), run.cudnn.get(), run.cublaslt.get(), allow_tf32};
+  PrepareArgs prepare{node, in_infos, host_values, outputs, run.libraries};
+  KILN_ASSIGN_OR_RETURN(PreparedKernel prepared, kernel->prepare(prepare));
+
+  std::vector<DeviceTensor> device_inputs, device_outputs;
+  for (const Tensor* t : inputs) {
+    if (!t) { device_inputs.push_back({}); continue; }
+    KILN_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<size_t>(t->byte_size(), 1)));
+    KILN_CUDA_CHECK(cudaMemcpy(b.data(), t->raw_data(), t->byte_size(), cudaMemcpyHostToDevice));
+    device_inputs.push_back(DeviceTensor{t->dtype(), t->dims(), b.data()});
+    run.buffers.push_back(std::move(b));
+  }
+  for (const TensorInfo& info : outputs) {
+    size_t bytes = static_cast<size_t>(element_count(info.dims)) * dtype_size(info.dtype);
+    KILN_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::allocate(std::max<size_t>(bytes, 1)));
+    device_outputs.push_back(DeviceTensor{info.dtype, info.dims, b.data()});
+    run.buffers.push_back(std::move(b));
+  }
+  DeviceBuffer workspace;
+  if (prepared.workspace_bytes > 0) {
+    KILN_ASSIGN_OR_RETURN(workspace, DeviceBuffer::allocate(prepared.workspace_bytes));
+  }
+  LaunchArgs launch{device_inputs, device_outputs, workspace.data(), prepared.workspace_bytes, run.libraries};
+  KILN_RETURN_IF_ERROR(prepared.enqueue(launch));
+  KILN_RETURN_IF_ERROR(run.stream.synchronize());
+  std::vector<Tensor> results;
+  for (const DeviceTensor& d : device_outputs) {
+    Tensor t = Tensor::empty(d.dtype, d.dims);
+    KILN_CUDA_CHECK(cudaMemcpy(t.raw_data(), d.data, t.byte_size(), cudaMemcpyDeviceToHost));
+    results.push_back(std::move(t));
+  }
+  return results;
+}
+
+inline Node make_node(const std::string& op, std::map<std::string, Attribute> attributes = {}, int opset = 17,
+               const std::string& domain = "", size_t outputs = 1) {
+  Node n;
+  n.name = op + "_test";
+  n.op_type = op;
+  n.domain = domain;
+  n.opset = opset;
+  n.attributes = std::move(attributes);
+  static Value dummy;
+  n.outputs.assign(outputs, &dummy);
+  return n;
+}
+
+inline TensorInfo info(Dims dims, DataType dtype = DataType::kFloat32) { return TensorInfo{dtype, std::move(dims), true}; }
+
+}  // namespace kiln::cuda
+
+#endif  // KILN_WITH_CUDA
