@@ -33,9 +33,28 @@ bool absorb_matmul_bias(Graph& graph, Node* matmul) {
   return true;
 }
 
-// MatMul (+ bias) whose output feeds Add(y, z), z a computed tensor of y's
-// shape, absorbs z as its fourth input (the residual of transformer blocks);
-// kernels add it before the pointwise program (cuBLASLt reads it as C).
+// Can z be added to y without growing y? Rejected per axis only when it
+// provably would (or could not broadcast): y known as 1 and z not, or both
+// known and different with z not 1. Axes with an unknown extent are accepted:
+// exporters give one axis different symbols along a residual path (and a
+// Reshape computed from Shape ops leaves it unknown), so the kernels check the
+// concrete shapes and reject, naming the node, a residual that would grow
+// the product (`kiln build --no-optimize` keeps the Add).
+bool residual_fits(const Shape& z, const Shape& y) {
+  if (!z.is_ranked() || !y.is_ranked() || z.rank() != y.rank()) return false;
+  for (size_t d = 0; d < y.rank(); ++d) {
+    const Dim& zd = z[d];
+    const Dim& yd = y[d];
+    if (zd.is_known() && zd.value == 1) continue;
+    if (yd.is_known() && yd.value == 1) return false;
+    if (zd.is_known() && yd.is_known() && zd.value != yd.value) return false;
+  }
+  return true;
+}
+
+// MatMul (+ bias) whose output feeds Add(y, z), z a computed tensor that fits
+// y's shape, absorbs z as its fourth input (the residual of transformer
+// blocks); kernels add it before the pointwise program (cuBLASLt reads it as C).
 bool absorb_matmul_residual(Graph& graph, Node* matmul) {
   Value* y = matmul->outputs[0];
   auto consumers = graph.consumers(y);
@@ -45,7 +64,7 @@ bool absorb_matmul_residual(Graph& graph, Node* matmul) {
   if (add->inputs[0] == add->inputs[1]) return false;
   Value* z = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
   if (!z || z->constant || z->dtype != DataType::kFloat32 || y->dtype != DataType::kFloat32) return false;
-  if (!provably_same_shape(z->shape, y->shape) || !provably_same_shape(add->outputs[0]->shape, y->shape)) return false;
+  if (!residual_fits(z->shape, y->shape)) return false;
   matmul->inputs.resize(3, nullptr);
   matmul->inputs.push_back(z);
   Value* out = add->outputs[0];

@@ -16,7 +16,8 @@ struct PassStats {
 };
 
 // The pass pipeline the builder runs when optimisation is on, in order:
-// fold constants, remove no-ops, fold BatchNormalization, fuse conv/gemm/matmul
+// fold constants, remove no-ops, fold BatchNormalization, fold scalar scales
+// into matmul weights, fuse conv/gemm/matmul
 // with bias and activation, fuse attention softmax, fuse pointwise chains,
 // remove dead nodes.
 Status run_default_passes(Graph& graph);
@@ -32,6 +33,10 @@ Expected<PassStats> remove_noops(Graph& graph);
 // Folds an inference BatchNormalization into the Conv, ConvTranspose or Gemm
 // producing its input (constant weights, single consumer).
 Expected<PassStats> fold_batchnorm(Graph& graph);
+
+// Mul(t, scalar constant) where t is MatMul(x, W) (+ constant bias) seen
+// through layout ops (Reshape, Transpose, ...) scales W and the bias instead.
+Expected<PassStats> fold_scale_into_matmul(Graph& graph);
 
 // Conv / Gemm / MatMul (+ bias Add, + residual Add for Conv and MatMul)
 // followed by a pointwise tail (Relu, Clip,

@@ -320,7 +320,12 @@ TEST(CudaMemoryBound, FusedMatMulWithBiasAndResidualMatchesCpu) {
       out_dims.back() = n;
       Tensor a = random_tensor(a_dims, 700), w = random_tensor({k, n}, 701), bias = random_tensor({n}, 702);
       Tensor residual = random_tensor(out_dims, 703);
-      expect_matches_cpu(node, {a, w, bias, residual}, dtype, dtype == DataType::kFloat16 ? 1e-2f : 1e-4f);
+      const float tolerance = dtype == DataType::kFloat16 ? 1e-2f : 1e-4f;
+      expect_matches_cpu(node, {a, w, bias, residual}, dtype, tolerance);
+      // A residual shared by the batch takes the broadcasting add after the product.
+      Dims shared_dims = out_dims;
+      shared_dims[0] = 1;
+      expect_matches_cpu(node, {a, w, bias, random_tensor(shared_dims, 704)}, dtype, tolerance);
     }
   }
 }

@@ -219,6 +219,22 @@ TEST(Passes, FusesBiasAndResidualAddsIntoMatMul) {
   EXPECT_EQ(count_ops(*optimized, "Add") + count_ops(*optimized, "Tanh"), 0);
 }
 
+TEST(Passes, ResidualWithAnotherBatchSymbolIsFusedIntoMatMul) {
+  // Exporters name one batch axis differently along a residual path.
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 4, 8});
+    x->shape = Shape({Dim::symbolic("batch"), Dim::known(4), Dim::known(8)});
+    Value* z = m.input("z", {2, 4, 8});
+    z->shape = Shape({Dim::symbolic("unk__1"), Dim::known(4), Dim::known(8)});
+    Value* w = m.constant("w", random_tensor({8, 8}, 46));
+    m.output(m.node("Add", {m.node("MatMul", {x, w}, "mm"), z}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 4, 8}, 47)}, {"z", random_tensor({2, 4, 8}, 48)}}, 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "FusedMatMul"), 1);
+  EXPECT_EQ(count_ops(*optimized, "Add"), 0);
+}
+
 TEST(Passes, ResidualThatBroadcastsStaysOutOfMatMul) {
   auto make = [](GraphMaker& m) {
     Value* x = m.input("x", {2, 4, 8});
@@ -229,6 +245,37 @@ TEST(Passes, ResidualThatBroadcastsStaysOutOfMatMul) {
   std::unique_ptr<Graph> optimized;
   check_equivalent(make, {{"x", random_tensor({2, 4, 8}, 44)}, {"z", random_tensor({4, 8}, 45)}}, 1e-5, &optimized);
   EXPECT_EQ(count_ops(*optimized, "Add"), 1);
+}
+
+TEST(Passes, FoldsScalarScaleThroughLayoutOpsIntoMatMulWeights) {
+  // The query path of exported attention: MatMul + bias, split heads, scale.
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 4, 8});
+    Value* w = m.constant("w", random_tensor({8, 8}, 50));
+    Value* b = m.constant("b", random_tensor({8}, 51));
+    Value* q = m.node("Add", {m.node("MatMul", {x, w}, "mm"), b}, "q");
+    Value* heads = m.node("Reshape", {q, m.constant("split", Tensor::from_vector<int64_t>(DataType::kInt64, {4},
+                                                                                          {2, 4, 2, 4}))},
+                          "heads");
+    Value* t = m.node("Transpose", {heads}, "t", {{"perm", ints({0, 2, 1, 3})}});
+    Value* scaled = m.node("Mul", {t, m.scalar("scale", 0.3535534f)}, "scaled");
+    m.output(m.node("Transpose", {scaled}, "y", {{"perm", ints({0, 2, 1, 3})}}));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 4, 8}, 52)}}, 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Mul"), 0);
+}
+
+TEST(Passes, KeepsScaleWhenTheProductIsReadElsewhere) {
+  auto make = [](GraphMaker& m) {
+    Value* x = m.input("x", {2, 8});
+    Value* mm = m.node("MatMul", {x, m.constant("w", random_tensor({8, 8}, 53))}, "mm");
+    m.output(m.node("Mul", {mm, m.scalar("scale", 0.5f)}, "y"));
+    m.output(m.node("Relu", {mm}, "r"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(make, {{"x", random_tensor({2, 8}, 54)}}, 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Mul"), 1);
 }
 
 // The exported attention softmax: Add(scores, mask) -> Softmax -> Where(IsNaN(p), 0, p),

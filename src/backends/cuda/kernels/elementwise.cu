@@ -14,36 +14,18 @@ constexpr int64_t kFastLimit = int64_t{1} << 31;
 
 bool is_aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
-// Programs up to this long run with their registers in registers: each
-// operand is picked by comparing its index against every earlier register
-// (unrolled), where indexing a register array by a runtime value would put
-// the array in local memory. Longer programs take the indexed form.
-constexpr int kUnrolledProgramLength = 12;
-
-__device__ __forceinline__ float program_operand(const DeviceProgram& program, int32_t index, const float* regs, int k) {
-  if (index < 0) return program.constants[-1 - index];
-  float value = regs[0];
-#pragma unroll
-  for (int r = 1; r < kUnrolledProgramLength; ++r) {
-    if (r <= k && index == r) value = regs[r];
-  }
-  return value;
-}
-
+// A linear program keeps its two registers (input and previous result) in
+// registers; any other indexes a register array, which lives in local memory.
 __device__ __forceinline__ float run_program(const DeviceProgram& program, float x) {
-  if (program.length <= kUnrolledProgramLength) {
-    float regs[kUnrolledProgramLength + 1];
-    regs[0] = x;
-    float result = x;
-#pragma unroll
-    for (int k = 0; k < kUnrolledProgramLength; ++k) {
-      if (k >= program.length) break;
-      const float a = program_operand(program, program.a[k], regs, k);
-      const float b = program_operand(program, program.b[k], regs, k);
-      result = apply_pointwise(program.op[k], a, b, program.p0[k], program.p1[k]);
-      regs[k + 1] = result;
+  if (program.linear) {
+    float previous = x;
+    for (int k = 0; k < program.length; ++k) {
+      const int32_t ra = program.a[k], rb = program.b[k];
+      const float a = ra < 0 ? program.constants[-1 - ra] : (ra == 0 ? x : previous);
+      const float b = rb < 0 ? program.constants[-1 - rb] : (rb == 0 ? x : previous);
+      previous = apply_pointwise(program.op[k], a, b, program.p0[k], program.p1[k]);
     }
-    return result;
+    return previous;
   }
   float regs[kMaxProgramLength + 1];
   regs[0] = x;
@@ -81,7 +63,9 @@ __global__ void fast_pointwise_program_kernel(const T* in, T* out, const T* bias
       b = load_pack<V>(bias, channel, inner.divisor == 1);
     }
     Pack<T, V> r;
-#pragma unroll
+    // One copy of the interpreter's switch, not V: the kernel stays small
+    // enough for the instruction cache.
+#pragma unroll 1
     for (int j = 0; j < V; ++j) {
       float v = to_float(x.v[j]);
       if (bias) v += to_float(b.v[j]);

@@ -66,6 +66,12 @@ Expected<DeviceProgram> to_device_program(const Node& node, const PointwiseProgr
     device.p1[i] = ins.p1;
   }
   for (size_t i = 0; i < program.constants.size(); ++i) device.constants[i] = program.constants[i];
+  device.linear = 1;
+  for (int32_t k = 0; k < device.length; ++k) {
+    for (int32_t operand : {device.a[k], device.b[k]}) {
+      if (operand > 0 && operand != k) device.linear = 0;
+    }
+  }
   return device;
 }
 

@@ -28,6 +28,9 @@ constexpr int kMaxProgramLength = 32;
 constexpr int kMaxProgramConstants = 32;
 struct DeviceProgram {
   int32_t length = 0;
+  // Every operand is the input (register 0), the previous result or a
+  // constant (activation tails such as GELU): two registers suffice.
+  int32_t linear = 0;
   int32_t op[kMaxProgramLength] = {};
   int32_t a[kMaxProgramLength] = {};
   int32_t b[kMaxProgramLength] = {};

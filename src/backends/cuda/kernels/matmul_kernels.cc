@@ -56,7 +56,9 @@ struct MatmulPlan {
   int64_t n = 1;                    // columns of Y (bias length)
   int c_input = -1;                 // Gemm C broadcast into Y before the call (beta != 0)
   StridedIndex c_index;
-  int residual_input = -1;          // FusedMatMul residual of Y's shape, read by cuBLASLt as C (beta = 1)
+  int residual_input = -1;          // FusedMatMul residual: read by cuBLASLt as C (beta = 1) when of Y's shape,
+  bool residual_broadcast = false;  // else added by a broadcasting Add after the call
+  StridedIndex residual_index;
 };
 
 struct MatmulShape {
@@ -370,12 +372,22 @@ Expected<PreparedKernel> prepare_matmul(const PrepareArgs& args, MatmulKind kind
       plan.bias_input = 2;
     }
     if (fused && args.has_input(3)) {
-      if (args.inputs[3].dims != args.outputs[0].dims) {
-        return unimplemented(node.describe() + ": residual of shape " + dims_to_string(args.inputs[3].dims) +
-                             " must have the output's shape " + dims_to_string(args.outputs[0].dims));
-      }
+      const Dims& out_dims = args.outputs[0].dims;
       plan.residual_input = 3;
-      plan.beta = 1.f;
+      if (args.inputs[3].dims == out_dims) {
+        plan.beta = 1.f;
+      } else {
+        // The fusion accepted axes it could not compare; a residual that would
+        // grow the product has no place in this node's output.
+        auto index = broadcast_index(node, out_dims, {out_dims, args.inputs[3].dims});
+        if (!index.ok()) {
+          return invalid_argument(node.describe() + ": residual of shape " + dims_to_string(args.inputs[3].dims) +
+                                  " does not broadcast into the product's shape " + dims_to_string(out_dims) +
+                                  " (build without optimisation to keep the Add)");
+        }
+        plan.residual_broadcast = true;
+        plan.residual_index = *index;
+      }
     }
   }
   plan.n = shape.n;
@@ -424,10 +436,14 @@ Expected<PreparedKernel> prepare_matmul(const PrepareArgs& args, MatmulKind kind
     const size_t eb = plan.element_bytes;
     for (const Offsets& call : plan.calls) {
       void* d_ptr = out + call.y * eb;
-      const void* c_ptr = residual ? residual + call.y * eb : d_ptr;
+      const void* c_ptr = residual && !plan.residual_broadcast ? residual + call.y * eb : d_ptr;
       KILN_CUBLAS_CHECK(cublasLtMatmul(lib.cublaslt, d.operation, &plan.alpha, b + call.b * eb, d.first,
                                        a + call.a * eb, d.second, &plan.beta, c_ptr, d.result, d_ptr, d.result,
                                        &plan.algorithm, launch.workspace, plan.workspace, lib.stream));
+    }
+    if (plan.residual_broadcast) {
+      KILN_CUDA_CHECK_LAUNCH(launch_binary(y.dtype, BinaryOp::kAdd, y.data, residual, y.data, y.element_count(),
+                                           plan.residual_index, lib.stream));
     }
     if (plan.run_program) {
       KILN_RETURN_IF_ERROR(enqueue_program(y, plan.bias_in_epilogue ? nullptr : bias, 1, plan.n, plan.program,
