@@ -17,9 +17,8 @@ struct PassStats {
 
 // The pass pipeline the builder runs when optimisation is on, in order:
 // fold constants, remove no-ops, fold BatchNormalization, fold scalar scales
-// into matmul weights, fuse conv/gemm/matmul
-// with bias and activation, fuse attention softmax, fuse pointwise chains,
-// remove dead nodes.
+// into matmul weights, fuse attention softmax, fuse conv/gemm/matmul with
+// bias, residual and activation, fuse pointwise chains, remove dead nodes.
 Status run_default_passes(Graph& graph);
 
 // Evaluates nodes whose inputs are all constant (and Shape/Size of statically

@@ -14,9 +14,12 @@ constexpr int64_t kFastLimit = int64_t{1} << 31;
 
 bool is_aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+
 // A linear program keeps its two registers (input and previous result) in
 // registers; any other indexes a register array, which lives in local memory.
 __device__ __forceinline__ float run_program(const DeviceProgram& program, float x) {
+  if (program.gelu) return gelu_erf(x);
   if (program.linear) {
     float previous = x;
     for (int k = 0; k < program.length; ++k) {
@@ -63,13 +66,22 @@ __global__ void fast_pointwise_program_kernel(const T* in, T* out, const T* bias
       b = load_pack<V>(bias, channel, inner.divisor == 1);
     }
     Pack<T, V> r;
-    // One copy of the interpreter's switch, not V: the kernel stays small
-    // enough for the instruction cache.
+    if (program.gelu) {
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        float v = to_float(x.v[j]);
+        if (bias) v += to_float(b.v[j]);
+        r.v[j] = from_float<T>(gelu_erf(v));
+      }
+    } else {
+      // One copy of the interpreter's switch, not V: the kernel stays small
+      // enough for the instruction cache.
 #pragma unroll 1
-    for (int j = 0; j < V; ++j) {
-      float v = to_float(x.v[j]);
-      if (bias) v += to_float(b.v[j]);
-      r.v[j] = from_float<T>(run_program(program, v));
+      for (int j = 0; j < V; ++j) {
+        float v = to_float(x.v[j]);
+        if (bias) v += to_float(b.v[j]);
+        r.v[j] = from_float<T>(run_program(program, v));
+      }
     }
     store_pack<V>(out, i, r);
   }

@@ -1,5 +1,8 @@
 #include "backends/cuda/kernels/kernel_helpers.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace kiln::cuda {
 
 Dims contiguous_strides(const Dims& dims) {
@@ -43,6 +46,26 @@ Expected<StridedIndex> broadcast_index(const Node& node, const Dims& out_dims, c
   return index;
 }
 
+namespace {
+
+// GELU in its erf form, 0.5 x (1 + erf(x / sqrt(2))), however the exporter
+// ordered the operations: the program must agree with it to float precision
+// at every sample point of a grid that covers both tails and the bend.
+bool computes_gelu(const PointwiseProgram& program) {
+  if (program.code.empty() || program.code.size() > 8) return false;
+  bool has_erf = false;
+  for (const PointwiseInstruction& ins : program.code) has_erf |= ins.op == PointwiseOp::kErf;
+  if (!has_erf) return false;
+  for (int i = -64; i <= 64; ++i) {
+    const double x = i / 8.0 + 0.013;
+    const double expected = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    if (std::fabs(program.evaluate(x) - expected) > 1e-6 * std::max(1.0, std::fabs(expected))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Expected<DeviceProgram> to_device_program(const Node& node, const PointwiseProgram& program) {
   static_assert(static_cast<int>(PointwiseOp::kCount) == kPwCount, "device opcodes out of sync with PointwiseOp");
   static_assert(static_cast<int>(PointwiseOp::kMin) == kPwMin && static_cast<int>(PointwiseOp::kAdd) == kPwAdd &&
@@ -66,6 +89,7 @@ Expected<DeviceProgram> to_device_program(const Node& node, const PointwiseProgr
     device.p1[i] = ins.p1;
   }
   for (size_t i = 0; i < program.constants.size(); ++i) device.constants[i] = program.constants[i];
+  device.gelu = computes_gelu(program) ? 1 : 0;
   device.linear = 1;
   for (int32_t k = 0; k < device.length; ++k) {
     for (int32_t operand : {device.a[k], device.b[k]}) {

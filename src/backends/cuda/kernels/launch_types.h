@@ -31,6 +31,8 @@ struct DeviceProgram {
   // Every operand is the input (register 0), the previous result or a
   // constant (activation tails such as GELU): two registers suffice.
   int32_t linear = 0;
+  // The program computes GELU (erf form), run as one expression instead of interpreted.
+  int32_t gelu = 0;
   int32_t op[kMaxProgramLength] = {};
   int32_t a[kMaxProgramLength] = {};
   int32_t b[kMaxProgramLength] = {};

@@ -181,12 +181,15 @@ __global__ void softmax_rows_kernel(const T* in, T* out, int64_t extent, bool lo
   }
 }
 
+// Sum or max over each aligned group of kLanes lanes; every lane gets its group's result.
+template <int kLanes = 32>
 __device__ __forceinline__ float warp_all_sum(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  for (int offset = kLanes / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;
 }
+template <int kLanes = 32>
 __device__ __forceinline__ float warp_all_max(float v) {
-  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  for (int offset = kLanes / 2; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
   return v;
 }
 
@@ -203,22 +206,28 @@ struct SoftmaxMask {
   bool nan_to_zero = false;
 };
 
-template <typename T, int V, int kPacks>
+// Short rows (one pack per lane fills fewer than 32 lanes) share a warp:
+// kLanes lanes per row, so that each warp keeps 32 loads in flight.
+template <typename T, int V, int kPacks, int kLanes>
 __global__ void softmax_warp_kernel(const T* in, T* out, uint32_t rows, uint32_t extent, bool log, SoftmaxMask mask) {
-  const uint32_t row = blockIdx.x * (kWarpRowThreads / 32) + threadIdx.x / 32;
-  const uint32_t lane = threadIdx.x % 32;
-  if (row >= rows) return;
-  const T* source = in + static_cast<size_t>(row) * extent;
-  T* target = out + static_cast<size_t>(row) * extent;
+  constexpr uint32_t kRowsPerWarp = 32 / kLanes;
+  const uint32_t row =
+      (blockIdx.x * (kWarpRowThreads / 32) + threadIdx.x / 32) * kRowsPerWarp + threadIdx.x % 32 / kLanes;
+  const uint32_t lane = threadIdx.x % kLanes;
+  // Lanes past the last row compute nothing but still join the shuffles.
+  const bool valid = row < rows;
+  const size_t base = static_cast<size_t>(valid ? row : 0) * extent;
+  const T* source = in + base;
+  T* target = out + base;
   const T* mask_data = static_cast<const T*>(mask.data);
   uint32_t mask_offset[1] = {0};
-  if (mask_data) fast_offsets(mask.rows, row, mask_offset);
+  if (mask_data) fast_offsets(mask.rows, valid ? row : 0, mask_offset);
   float x[kPacks][V];
   float m = -INFINITY;
 #pragma unroll
   for (int p = 0; p < kPacks; ++p) {
-    const uint32_t e = (p * 32 + lane) * V;
-    if (e < extent) {
+    const uint32_t e = (p * kLanes + lane) * V;
+    if (valid && e < extent) {
       const Pack<T, V> v = load_pack<V>(source, e, true);
       Pack<T, V> b;
       if (mask_data) b = load_pack<V>(mask_data, mask_offset[0] + (mask.contiguous ? e : 0), mask.contiguous);
@@ -230,11 +239,11 @@ __global__ void softmax_warp_kernel(const T* in, T* out, uint32_t rows, uint32_t
       }
     }
   }
-  m = warp_all_max(m);
+  m = warp_all_max<kLanes>(m);
   float s = 0.f;
 #pragma unroll
   for (int p = 0; p < kPacks; ++p) {
-    if ((p * 32 + lane) * V < extent) {
+    if (valid && (p * kLanes + lane) * V < extent) {
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         x[p][j] -= m;
@@ -242,12 +251,12 @@ __global__ void softmax_warp_kernel(const T* in, T* out, uint32_t rows, uint32_t
       }
     }
   }
-  s = warp_all_sum(s);
+  s = warp_all_sum<kLanes>(s);
   const float log_s = logf(s), inverse = 1.f / s;
 #pragma unroll
   for (int p = 0; p < kPacks; ++p) {
-    const uint32_t e = (p * 32 + lane) * V;
-    if (e < extent) {
+    const uint32_t e = (p * kLanes + lane) * V;
+    if (valid && e < extent) {
       Pack<T, V> r;
 #pragma unroll
       for (int j = 0; j < V; ++j) {
@@ -537,8 +546,24 @@ bool dispatch_warp_rows(int64_t rows, int64_t extent, std::initializer_list<cons
   return with_width(std::integral_constant<int, 1>{});
 }
 
-unsigned warp_row_blocks(int64_t rows) {
-  return static_cast<unsigned>((rows + kWarpRowThreads / 32 - 1) / (kWarpRowThreads / 32));
+unsigned warp_row_blocks(int64_t rows, int rows_per_warp = 1) {
+  const int64_t per_block = kWarpRowThreads / 32 * rows_per_warp;
+  return static_cast<unsigned>((rows + per_block - 1) / per_block);
+}
+
+// softmax_warp_kernel with as few lanes per row as one pack each needs (8, 16 or 32).
+template <typename T, int V, int P>
+void launch_softmax_warp(const void* in, void* out, int64_t rows, int64_t extent, bool log, const SoftmaxMask& mask,
+                         cudaStream_t stream) {
+  auto launch = [&](auto lanes_tag) {
+    constexpr int kLanes = decltype(lanes_tag)::value;
+    softmax_warp_kernel<T, V, P, kLanes><<<warp_row_blocks(rows, 32 / kLanes), kWarpRowThreads, 0, stream>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), static_cast<uint32_t>(rows), static_cast<uint32_t>(extent),
+        log, mask);
+  };
+  if (P == 1 && extent <= 8 * V) launch(std::integral_constant<int, 8>{});
+  else if (P == 1 && extent <= 16 * V) launch(std::integral_constant<int, 16>{});
+  else launch(std::integral_constant<int, 32>{});
 }
 
 }  // namespace
@@ -588,9 +613,7 @@ cudaError_t launch_softmax(DataType dtype, bool log, const void* in, void* out, 
     using T = decltype(tag);
     if (inner == 1 && dispatch_warp_rows<T>(outer, extent, {in, out}, [&](auto width, auto packs) {
           constexpr int V = decltype(width)::value, P = decltype(packs)::value;
-          softmax_warp_kernel<T, V, P><<<warp_row_blocks(outer), kWarpRowThreads, 0, stream>>>(
-              static_cast<const T*>(in), static_cast<T*>(out), static_cast<uint32_t>(outer),
-              static_cast<uint32_t>(extent), log, SoftmaxMask{});
+          launch_softmax_warp<T, V, P>(in, out, outer, extent, log, SoftmaxMask{}, stream);
         })) {
       return;
     }
@@ -630,9 +653,7 @@ cudaError_t launch_masked_softmax(DataType dtype, const void* in, const void* ma
                     rows, extent, {in, out, mask_pointer},
                     [&](auto width, auto packs) {
                       constexpr int V = decltype(width)::value, P = decltype(packs)::value;
-                      softmax_warp_kernel<T, V, P><<<warp_row_blocks(rows), kWarpRowThreads, 0, stream>>>(
-                          static_cast<const T*>(in), static_cast<T*>(out), static_cast<uint32_t>(rows),
-                          static_cast<uint32_t>(extent), false, fast_mask);
+                      launch_softmax_warp<T, V, P>(in, out, rows, extent, false, fast_mask, stream);
                     },
                     mask_allows_packs)) {
       return;
