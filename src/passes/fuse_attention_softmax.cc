@@ -1,7 +1,10 @@
 // Add(scores, mask) -> Softmax(last axis) [-> Where(IsNaN(p), 0, p)] becomes one
 // kiln.MaskedSoftmax: the exported attention of transformer encoders (the
 // NaN guard is what torch.onnx emits for scaled_dot_product_attention with a
-// boolean mask). The scores are read once instead of four times.
+// boolean mask). The scores are read once instead of four times. Exporters
+// leave the axes of both Add operands unnamed or differently named, so which
+// one is the full-size score matrix is left to the kernels, which see the
+// concrete shapes.
 #include "passes/passes.h"
 
 namespace kiln {
@@ -24,23 +27,6 @@ bool is_last_axis_softmax(const Node& node) {
   int64_t axis = node.attr_int("axis", node.opset < 13 ? 1 : -1);
   if (axis < 0) axis += rank;
   return axis == rank - 1;
-}
-
-// `mask` broadcasts into `scores` without growing it: every axis of the mask is
-// 1 or the scores' axis (same extent or same symbol).
-bool broadcasts_into(const Value* mask, const Value* scores) {
-  if (!mask->shape.is_ranked() || !scores->shape.is_ranked()) return false;
-  const auto& m = mask->shape.dims();
-  const auto& s = scores->shape.dims();
-  if (m.size() > s.size()) return false;
-  const size_t shift = s.size() - m.size();
-  for (size_t d = 0; d < m.size(); ++d) {
-    const Dim& md = m[d];
-    const Dim& sd = s[d + shift];
-    if (md.is_known() && md.value == 1) continue;
-    if (!(md == sd) || (!md.is_known() && md.symbol.empty())) return false;
-  }
-  return true;
 }
 
 bool is_zero_scalar(const Value* v) {
@@ -77,17 +63,11 @@ Expected<PassStats> fuse_attention_softmax(Graph& graph) {
     Value* scores = softmax->inputs[0];
     Value* mask = nullptr;
     Node* add = scores->producer;
-    if (add && add->op_type == "Add" && add->domain.empty() && add->inputs.size() == 2 &&
-        only_consumer(graph, scores, softmax)) {
-      Value* a = add->inputs[0];
-      Value* b = add->inputs[1];
-      if (a && b && a->dtype == b->dtype && broadcasts_into(b, a) && provably_same_shape(a->shape, scores->shape)) {
-        scores = a;
-        mask = b;
-      } else if (a && b && a->dtype == b->dtype && broadcasts_into(a, b) && provably_same_shape(b->shape, scores->shape)) {
-        scores = b;
-        mask = a;
-      }
+    // Any broadcast is fine: the fused op adds as the Add did.
+    if (add && add->op_type == "Add" && add->domain.empty() && add->inputs.size() == 2 && add->inputs[0] &&
+        add->inputs[1] && add->inputs[0]->dtype == add->inputs[1]->dtype && only_consumer(graph, scores, softmax)) {
+      scores = add->inputs[0];
+      mask = add->inputs[1];
     }
     Value* p = softmax->outputs[0];
     Node* guard = nan_guard(graph, p);

@@ -306,7 +306,11 @@ TEST(CudaMemoryBound, MaskedSoftmaxMatchesCpu) {
       const int64_t masked = mask.element_count() > c.mask.back() ? c.mask.back() : 0;
       for (int64_t i = 0; i < masked; ++i) mask.data<float>()[i] = -INFINITY;
       expect_matches_cpu(node, {x, mask}, dtype, tolerance_for(dtype));
+      expect_matches_cpu(node, {mask, x}, dtype, tolerance_for(dtype));  // the scores second
     }
+    // Neither operand has the output's shape: the sum is formed first.
+    expect_matches_cpu(node, {random_tensor({2, 1, 4, 8}, seed++), random_tensor({1, 3, 4, 8}, seed++)}, dtype,
+                       tolerance_for(dtype));
   }
 }
 

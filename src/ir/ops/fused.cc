@@ -1,5 +1,6 @@
 // Kiln's own ops, produced by the fusion passes (domain "kiln").
 #include "ir/op_registry.h"
+#include "ir/ops/elementwise_ops.h"
 
 namespace kiln {
 namespace {
@@ -44,9 +45,9 @@ void register_fused_ops(OpRegistry& registry) {
   chain.infer = [](const InferContext& c) -> Expected<std::vector<TensorInfo>> { return std::vector<TensorInfo>{c.input(0)}; };
   registry.add(std::move(chain));
 
-  // Softmax over the last axis of X + Mask (Mask broadcast into X's shape, and
-  // optional), with NaN results replaced by 0 when nan_to_zero is set: the
-  // attention-score pattern Add -> Softmax -> Where(IsNaN(p), 0, p).
+  // Softmax over the last axis of X + Mask (numpy broadcasting, as the Add it
+  // replaces; Mask optional), with NaN results replaced by 0 when nan_to_zero
+  // is set: the attention-score pattern Add -> Softmax -> Where(IsNaN(p), 0, p).
   OpSchema masked_softmax;
   masked_softmax.op_type = "MaskedSoftmax";
   masked_softmax.domain = "kiln";
@@ -54,7 +55,8 @@ void register_fused_ops(OpRegistry& registry) {
   masked_softmax.max_inputs = 2;
   masked_softmax.attributes.push_back({"nan_to_zero", Attribute::Kind::kInt, false});
   masked_softmax.infer = [](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
-    return std::vector<TensorInfo>{c.input(0)};
+    KILN_ASSIGN_OR_RETURN(TensorInfo out, broadcast_info(c, c.input(0).dtype));
+    return std::vector<TensorInfo>{out};
   };
   registry.add(std::move(masked_softmax));
 }

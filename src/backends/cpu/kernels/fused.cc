@@ -188,10 +188,6 @@ CpuKernel masked_softmax_kernel() {
     std::vector<Tensor> sum;
     if (args.has_input(1)) {
       KILN_ASSIGN_OR_RETURN(sum, evaluate_node(helper("Add", 2), {scores, &args.input(1)}));
-      if (sum[0].dims() != scores->dims()) {
-        return invalid_argument(args.node.describe() + ": mask " + args.input(1).describe() + " does not broadcast into " +
-                                scores->describe());
-      }
       scores = &sum[0];
     }
     KILN_ASSIGN_OR_RETURN(auto softmax, evaluate_node(helper("Softmax", 1), {scores}));

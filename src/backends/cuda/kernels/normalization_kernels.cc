@@ -1,5 +1,7 @@
 // Softmax, LogSoftmax, Hardmax, LayerNormalization, InstanceNormalization,
 // inference BatchNormalization and LRN.
+#include <optional>
+
 #include "backends/cuda/kernels/kernel_helpers.h"
 #include "backends/cuda/kernels/reduction_launch.h"
 
@@ -47,13 +49,16 @@ CudaKernel softmax_kernel(bool log, bool hard = false) {
   return k;
 }
 
-// kiln.MaskedSoftmax: softmax over the last axis of X + Mask (Mask broadcast
-// into X), NaN results replaced by 0 when nan_to_zero is set.
+// kiln.MaskedSoftmax: softmax over the last axis of X + Mask (numpy
+// broadcasting), NaN results replaced by 0 when nan_to_zero is set. The
+// operand of the output's shape is read as the scores and the other as a
+// broadcast mask; when neither has it, the sum is formed first in the output
+// and the softmax runs there in place.
 CudaKernel masked_softmax_kernel() {
   CudaKernel k;
   k.supports = float_inputs;
   k.prepare = [](const PrepareArgs& args) -> Expected<PreparedKernel> {
-    const Dims& dims = args.inputs[0].dims;
+    const Dims& dims = args.outputs[0].dims;
     if (dims.empty()) return invalid_argument(args.node.describe() + ": MaskedSoftmax of a scalar");
     const int64_t rank = static_cast<int64_t>(dims.size());
     const int64_t extent = dims.back(), rows = element_count(dims, 0, rank - 1);
@@ -61,25 +66,42 @@ CudaKernel masked_softmax_kernel() {
     mask_rows.rank = 1;
     mask_rows.dims[0] = 1;
     int64_t column_stride = 0;
-    const bool has_mask = args.has_input(1);
-    if (has_mask) {
-      KILN_ASSIGN_OR_RETURN(StridedIndex full, broadcast_index(args.node, dims, {args.inputs[1].dims}));
-      column_stride = full.strides[0][rank - 1];
-      if (rank > 1) {
-        mask_rows.rank = static_cast<int>(rank - 1);
-        for (int64_t d = 0; d < rank - 1; ++d) {
-          mask_rows.dims[d] = full.dims[d];
-          mask_rows.strides[0][d] = full.strides[0][d];
+    int scores_input = 0, mask_input = -1;
+    std::optional<StridedIndex> sum_index;
+    if (args.has_input(1)) {
+      if (args.inputs[0].dims != dims && args.inputs[1].dims == dims) scores_input = 1;
+      if (args.inputs[scores_input].dims == dims) {
+        mask_input = 1 - scores_input;
+        KILN_ASSIGN_OR_RETURN(StridedIndex full, broadcast_index(args.node, dims, {args.inputs[mask_input].dims}));
+        column_stride = full.strides[0][rank - 1];
+        if (rank > 1) {
+          mask_rows.rank = static_cast<int>(rank - 1);
+          for (int64_t d = 0; d < rank - 1; ++d) {
+            mask_rows.dims[d] = full.dims[d];
+            mask_rows.strides[0][d] = full.strides[0][d];
+          }
         }
+      } else {
+        KILN_ASSIGN_OR_RETURN(sum_index,
+                              broadcast_index(args.node, dims, {args.inputs[0].dims, args.inputs[1].dims}));
       }
     }
     const bool nan_to_zero = args.node.attr_int("nan_to_zero", 0) != 0;
     PreparedKernel prepared;
-    prepared.enqueue = [rows, extent, mask_rows, column_stride, has_mask, nan_to_zero](const LaunchArgs& launch) -> Status {
-      KILN_CUDA_CHECK_LAUNCH(launch_masked_softmax(launch.inputs[0].dtype, launch.inputs[0].data,
-                                                   has_mask ? launch.inputs[1].data : nullptr, launch.outputs[0].data,
-                                                   rows, extent, mask_rows, column_stride, nan_to_zero,
-                                                   launch.libraries.stream));
+    prepared.enqueue = [rows, extent, mask_rows, column_stride, scores_input, mask_input, sum_index,
+                        nan_to_zero](const LaunchArgs& launch) -> Status {
+      const DeviceTensor& out = launch.outputs[0];
+      cudaStream_t stream = launch.libraries.stream;
+      const void* scores = launch.inputs[scores_input].data;
+      if (sum_index) {
+        KILN_CUDA_CHECK_LAUNCH(launch_binary(out.dtype, BinaryOp::kAdd, launch.inputs[0].data, launch.inputs[1].data,
+                                             out.data, out.element_count(), *sum_index, stream));
+        scores = out.data;
+      }
+      KILN_CUDA_CHECK_LAUNCH(launch_masked_softmax(out.dtype, scores,
+                                                   mask_input >= 0 ? launch.inputs[mask_input].data : nullptr,
+                                                   out.data, rows, extent, mask_rows, column_stride, nan_to_zero,
+                                                   stream));
       return ok_status();
     };
     return prepared;

@@ -27,7 +27,7 @@ cudaError_t launch_softmax(DataType dtype, bool log, const void* in, void* out, 
 // kiln.MaskedSoftmax over rows of `extent`: softmax(in + mask) per row, NaN
 // results replaced by 0 when nan_to_zero. Row r's mask elements start at the
 // offset mask_rows gives row r (strides[0]) and step by mask_column_stride
-// (0 or 1); mask may be null (no mask). Float types; in and out not aliased.
+// (0 or 1); mask may be null (no mask). Float types; in may equal out.
 cudaError_t launch_masked_softmax(DataType dtype, const void* in, const void* mask, void* out, int64_t rows,
                                   int64_t extent, const StridedIndex& mask_rows, int64_t mask_column_stride,
                                   bool nan_to_zero, cudaStream_t stream);
