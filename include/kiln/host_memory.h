@@ -18,6 +18,7 @@ struct PinnedPoolStats {
   size_t bytes_cached = 0;     // free buffers kept for reuse
   uint64_t allocations = 0;    // buffers page-locked so far
   uint64_t reuses = 0;         // requests served from the cache
+  size_t bytes_registered = 0; // memory of others page-locked by register_host()
   bool pinning_available = false;
 };
 
@@ -37,6 +38,15 @@ class PinnedMemoryPool {
   // True when [data, data + bytes) lies inside one page-locked buffer (from this
   // pool, or registered with the CUDA runtime by anyone).
   bool is_pinned(const void* data, size_t bytes) const;
+  // Page-locks memory that someone else allocated (a mapped shared memory
+  // region), so that copies from and to it run as fast as from the pool's own
+  // buffers and is_pinned() finds it without asking the CUDA runtime. Returns
+  // whether the range is now page-locked: false without CUDA or a device, or
+  // when the runtime refuses (the memory then still works, pageable). The
+  // caller must call unregister_host() with the same `data` before unmapping.
+  bool register_host(void* data, size_t bytes);
+  // Undoes register_host(); a no-op for memory it did not page-lock.
+  void unregister_host(void* data);
   // Frees the cached (unused) buffers.
   void trim();
   PinnedPoolStats stats() const;

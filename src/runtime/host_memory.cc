@@ -28,6 +28,7 @@ struct PinnedMemoryPool::State {
   mutable std::mutex mutex;
   std::multimap<size_t, void*> free_buffers;    // size -> buffer
   std::map<const char*, size_t> pinned_ranges;  // every live or cached pinned buffer: base -> size
+  std::map<const char*, size_t> registered;     // register_host() ranges (also in pinned_ranges): base -> size
   PinnedPoolStats stats;
   std::atomic<bool> warned{false};
   std::atomic<bool> no_device{false};  // nothing to pin for: stop asking the runtime
@@ -162,6 +163,44 @@ bool PinnedMemoryPool::is_pinned(const void* data, size_t bytes) const {
   return true;
 #else
   return false;
+#endif
+}
+
+bool PinnedMemoryPool::register_host(void* data, size_t bytes) {
+  if (!data || bytes == 0) return false;
+#if KILN_WITH_CUDA
+  if (state_->no_device.load()) return false;
+  // Portable: every context's copies see it as pinned, whichever device is current.
+  cudaError_t error = cudaHostRegister(data, bytes, cudaHostRegisterPortable);
+  if (error != cudaSuccess) {
+    cudaGetLastError();  // clear it so that later CUDA calls do not report it
+    if (error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver) state_->no_device.store(true);
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  const char* base = static_cast<const char*>(data);
+  state_->pinned_ranges[base] = bytes;
+  state_->registered[base] = bytes;
+  state_->stats.bytes_registered += bytes;
+  state_->stats.pinning_available = true;
+  return true;
+#else
+  return false;
+#endif
+}
+
+void PinnedMemoryPool::unregister_host(void* data) {
+  const char* base = static_cast<const char*>(data);
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto it = state_->registered.find(base);
+    if (it == state_->registered.end()) return;
+    state_->stats.bytes_registered -= it->second;
+    state_->registered.erase(it);
+    state_->pinned_ranges.erase(base);
+  }
+#if KILN_WITH_CUDA
+  if (cudaHostUnregister(data) != cudaSuccess) cudaGetLastError();
 #endif
 }
 
