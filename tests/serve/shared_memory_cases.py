@@ -10,6 +10,7 @@ answer every later request after each.
 """
 import os
 import threading
+import time
 
 import numpy as np
 import tritonclient.utils.shared_memory as shm
@@ -160,9 +161,11 @@ def run(protocol, client, url_client, model, input_name, features, outputs, refe
         threads = [threading.Thread(target=hammer) for _ in range(4)]
         for t in threads:
             t.start()
-        for _ in range(20):
+        cycles, started = 0, time.monotonic()
+        while cycles < 20 or time.monotonic() - started < 0.5:
             client.unregister_system_shared_memory(f"{prefix}_in")
             client.register_system_shared_memory(f"{prefix}_in", f"/{prefix}_in", pad + input_bytes)
+            cycles += 1
         stop.set()
         for t in threads:
             t.join(60)
