@@ -54,8 +54,7 @@ struct Options {
 // unregisters, unmaps and unlinks it.
 class SharedMemoryRegion {
  public:
-  static kiln::Expected<std::unique_ptr<SharedMemoryRegion>> create(Stub& stub, const std::string& name,
-                                                                   size_t bytes) {
+  static kiln::Expected<std::unique_ptr<SharedMemoryRegion>> create(Stub& stub, const std::string& name, size_t bytes) {
     auto region = std::unique_ptr<SharedMemoryRegion>(new SharedMemoryRegion(stub, name, bytes));
     const std::string key = "/" + name;
     const int fd = shm_open(key.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
@@ -65,8 +64,9 @@ class SharedMemoryRegion {
     void* mapping = sized ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
     const int error = errno;
     close(fd);
-    if (mapping == MAP_FAILED) return kiln::io_error("mapping " + std::to_string(bytes) + " bytes of '" + key + "': " +
-                                                     std::strerror(error));
+    if (mapping == MAP_FAILED) {
+      return kiln::io_error("mapping " + std::to_string(bytes) + " bytes of '" + key + "': " + std::strerror(error));
+    }
     region->data_ = static_cast<char*>(mapping);
     inference::SystemSharedMemoryRegisterRequest request;
     request.set_name(name);
@@ -75,7 +75,9 @@ class SharedMemoryRegion {
     inference::SystemSharedMemoryRegisterResponse response;
     grpc::ClientContext context;
     grpc::Status status = stub.SystemSharedMemoryRegister(&context, request, &response);
-    if (!status.ok()) return kiln::unavailable("registering shared memory region '" + name + "': " + status.error_message());
+    if (!status.ok()) {
+      return kiln::unavailable("registering shared memory region '" + name + "': " + status.error_message());
+    }
     region->registered_ = true;
     return region;
   }

@@ -14,11 +14,11 @@
 namespace kiln {
 
 struct PinnedPoolStats {
-  size_t bytes_in_use = 0;     // held by live tensors
-  size_t bytes_cached = 0;     // free buffers kept for reuse
-  uint64_t allocations = 0;    // buffers page-locked so far
-  uint64_t reuses = 0;         // requests served from the cache
-  size_t bytes_registered = 0; // memory of others page-locked by register_host()
+  size_t bytes_in_use = 0;      // held by live tensors
+  size_t bytes_cached = 0;      // free buffers kept for reuse
+  uint64_t allocations = 0;     // buffers page-locked so far
+  uint64_t reuses = 0;          // requests served from the cache
+  size_t bytes_registered = 0;  // memory of others page-locked by register_host()
   bool pinning_available = false;
 };
 

@@ -151,7 +151,8 @@ Expected<std::optional<SharedMemoryReference>> shared_memory_reference(
   auto offset = parameters.find("shared_memory_offset");
   if (region == parameters.end()) {
     if (size != parameters.end() || offset != parameters.end()) {
-      return invalid_argument(what + ": shared_memory_byte_size or shared_memory_offset given without "
+      return invalid_argument(what +
+                              ": shared_memory_byte_size or shared_memory_offset given without "
                               "shared_memory_region");
     }
     return std::optional<SharedMemoryReference>();
@@ -316,8 +317,8 @@ Expected<InferRequest> infer_request_from_proto(ModelInferRequest& message) {
         return invalid_argument("input '" + name +
                                 "' has both typed contents and raw_input_contents; send one or the other");
       }
-      tensor = tensor_from_raw(std::move(*message.mutable_raw_input_contents(raw_index++)), *dtype, dims, count,
-                               name, input.datatype());
+      tensor = tensor_from_raw(std::move(*message.mutable_raw_input_contents(raw_index++)), *dtype, dims, count, name,
+                               input.datatype());
     } else {
       tensor = tensor_from_contents(input.contents(), *dtype, dims, count, name, input.datatype());
     }

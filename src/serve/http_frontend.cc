@@ -142,25 +142,23 @@ json region_list(const std::vector<SystemSharedMemoryRegionStatus>& regions) {
   return list;
 }
 
-// Body of a register call: {"key": "/name", "offset": 0, "byte_size": N}.
+// Body of a register call: {"key": "/name", "offset": 0, "byte_size": N}; the offset may be left out.
 Status register_region(SystemSharedMemoryRegistry& registry, const std::string& name, const std::string& body) {
-  json root = json::parse(body, nullptr, /*allow_exceptions=*/false);
   const std::string what = "registering shared memory region '" + name + "': ";
-  if (!root.is_object()) return invalid_argument(what + "the body must be a JSON object {\"key\", \"offset\", \"byte_size\"}");
-  if (!root.contains("key") || !root["key"].is_string()) return invalid_argument(what + "needs a string 'key'");
-  uint64_t numbers[2] = {0, 0};
-  const char* keys[2] = {"offset", "byte_size"};
-  for (int i = 0; i < 2; ++i) {
-    if (!root.contains(keys[i])) {
-      if (i == 0) continue;  // the offset defaults to 0
-      return invalid_argument(what + "needs 'byte_size'");
-    }
-    if (!root[keys[i]].is_number_unsigned()) {
-      return invalid_argument(what + "'" + keys[i] + "' must be an integer >= 0");
-    }
-    numbers[i] = root[keys[i]].get<uint64_t>();
+  json root = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!root.is_object()) {
+    return invalid_argument(what + "the body must be a JSON object {\"key\", \"offset\", \"byte_size\"}");
   }
-  return registry.register_region(name, root["key"].get<std::string>(), numbers[0], numbers[1]);
+  if (!root.contains("key") || !root["key"].is_string()) return invalid_argument(what + "needs a string 'key'");
+  if (!root.contains("byte_size")) return invalid_argument(what + "needs 'byte_size'");
+  auto size_field = [&](const char* field) -> Expected<uint64_t> {
+    if (!root.contains(field)) return uint64_t{0};
+    if (!root[field].is_number_unsigned()) return invalid_argument(what + "'" + field + "' must be an integer >= 0");
+    return root[field].get<uint64_t>();
+  };
+  KILN_ASSIGN_OR_RETURN(uint64_t offset, size_field("offset"));
+  KILN_ASSIGN_OR_RETURN(uint64_t byte_size, size_field("byte_size"));
+  return registry.register_region(name, root["key"].get<std::string>(), offset, byte_size);
 }
 
 // The system shared memory extension, and a clear refusal of the CUDA one.

@@ -208,7 +208,8 @@ Expected<std::optional<SharedMemoryReference>> shared_memory_reference(const std
   const bool has_region = parameters.contains("shared_memory_region");
   if (!has_region) {
     if (parameters.contains("shared_memory_byte_size") || parameters.contains("shared_memory_offset")) {
-      return invalid_argument(what + ": shared_memory_byte_size or shared_memory_offset given without "
+      return invalid_argument(what +
+                              ": shared_memory_byte_size or shared_memory_offset given without "
                               "shared_memory_region");
     }
     return std::optional<SharedMemoryReference>();
@@ -223,14 +224,17 @@ Expected<std::optional<SharedMemoryReference>> shared_memory_reference(const std
     return invalid_argument(what + ": shared memory region '" + reference.region +
                             "' needs parameter 'shared_memory_byte_size'");
   }
-  for (const char* key : {"shared_memory_byte_size", "shared_memory_offset"}) {
-    if (!parameters.contains(key)) continue;
+  auto size_parameter = [&](const char* key, uint64_t& out) -> Status {
+    if (!parameters.contains(key)) return ok_status();  // only the offset may be left out
     const json& value = parameters[key];
     if (!value.is_number_unsigned()) {
       return invalid_argument(what + ": '" + key + "' must be an integer >= 0, got " + describe_leaf(value));
     }
-    (std::string(key) == "shared_memory_offset" ? reference.offset : reference.byte_size) = value.get<uint64_t>();
-  }
+    out = value.get<uint64_t>();
+    return ok_status();
+  };
+  KILN_RETURN_IF_ERROR(size_parameter("shared_memory_byte_size", reference.byte_size));
+  KILN_RETURN_IF_ERROR(size_parameter("shared_memory_offset", reference.offset));
   return std::optional<SharedMemoryReference>(std::move(reference));
 }
 
@@ -360,8 +364,9 @@ Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view
                                      std::to_string(binary.size() - binary_offset) + " binary bytes left; is " +
                                      kInferenceHeaderContentLength + " right?)");
       }
-      KILN_ASSIGN_OR_RETURN(tensor,
-                            tensor_from_binary(name, *dtype, dims, binary.substr(binary_offset, binary_size.value()), binary_inputs));
+      KILN_ASSIGN_OR_RETURN(
+          tensor,
+          tensor_from_binary(name, *dtype, dims, binary.substr(binary_offset, binary_size.value()), binary_inputs));
       binary_offset += binary_size.value();
     } else {
       if (!entry.contains("data")) return input_error(name, "has neither 'data' nor binary_data_size");

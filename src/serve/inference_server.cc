@@ -262,10 +262,10 @@ Status write_shared_memory_output(const std::string& model, const std::string& n
   }
   const SharedMemoryReference& ref = destination.reference;
   if (tensor.byte_size() > destination.span.byte_size) {
-    return invalid_argument(where + " is " + kserve_datatype(tensor.dtype()) + " shape " +
-                            shape_text(tensor.dims()) + " (" + std::to_string(tensor.byte_size()) +
-                            " bytes) but shared_memory_byte_size gives " + std::to_string(ref.byte_size) +
-                            " bytes of region '" + ref.region + "' at offset " + std::to_string(ref.offset));
+    return invalid_argument(where + " is " + kserve_datatype(tensor.dtype()) + " shape " + shape_text(tensor.dims()) +
+                            " (" + std::to_string(tensor.byte_size()) + " bytes) but shared_memory_byte_size gives " +
+                            std::to_string(ref.byte_size) + " bytes of region '" + ref.region + "' at offset " +
+                            std::to_string(ref.offset));
   }
   if (tensor.byte_size()) std::memcpy(destination.span.data, tensor.raw_data(), tensor.byte_size());
   destination.reference.byte_size = tensor.byte_size();

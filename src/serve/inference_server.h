@@ -34,8 +34,8 @@ namespace kiln::serve {
 
 struct ModelConfig {
   std::string name;
-  std::string platform;             // "kiln_plan" or "onnx"
-  std::string model_file;           // absolute path of model.kiln / model.onnx
+  std::string platform;    // "kiln_plan" or "onnx"
+  std::string model_file;  // absolute path of model.kiln / model.onnx
   BackendKind backend = BackendKind::kCpu;
   DataType precision = DataType::kFloat32;
   std::vector<int64_t> batch_buckets;  // ONNX models: profiles to build (default: 1 and max_batch_size)
@@ -46,8 +46,8 @@ struct ModelConfig {
 struct ServerOptions {
   std::string model_repository;
   BackendKind default_backend = BackendKind::kCpu;  // for models whose config names none
-  std::string timing_cache;                          // passed to builds of ONNX models ("" = none)
-  std::vector<std::string> models;                   // load only these (empty: every model directory)
+  std::string timing_cache;                         // passed to builds of ONNX models ("" = none)
+  std::vector<std::string> models;                  // load only these (empty: every model directory)
 };
 
 // ---- KServe v2 operations ---------------------------------------------------
