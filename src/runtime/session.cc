@@ -149,8 +149,9 @@ Expected<Tensor> concat_batch(const std::vector<Tensor>& pieces, const std::stri
     total += p.dim(0);
   }
   dims[0] = total;
-  Tensor out =
-      pinned ? PinnedMemoryPool::global().allocate(pieces[0].dtype(), dims) : Tensor::empty(pieces[0].dtype(), dims);
+  // Both kinds come from the pool's caches: joins recur at the same sizes.
+  PinnedMemoryPool& pool = PinnedMemoryPool::global();
+  Tensor out = pinned ? pool.allocate(pieces[0].dtype(), dims) : pool.allocate_pageable(pieces[0].dtype(), dims);
   // A served batch of large images is tens of MB, joined right before it runs.
   std::vector<CopyRange> copies;
   copies.reserve(pieces.size());
