@@ -60,8 +60,16 @@ class SharedMemoryRegion {
     const int fd = shm_open(key.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
     if (fd < 0) return kiln::io_error("shm_open('" + key + "'): " + std::strerror(errno));
     region->linked_ = true;
-    const bool sized = ftruncate(fd, static_cast<off_t>(bytes)) == 0;
-    void* mapping = sized ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+    // Reserved, not just sized: a sparse object larger than /dev/shm's free
+    // space would map fine and then kill whoever touches the missing pages
+    // (SIGBUS), this process or the server writing outputs.
+    const int reserved = posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+    if (reserved != 0) {
+      close(fd);
+      return kiln::resource_exhausted("reserving " + std::to_string(bytes) + " bytes of shared memory '" + key +
+                                      "': " + std::strerror(reserved) + " (is /dev/shm large enough?)");
+    }
+    void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     const int error = errno;
     close(fd);
     if (mapping == MAP_FAILED) {

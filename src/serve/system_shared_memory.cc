@@ -70,6 +70,17 @@ Status SystemSharedMemoryRegistry::register_region(const std::string& name, cons
                             std::to_string(offset + byte_size) + " but shared memory object '" + key + "' holds " +
                             std::to_string(object_bytes) + " bytes");
   }
+  // A client may size its object without backing it (ftruncate makes it
+  // sparse). Writing outputs into pages /dev/shm cannot supply would kill the
+  // server with SIGBUS, so the range is reserved now and a shortfall is an
+  // error for the client. fallocate never changes existing bytes; file systems
+  // without it (EOPNOTSUPP) are taken as they are.
+  if (fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(byte_size)) != 0 && errno != EOPNOTSUPP) {
+    const std::string reason = std::strerror(errno);
+    close(fd);
+    return resource_exhausted("cannot register " + what + ": reserving its pages failed: " + reason +
+                              " (is /dev/shm large enough?)");
+  }
   auto region = std::make_shared<Region>();
   region->status = {name, key, offset, byte_size};
   region->mapping_bytes = static_cast<size_t>(offset + byte_size);

@@ -52,7 +52,8 @@ class SystemSharedMemoryRegistry {
   // Maps [offset, offset + byte_size) of the shared memory object `key`.
   // Errors (kInvalidArgument unless said): an empty name or key, a name
   // already registered, a zero size, a key that does not exist (kNotFound) or
-  // cannot be opened or mapped (kIoError), a range past the object's end.
+  // cannot be opened or mapped (kIoError), a range past the object's end,
+  // a range whose pages /dev/shm cannot back (kResourceExhausted).
   // Each message names the region, the key, the offset and the size.
   Status register_region(const std::string& name, const std::string& key, uint64_t offset, uint64_t byte_size);
   // Drops the region `name` ("" : every region). As in Triton, a name that is

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -66,6 +67,26 @@ TEST(PinnedMemoryPool, PageableBuffersAreReusedAndNeverPinned) {
   EXPECT_NE(larger.raw_data(), first);
   EXPECT_EQ(pool.stats().pageable_reuses, reuses + 1);
   EXPECT_EQ(pool.allocate_pageable(DataType::kString, {2}).string_data().size(), 2u);
+}
+
+TEST(PinnedMemoryPool, RegisteredMemoryIsPinnedUntilUnregistered) {
+  PinnedMemoryPool& pool = PinnedMemoryPool::global();
+  constexpr size_t kBytes = size_t{1} << 20;
+  void* memory = std::aligned_alloc(4096, kBytes);
+  ASSERT_NE(memory, nullptr);
+  const bool registered = pool.register_host(memory, kBytes);
+  if (!pool.stats().pinning_available) {
+    EXPECT_FALSE(registered);  // without a device it is a no-op
+    EXPECT_FALSE(pool.is_pinned(memory, kBytes));
+    std::free(memory);
+    GTEST_SKIP() << "host memory cannot be page-locked here (no CUDA device)";
+  }
+  ASSERT_TRUE(registered);
+  EXPECT_TRUE(pool.is_pinned(static_cast<char*>(memory) + 4096, 4096));
+  EXPECT_GE(pool.stats().bytes_registered, kBytes);
+  pool.unregister_host(memory);
+  EXPECT_FALSE(pool.is_pinned(memory, kBytes));
+  std::free(memory);
 }
 
 TEST(PinnedMemoryPool, ConcurrentAllocateAndRelease) {

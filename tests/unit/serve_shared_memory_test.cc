@@ -14,7 +14,6 @@
 
 #include "graph_test_util.h"
 #include "kiln/builder.h"
-#include "kiln/host_memory.h"
 #include "serve/inference_server.h"
 #include "serve/system_shared_memory.h"
 
@@ -120,16 +119,6 @@ TEST(ServeSharedMemory, CudaExtensionIsRefusedByName) {
   Status refused = cuda_shared_memory_unsupported();
   EXPECT_EQ(refused.code(), StatusCode::kUnimplemented);
   EXPECT_TRUE(mentions(refused, {"cuda_shared_memory"})) << refused.message();
-}
-
-TEST(ServeSharedMemory, RegisteringHostMemoryWithoutADeviceIsANoOp) {
-  PinnedMemoryPool& pool = PinnedMemoryPool::global();
-  if (pool.stats().pinning_available) GTEST_SKIP() << "a CUDA device is present; this checks the fallback";
-  std::vector<char> memory(8192);
-  EXPECT_FALSE(pool.register_host(memory.data(), memory.size()));
-  EXPECT_FALSE(pool.is_pinned(memory.data(), memory.size()));
-  pool.unregister_host(memory.data());  // never registered: nothing happens
-  EXPECT_EQ(pool.stats().bytes_registered, 0u);
 }
 
 // x: float32 [batch, 4] -> y = Relu(x), z = 2 x.
