@@ -243,10 +243,15 @@ struct SharedMemoryOutput {
 };
 
 Expected<std::map<std::string, SharedMemoryOutput>> resolve_shared_memory_outputs(
-    const SystemSharedMemoryRegistry& registry, const std::string& model, const InferRequest& request) {
+    const SystemSharedMemoryRegistry& registry, const Model& model, const InferRequest& request) {
   std::map<std::string, SharedMemoryOutput> out;
   for (const auto& [name, ref] : request.shared_memory_outputs) {
-    const std::string where = "output '" + name + "' of model '" + model + "'";
+    const std::string where = "output '" + name + "' of model '" + model.config.name + "'";
+    for (const IoDesc& desc : model.engine->outputs()) {
+      if (desc.name == name && desc.dtype == DataType::kString) {
+        return unimplemented(where + ": BYTES tensors in shared memory are not supported; leave it in the response");
+      }
+    }
     KILN_ASSIGN_OR_RETURN(SharedMemorySpan span, registry.span(ref.region, ref.offset, ref.byte_size, where));
     out.emplace(name, SharedMemoryOutput{ref, std::move(span)});
   }
@@ -358,8 +363,7 @@ Status InferenceServer::infer(InferRequest request, InferCallback done) {
   Status valid = [&]() -> Status {
     KILN_RETURN_IF_ERROR(resolve_shared_memory_inputs(state_->shared_memory, model->config.name, request));
     KILN_RETURN_IF_ERROR(validate_request(*model, request, output_indices));
-    KILN_ASSIGN_OR_RETURN(shared_memory_outputs,
-                          resolve_shared_memory_outputs(state_->shared_memory, model->config.name, request));
+    KILN_ASSIGN_OR_RETURN(shared_memory_outputs, resolve_shared_memory_outputs(state_->shared_memory, *model, request));
     return ok_status();
   }();
   if (!valid.ok()) {
