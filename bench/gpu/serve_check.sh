@@ -11,7 +11,8 @@
 # then PYTHONPATH=DIR (numpy comes from the host's own environment).
 set -uo pipefail
 # The same load from kiln-loadgen (C++, bundle it next to kiln) separates the
-# server's limits from the Python clients'.
+# server's limits from the Python clients', and its --shared-memory system run
+# the socket's from the server's own.
 python3 -c "import tritonclient.grpc" 2>/dev/null || { echo "serve_check: tritonclient is not importable (see the header)"; exit 1; }
 source "$1/env.sh"
 procs=${2:-4} conc=${3:-16} per_request=${4:-16} seconds=${5:-10}
@@ -39,11 +40,16 @@ for p in $(seq $procs); do
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait $pid; done
+# kiln-loadgen twice: tensors in the messages, then in system shared memory
+# (each client thread's own registered region: no tensor bytes on the socket).
 if command -v kiln-loadgen > /dev/null; then
-  kiln-loadgen --url 127.0.0.1:8001 --model resnet50 -c $((procs * conc)) --batch $per_request -t $seconds \
-    --warmup 3 --json "$out/serve_loadgen.json" > "$out/serve_loadgen.txt" 2>&1
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"kiln-loadgen (C++ gRPC, {r['concurrency']} clients, {r['batch']} images/request): {r['items_per_s']:.1f} img/s, server average batch {r['server_avg_batch']:.1f}, p99 {r['latency_ms']['p99']:.1f} ms, errors {r['errors']}\")" \
-    "$out/serve_loadgen.json"
+  for transfer in none system; do
+    kiln-loadgen --url 127.0.0.1:8001 --model resnet50 -c $((procs * conc)) --batch $per_request -t $seconds \
+      --warmup 3 --shared-memory $transfer --json "$out/serve_loadgen_$transfer.json" \
+      > "$out/serve_loadgen_$transfer.txt" 2>&1
+    python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"kiln-loadgen (C++ gRPC, shared memory {r['shared_memory']}, {r['concurrency']} clients, {r['batch']} images/request): {r['items_per_s']:.1f} img/s, server average batch {r['server_avg_batch']:.1f}, p99 {r['latency_ms']['p99']:.1f} ms, errors {r['errors']}\")" \
+      "$out/serve_loadgen_$transfer.json"
+  done
 fi
 curl -s localhost:8002/metrics | grep -E "^nv_inference_(request_success|request_failure|count|exec_count)" \
   > "$out/serve_metrics.txt"
