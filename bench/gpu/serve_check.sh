@@ -3,7 +3,9 @@
 # against `kiln bench` on the same plan at the batch size the server formed.
 # Load: P client processes (bench/serve_load.py, gRPC, C threads each, B
 # images per request) on loopback for T seconds; their items/s are summed.
-# Usage (GPU host, repository root): bench/gpu/serve_check.sh BUNDLE_DIR [P C B T]
+# Usage (GPU host, repository root): bench/gpu/serve_check.sh BUNDLE_DIR [P C B T [I]]
+# I: model instances (contexts, each on its own stream; default 2); `kiln bench`
+# runs with as many streams.
 # The clients need the tritonclient package. A host without network gets it from
 # wheels downloaded elsewhere for its Python, e.g.
 #   pip download --python-version 3.12 --only-binary=:all: 'tritonclient[grpc]' -d wheels
@@ -15,15 +17,15 @@ set -uo pipefail
 # the socket's from the server's own.
 python3 -c "import tritonclient.grpc" 2>/dev/null || { echo "serve_check: tritonclient is not importable (see the header)"; exit 1; }
 source "$1/env.sh"
-procs=${2:-4} conc=${3:-16} per_request=${4:-16} seconds=${5:-10}
+procs=${2:-4} conc=${3:-16} per_request=${4:-16} seconds=${5:-10} instances=${6:-2}
 out=${OUT:-/tmp/kiln-device}
 work=/tmp/kiln-serve
 mkdir -p "$out" $work/repo/resnet50
 python3 bench/models/make_resnet50.py $work/resnet50.onnx > /dev/null
 kiln build $work/resnet50.onnx --backend cuda --fp16 --batch-buckets 1,16,32,64,128 \
   -o $work/repo/resnet50/model.kiln > "$out/serve_build.txt" 2>&1 || { tail -3 "$out/serve_build.txt"; exit 1; }
-cat > $work/repo/resnet50/config.json <<'JSON'
-{"backend": "cuda", "max_batch_size": 128, "instances": 2,
+cat > $work/repo/resnet50/config.json <<JSON
+{"backend": "cuda", "max_batch_size": 128, "instances": $instances,
  "dynamic_batching": {"preferred_batch_size": [64, 128], "max_queue_delay_microseconds": 3000,
                       "max_queue_size": 4096}}
 JSON
@@ -68,8 +70,8 @@ json.dump({"items_per_s": items, "errors": errors, "server_avg_batch": batch, "p
 PY
 kill $server; wait $server 2>/dev/null; trap - EXIT
 for b in 64 128; do
-  kiln bench $work/repo/resnet50/model.kiln --backend cuda --batch $b --streams 2 --iterations 40 --duration 4 \
+  kiln bench $work/repo/resnet50/model.kiln --backend cuda --batch $b --streams $instances --iterations 40 --duration 4 \
     --json "$out/serve_ref_b$b.json" > "$out/serve_ref_b$b.txt" 2>&1
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"kiln bench same plan b{sys.argv[2]} 2 streams (no graph): {d['throughput_items_per_s']:.1f} img/s\")" \
-    "$out/serve_ref_b$b.json" $b
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"kiln bench same plan b{sys.argv[2]} {sys.argv[3]} streams (no graph): {d['throughput_items_per_s']:.1f} img/s\")" \
+    "$out/serve_ref_b$b.json" $b $instances
 done
