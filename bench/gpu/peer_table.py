@@ -5,6 +5,7 @@ On the GPU host (repository root, the bundle's env.sh sourced so that `kiln` is
 on PATH):
   python3 bench/gpu/peer_table.py --out DIR [--models resnet50,bert]
       [--parts accuracy,build,kiln,torch,compile] [--resnet-batches 1,128] [--bert-batches 128]
+      [--channels-last]
 
 1. Exports ResNet-50 and BERT-base (sequence 128), random weights, to ONNX.
 2. accuracy: Kiln CUDA FP16 (and TF32) outputs against Kiln's FP32 CPU output
@@ -118,6 +119,7 @@ def main():
     p.add_argument("--resnet-batches", default="1,128")
     p.add_argument("--bert-batches", default="128")
     p.add_argument("--iterations", type=int, default=100)
+    p.add_argument("--channels-last", action="store_true", help="PyTorch runs ResNet-50 in torch.channels_last")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(WORK, exist_ok=True)
@@ -142,7 +144,7 @@ def main():
             modes = [m for m, part in (("eager", "torch"), ("cudagraph", "torch"), ("compile", "compile"))
                      if part in parts]
             if modes:
-                report["speed"] += torch_peers.bench(model, batch, modes, args.iterations, 10)
+                report["speed"] += torch_peers.bench(model, batch, modes, args.iterations, 10, args.channels_last)
             with open(f"{args.out}/peers.json", "w") as f:
                 json.dump(report, f, indent=1)
     lines = [f"| model | batch | runner | ms / iteration | items/s |", "| --- | ---: | --- | ---: | ---: |"]

@@ -42,6 +42,14 @@ struct BuildProgress {
 };
 using BuildProgressFn = std::function<void(const BuildProgress&)>;
 
+// A precision forced on the layers whose node names match `pattern` (a glob:
+// `*` any run of characters, `?` one character), like trtexec's
+// --layerPrecisions. Names are those of the built graph (`kiln inspect`).
+struct LayerPrecision {
+  std::string pattern;
+  DataType precision = DataType::kFloat32;  // float32, float16 or bfloat16
+};
+
 struct BuildConfig {
   BackendKind backend = BackendKind::kCpu;
   // Run the graph passes (constant folding, fusion, ...).
@@ -50,8 +58,13 @@ struct BuildConfig {
   std::vector<OptimizationProfile> profiles;
   // One profile per batch size (e.g. 1, 8, 32, 128), added to `profiles`.
   std::vector<int64_t> batch_buckets;
-  // float32 (default), float16 or bfloat16: the precision float32 layers run in.
+  // float32 (default), float16 or bfloat16: the precision float32 layers run
+  // in. The builder chooses per layer within it: a layer the backend cannot
+  // run at this precision runs in float32 (the build warns which and why), and
+  // data-movement layers keep the precision their input arrives in.
   DataType precision = DataType::kFloat32;
+  // Per-layer precisions that override `precision` (later entries win).
+  std::vector<LayerPrecision> layer_precisions;
   // Backends that have tactics (CUDA) time each convolution's and matmul's
   // candidate algorithms at every profile's opt shapes and keep the fastest
   // that is also valid at the profile's min and max shapes; the choice is

@@ -1,6 +1,7 @@
 #include "kiln/builder.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "build/tactic_selection.h"
 #include "ir/shape_inference.h"
@@ -75,6 +76,34 @@ Status select_tactics(Graph& graph, const Backend& backend, const std::vector<Op
   return ok_status();
 }
 
+// Runs each layer in the build's precision, in its forced one, or in float32
+// where the backend cannot run it lower; says which layers fell back.
+Status choose_layer_precisions(Graph& graph, const Backend& backend, const BuildConfig& config) {
+  PrecisionPolicy policy;
+  policy.default_precision = config.precision;
+  policy.layers = config.layer_precisions;
+  policy.supports = [&backend](const Node& node, const std::vector<TensorInfo>& inputs) {
+    return backend.supports(node, inputs);
+  };
+  KILN_ASSIGN_OR_RETURN(PrecisionReport report, assign_float_precision(graph, policy));
+  if (report.fallbacks.empty()) return ok_status();
+  std::string message = std::to_string(report.fallbacks.size()) + " layer" +
+                        (report.fallbacks.size() == 1 ? "" : "s") + " run in float32 instead of " +
+                        dtype_name(config.precision) + " (the " + backend_kind_name(config.backend) +
+                        " backend does not run them lower): ";
+  for (size_t i = 0; i < report.fallbacks.size() && i < 5; ++i) message += (i ? "; " : "") + report.fallbacks[i];
+  if (report.fallbacks.size() > 5) message += "; ...";
+  if (config.progress) {
+    BuildProgress warning;
+    warning.event = BuildProgress::Event::kWarning;
+    warning.message = message;
+    config.progress(warning);
+  } else {
+    std::fprintf(stderr, "kiln: warning: %s\n", message.c_str());
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Expected<std::shared_ptr<Engine>> Builder::build(std::unique_ptr<Graph> graph, const BuildConfig& config) {
@@ -99,8 +128,8 @@ Expected<std::shared_ptr<Engine>> Builder::build(std::unique_ptr<Graph> graph, c
     KILN_RETURN_IF_ERROR(run_default_passes(*graph));
     KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
   }
-  if (config.precision != DataType::kFloat32) {
-    KILN_RETURN_IF_ERROR(convert_float_precision(*graph, config.precision));
+  if (config.precision != DataType::kFloat32 || !config.layer_precisions.empty()) {
+    KILN_RETURN_IF_ERROR(choose_layer_precisions(*graph, *backend, config));
     KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
   }
   // After the precision change, so filters are permuted in their final type.

@@ -2,9 +2,12 @@
 // the graph computing exactly what it computed before (tests check numerically).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "ir/op_registry.h"
+#include "kiln/builder.h"
 #include "kiln/graph.h"
 #include "kiln/status.h"
 
@@ -51,9 +54,38 @@ Expected<PassStats> fuse_attention_softmax(Graph& graph);
 // become one kiln.PointwiseChain node.
 Expected<PassStats> fuse_pointwise_chains(Graph& graph);
 
-// Computes in float16 or bfloat16 what the graph computes in float32: weights
-// converted at build time, float32 graph inputs cast on entry and outputs cast
-// back, so the engine's inputs and outputs keep their float32 types.
+// Which precision each node's float32 arithmetic runs in.
+struct PrecisionPolicy {
+  // float32, float16 or bfloat16: what a node runs in unless something below
+  // decides otherwise. Data-movement ops (Reshape, Transpose, Concat, ...)
+  // take the precision their data arrives in instead.
+  DataType default_precision = DataType::kFloat16;
+  // Node-name globs with the precision they force; later entries win. A
+  // pattern that matches no node is an error, as is a forced precision the
+  // backend cannot run.
+  std::vector<LayerPrecision> layers;
+  // Whether the backend runs the node with these inputs (types as they will be
+  // after the rewrite). A node it refuses below float32 runs in float32, and
+  // the report says why. Empty: every node runs at every precision.
+  std::function<Status(const Node&, const std::vector<TensorInfo>&)> supports;
+};
+
+struct PrecisionReport {
+  // Nodes that compute on float data, by the precision they run in.
+  size_t float32_layers = 0, float16_layers = 0, bfloat16_layers = 0;
+  // "node 'x' (Op): why": nodes that fell back to float32 because the backend
+  // does not run them at the default precision.
+  std::vector<std::string> fallbacks;
+};
+
+// Rewrites the graph so that every node runs in its chosen precision: float32
+// weights converted once per precision, a Cast wherever a value crosses
+// precisions, and float32 graph inputs and outputs kept float32, so the
+// engine's interface does not change. Shapes must be inferred; re-infer after.
+Expected<PrecisionReport> assign_float_precision(Graph& graph, const PrecisionPolicy& policy);
+
+// The whole graph in float16 or bfloat16 (assign_float_precision with no
+// per-layer choices).
 Status convert_float_precision(Graph& graph, DataType target);
 
 // Stores the regions of the graph built around 2-D convolutions channels-last

@@ -28,6 +28,9 @@ struct PinnedMemoryPool::State {
   mutable std::mutex mutex;
   std::multimap<size_t, void*> free_buffers;    // size -> buffer
   std::map<const char*, size_t> pinned_ranges;  // every live or cached pinned buffer: base -> size
+  std::map<const char*, size_t> registered;     // register_host() ranges (also in pinned_ranges): base -> size
+  std::multimap<size_t, void*> free_pageable;   // allocate_pageable() buffers for reuse: size -> buffer
+  size_t pageable_cached_bytes = 0;
   PinnedPoolStats stats;
   std::atomic<bool> warned{false};
   std::atomic<bool> no_device{false};  // nothing to pin for: stop asking the runtime
@@ -66,6 +69,16 @@ struct PinnedMemoryPool::State {
     cudaFreeHost(p);
 #endif
     (void)p;
+  }
+
+  void release_pageable(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (pageable_cached_bytes + bytes > kMaxCachedBytes) {
+      std::free(p);
+      return;
+    }
+    pageable_cached_bytes += bytes;
+    free_pageable.emplace(bytes, p);
   }
 
   void release(void* p, size_t bytes) {
@@ -127,6 +140,29 @@ Tensor PinnedMemoryPool::allocate(DataType dtype, const Dims& dims) {
   return Tensor::view(dtype, dims, buffer, std::move(owner));
 }
 
+Tensor PinnedMemoryPool::allocate_pageable(DataType dtype, const Dims& dims) {
+  if (dtype == DataType::kString) return Tensor::empty(dtype, dims);
+  const size_t size = round_up(static_cast<size_t>(element_count(dims)) * dtype_size(dtype));
+  void* buffer = nullptr;
+  size_t buffer_size = size;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto it = state_->free_pageable.lower_bound(size);
+    if (it != state_->free_pageable.end() && it->first <= 2 * size) {
+      buffer = it->second;
+      buffer_size = it->first;
+      state_->free_pageable.erase(it);
+      state_->pageable_cached_bytes -= buffer_size;
+      state_->stats.pageable_reuses++;
+    }
+  }
+  if (!buffer) buffer = std::aligned_alloc(64, size);  // size is a multiple of the 4 KiB granule
+  if (!buffer) return Tensor::empty(dtype, dims);
+  State* state = state_;
+  std::shared_ptr<void> owner(buffer, [state, buffer_size](void* p) { state->release_pageable(p, buffer_size); });
+  return Tensor::view(dtype, dims, buffer, std::move(owner));
+}
+
 Tensor PinnedMemoryPool::copy_of(const Tensor& source) {
   if (source.dtype() == DataType::kString) return source.clone();
   Tensor copy = allocate(source.dtype(), source.dims());
@@ -165,6 +201,44 @@ bool PinnedMemoryPool::is_pinned(const void* data, size_t bytes) const {
 #endif
 }
 
+bool PinnedMemoryPool::register_host(void* data, size_t bytes) {
+  if (!data || bytes == 0) return false;
+#if KILN_WITH_CUDA
+  if (state_->no_device.load()) return false;
+  // Portable: every context's copies see it as pinned, whichever device is current.
+  cudaError_t error = cudaHostRegister(data, bytes, cudaHostRegisterPortable);
+  if (error != cudaSuccess) {
+    cudaGetLastError();  // clear it so that later CUDA calls do not report it
+    if (error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver) state_->no_device.store(true);
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  const char* base = static_cast<const char*>(data);
+  state_->pinned_ranges[base] = bytes;
+  state_->registered[base] = bytes;
+  state_->stats.bytes_registered += bytes;
+  state_->stats.pinning_available = true;
+  return true;
+#else
+  return false;
+#endif
+}
+
+void PinnedMemoryPool::unregister_host(void* data) {
+  const char* base = static_cast<const char*>(data);
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto it = state_->registered.find(base);
+    if (it == state_->registered.end()) return;
+    state_->stats.bytes_registered -= it->second;
+    state_->registered.erase(it);
+    state_->pinned_ranges.erase(base);
+  }
+#if KILN_WITH_CUDA
+  if (cudaHostUnregister(data) != cudaSuccess) cudaGetLastError();
+#endif
+}
+
 void PinnedMemoryPool::trim() {
   std::lock_guard<std::mutex> lock(state_->mutex);
   for (auto& [size, p] : state_->free_buffers) {
@@ -173,6 +247,9 @@ void PinnedMemoryPool::trim() {
   }
   state_->free_buffers.clear();
   state_->stats.bytes_cached = 0;
+  for (auto& [size, p] : state_->free_pageable) std::free(p);
+  state_->free_pageable.clear();
+  state_->pageable_cached_bytes = 0;
 }
 
 PinnedPoolStats PinnedMemoryPool::stats() const {

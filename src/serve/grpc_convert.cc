@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -44,7 +45,10 @@ Expected<int64_t> checked_element_count(const Dims& dims, const std::string& inp
   return count;
 }
 
-Expected<Tensor> tensor_from_raw(const std::string& raw, DataType dtype, const Dims& dims, int64_t count,
+// Takes `raw` over (moved, not copied): the tensor views its bytes and owns
+// the string. The string's heap buffer comes from malloc, so it is aligned
+// for every element type.
+Expected<Tensor> tensor_from_raw(std::string&& raw, DataType dtype, const Dims& dims, int64_t count,
                                  const std::string& name, const std::string& datatype) {
   if (dtype == DataType::kString) {
     KILN_ASSIGN_OR_RETURN(std::vector<std::string> elements, decode_bytes_elements(raw, count, name));
@@ -56,9 +60,9 @@ Expected<Tensor> tensor_from_raw(const std::string& raw, DataType dtype, const D
                             std::to_string(expected_bytes) + " bytes but raw_input_contents holds " +
                             std::to_string(raw.size()));
   }
-  Tensor tensor = Tensor::empty(dtype, dims);
-  if (expected_bytes > 0) std::memcpy(tensor.raw_data(), raw.data(), expected_bytes);
-  return tensor;
+  auto owned = std::make_shared<std::string>(std::move(raw));
+  void* data = owned->data();
+  return Tensor::view(dtype, dims, data, std::move(owned));
 }
 
 // Copies a repeated typed field into a tensor of element type T, refusing
@@ -131,11 +135,48 @@ Expected<Tensor> tensor_from_contents(const InferTensorContents& contents, DataT
 // ignored, so a client never gets a silently different behaviour.
 Status check_tensor_parameters(const google::protobuf::Map<std::string, InferParameter>& parameters,
                                const std::string& what) {
-  for (const char* key : {"shared_memory_region", "shared_memory_byte_size", "shared_memory_offset"}) {
-    if (parameters.count(key)) return unimplemented(what + ": shared memory tensors are not supported");
-  }
   if (parameters.count("classification")) return unimplemented(what + ": classification outputs are not supported");
   return ok_status();
+}
+
+Expected<int64_t> integer_parameter(const InferParameter& parameter, const std::string& key);
+
+// The shared memory parameters of a tensor, or nullopt when it has none.
+// shared_memory_region and shared_memory_byte_size go together; the offset
+// defaults to 0.
+Expected<std::optional<SharedMemoryReference>> shared_memory_reference(
+    const google::protobuf::Map<std::string, InferParameter>& parameters, const std::string& what) {
+  auto region = parameters.find("shared_memory_region");
+  auto size = parameters.find("shared_memory_byte_size");
+  auto offset = parameters.find("shared_memory_offset");
+  if (region == parameters.end()) {
+    if (size != parameters.end() || offset != parameters.end()) {
+      return invalid_argument(what +
+                              ": shared_memory_byte_size or shared_memory_offset given without "
+                              "shared_memory_region");
+    }
+    return std::optional<SharedMemoryReference>();
+  }
+  if (region->second.parameter_choice_case() != InferParameter::kStringParam) {
+    return invalid_argument(what + ": parameter 'shared_memory_region' must be a string");
+  }
+  if (size == parameters.end()) {
+    return invalid_argument(what + ": shared memory region '" + region->second.string_param() +
+                            "' needs parameter 'shared_memory_byte_size'");
+  }
+  SharedMemoryReference reference;
+  reference.region = region->second.string_param();
+  auto non_negative = [&](const InferParameter& parameter, const std::string& key) -> Expected<uint64_t> {
+    Expected<int64_t> value = integer_parameter(parameter, key);
+    if (!value.ok()) return value.status().with_context(what);
+    if (*value < 0) return invalid_argument(what + ": parameter '" + key + "' is negative: " + std::to_string(*value));
+    return static_cast<uint64_t>(*value);
+  };
+  KILN_ASSIGN_OR_RETURN(reference.byte_size, non_negative(size->second, "shared_memory_byte_size"));
+  if (offset != parameters.end()) {
+    KILN_ASSIGN_OR_RETURN(reference.offset, non_negative(offset->second, "shared_memory_offset"));
+  }
+  return std::optional<SharedMemoryReference>(std::move(reference));
 }
 
 Expected<int64_t> integer_parameter(const InferParameter& parameter, const std::string& key) {
@@ -228,36 +269,56 @@ Expected<std::vector<std::string>> decode_bytes_elements(const std::string& raw,
   return elements;
 }
 
-Expected<InferRequest> infer_request_from_proto(const ModelInferRequest& message) {
+Expected<InferRequest> infer_request_from_proto(ModelInferRequest& message) {
   InferRequest request;
   request.model = message.model_name();
   request.version = message.model_version();
   request.id = message.id();
   KILN_RETURN_IF_ERROR(read_request_parameters(message, &request));
 
-  const bool raw = message.raw_input_contents_size() > 0;
-  if (raw && message.raw_input_contents_size() != message.inputs_size()) {
-    return invalid_argument("model '" + message.model_name() + "': the request has " +
-                            std::to_string(message.inputs_size()) + " inputs but " +
-                            std::to_string(message.raw_input_contents_size()) +
-                            " raw_input_contents entries (raw contents need one entry per input)");
+  // Inputs in shared memory have no raw entry: raw_input_contents holds one
+  // entry per other input, in order (as tritonclient sends them).
+  std::vector<std::optional<SharedMemoryReference>> shared(static_cast<size_t>(message.inputs_size()));
+  int in_request = 0;
+  for (int i = 0; i < message.inputs_size(); ++i) {
+    const auto& input = message.inputs(i);
+    KILN_ASSIGN_OR_RETURN(shared[i], shared_memory_reference(input.parameters(), "input '" + input.name() + "'"));
+    if (!shared[i]) ++in_request;
   }
+  const bool raw = message.raw_input_contents_size() > 0;
+  if (raw && message.raw_input_contents_size() != in_request) {
+    return invalid_argument("model '" + message.model_name() + "': the request has " + std::to_string(in_request) +
+                            " inputs outside shared memory but " + std::to_string(message.raw_input_contents_size()) +
+                            " raw_input_contents entries (raw contents need one entry per such input)");
+  }
+  int raw_index = 0;
   for (int i = 0; i < message.inputs_size(); ++i) {
     const auto& input = message.inputs(i);
     const std::string& name = input.name();
     KILN_RETURN_IF_ERROR(check_tensor_parameters(input.parameters(), "input '" + name + "'"));
-    if (request.inputs.count(name)) return invalid_argument("input '" + name + "' appears twice in the request");
+    if (request.inputs.count(name) || request.shared_memory_inputs.count(name)) {
+      return invalid_argument("input '" + name + "' appears twice in the request");
+    }
     auto dtype = parse_kserve_datatype(input.datatype());
     if (!dtype.ok()) return dtype.status().with_context("input '" + name + "'");
     Dims dims(input.shape().begin(), input.shape().end());
     KILN_ASSIGN_OR_RETURN(int64_t count, checked_element_count(dims, name));
+    if (shared[i]) {
+      if (input.has_contents()) {
+        return invalid_argument("input '" + name + "' has both typed contents and shared memory region '" +
+                                shared[i]->region + "'; send one or the other");
+      }
+      request.shared_memory_inputs.emplace(name, SharedMemoryInput{*dtype, std::move(dims), std::move(*shared[i])});
+      continue;
+    }
     Expected<Tensor> tensor = Tensor();
     if (raw) {
       if (input.has_contents()) {
         return invalid_argument("input '" + name +
                                 "' has both typed contents and raw_input_contents; send one or the other");
       }
-      tensor = tensor_from_raw(message.raw_input_contents(i), *dtype, dims, count, name, input.datatype());
+      tensor = tensor_from_raw(std::move(*message.mutable_raw_input_contents(raw_index++)), *dtype, dims, count, name,
+                               input.datatype());
     } else {
       tensor = tensor_from_contents(input.contents(), *dtype, dims, count, name, input.datatype());
     }
@@ -265,7 +326,11 @@ Expected<InferRequest> infer_request_from_proto(const ModelInferRequest& message
     request.inputs.emplace(name, std::move(tensor).value());
   }
   for (const auto& output : message.outputs()) {
-    KILN_RETURN_IF_ERROR(check_tensor_parameters(output.parameters(), "output '" + output.name() + "'"));
+    const std::string what = "output '" + output.name() + "'";
+    KILN_RETURN_IF_ERROR(check_tensor_parameters(output.parameters(), what));
+    KILN_ASSIGN_OR_RETURN(std::optional<SharedMemoryReference> reference,
+                          shared_memory_reference(output.parameters(), what));
+    if (reference) request.shared_memory_outputs.emplace(output.name(), std::move(*reference));
     request.requested_outputs.push_back(output.name());
   }
   return request;
@@ -280,7 +345,17 @@ Status infer_response_to_proto(const InferResponse& response, inference::ModelIn
     output->set_name(name);
     output->set_datatype(kserve_datatype(tensor.dtype()));
     for (int64_t extent : tensor.dims()) output->add_shape(extent);
-    if (tensor.dtype() == DataType::kString) {
+    if (auto shared = response.shared_memory_outputs.find(name); shared != response.shared_memory_outputs.end()) {
+      auto& parameters = *output->mutable_parameters();
+      parameters["shared_memory_region"].set_string_param(shared->second.region);
+      parameters["shared_memory_byte_size"].set_int64_param(static_cast<int64_t>(shared->second.byte_size));
+      if (shared->second.offset) {
+        parameters["shared_memory_offset"].set_int64_param(static_cast<int64_t>(shared->second.offset));
+      }
+      // An empty entry keeps raw_output_contents[i] aligned with outputs[i],
+      // which is how clients find an output's bytes.
+      message->add_raw_output_contents();
+    } else if (tensor.dtype() == DataType::kString) {
       message->add_raw_output_contents(encode_bytes_elements(tensor.string_data()));
     } else if (dtype_size(tensor.dtype()) == 0) {
       return internal_error("output '" + name + "' of model '" + response.model + "' has datatype " +
@@ -366,6 +441,17 @@ Status model_config_to_proto(const ModelConfig& config, const ModelMetadata& met
   queue->set_allow_timeout_override(true);
   queue->set_max_queue_size(static_cast<uint32_t>(batching.max_queue_size));
   return ok_status();
+}
+
+void shared_memory_status_to_proto(const std::vector<SystemSharedMemoryRegionStatus>& regions,
+                                   inference::SystemSharedMemoryStatusResponse* message) {
+  for (const SystemSharedMemoryRegionStatus& region : regions) {
+    auto& out = (*message->mutable_regions())[region.name];
+    out.set_name(region.name);
+    out.set_key(region.key);
+    out.set_offset(region.offset);
+    out.set_byte_size(region.byte_size);
+  }
 }
 
 void statistics_to_proto(const std::vector<ModelStatistics>& statistics, inference::ModelStatisticsResponse* message) {

@@ -81,7 +81,10 @@ class KserveService final : public inference::GRPCInferenceService::CallbackServ
                                        const inference::ModelInferRequest* request,
                                        inference::ModelInferResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    auto infer_request = infer_request_from_proto(*request);
+    // gRPC allocated the request (non-const) and owns it until the reactor
+    // finishes; nothing reads it after this conversion, which moves the raw
+    // input bytes out of it into the tensors instead of copying them.
+    auto infer_request = infer_request_from_proto(*const_cast<inference::ModelInferRequest*>(request));
     if (!infer_request.ok()) {
       reactor->Finish(to_grpc_status(infer_request.status()));
       return reactor;
@@ -97,6 +100,46 @@ class KserveService final : public inference::GRPCInferenceService::CallbackServ
     // A refused request never reaches the callback, so it is finished here.
     if (!submitted.ok()) reactor->Finish(to_grpc_status(submitted));
     return reactor;
+  }
+
+  grpc::ServerUnaryReactor* SystemSharedMemoryStatus(grpc::CallbackServerContext* context,
+                                                     const inference::SystemSharedMemoryStatusRequest* request,
+                                                     inference::SystemSharedMemoryStatusResponse* response) override {
+    auto regions = server_.system_shared_memory().status(request->name());
+    if (regions.ok()) shared_memory_status_to_proto(*regions, response);
+    return finish(context, regions.status());
+  }
+
+  grpc::ServerUnaryReactor* SystemSharedMemoryRegister(grpc::CallbackServerContext* context,
+                                                       const inference::SystemSharedMemoryRegisterRequest* request,
+                                                       inference::SystemSharedMemoryRegisterResponse*) override {
+    return finish(context, server_.system_shared_memory().register_region(request->name(), request->key(),
+                                                                          request->offset(), request->byte_size()));
+  }
+
+  grpc::ServerUnaryReactor* SystemSharedMemoryUnregister(grpc::CallbackServerContext* context,
+                                                         const inference::SystemSharedMemoryUnregisterRequest* request,
+                                                         inference::SystemSharedMemoryUnregisterResponse*) override {
+    server_.system_shared_memory().unregister(request->name());
+    return finish(context, ok_status());
+  }
+
+  grpc::ServerUnaryReactor* CudaSharedMemoryStatus(grpc::CallbackServerContext* context,
+                                                   const inference::CudaSharedMemoryStatusRequest*,
+                                                   inference::CudaSharedMemoryStatusResponse*) override {
+    return finish(context, cuda_shared_memory_unsupported());
+  }
+
+  grpc::ServerUnaryReactor* CudaSharedMemoryRegister(grpc::CallbackServerContext* context,
+                                                     const inference::CudaSharedMemoryRegisterRequest*,
+                                                     inference::CudaSharedMemoryRegisterResponse*) override {
+    return finish(context, cuda_shared_memory_unsupported());
+  }
+
+  grpc::ServerUnaryReactor* CudaSharedMemoryUnregister(grpc::CallbackServerContext* context,
+                                                       const inference::CudaSharedMemoryUnregisterRequest*,
+                                                       inference::CudaSharedMemoryUnregisterResponse*) override {
+    return finish(context, cuda_shared_memory_unsupported());
   }
 
  private:

@@ -97,7 +97,10 @@ Expected<std::optional<size_t>> json_length_header(const httplib::Request& req) 
 void handle_infer(InferenceServer& server, const httplib::Request& req, httplib::Response& res) {
   auto json_length = json_length_header(req);
   if (!json_length.ok()) return send_error(res, json_length.status());
-  auto parsed = parse_infer_request(req.body, *json_length);
+  // Binary inputs view the body instead of copying it: this thread waits
+  // below for the response, and the batcher lets go of a request's inputs
+  // before it answers, so the body outlives every tensor that views it.
+  auto parsed = parse_infer_request(req.body, *json_length, BinaryInputs::kBorrow);
   if (!parsed.ok()) return send_error(res, parsed.status().with_context("model '" + model_of(req) + "'"));
   HttpInferRequest& http_request = *parsed;
   InferRequest request;
@@ -105,7 +108,9 @@ void handle_infer(InferenceServer& server, const httplib::Request& req, httplib:
   request.version = version_of(req);
   request.id = http_request.request.id;
   request.inputs = std::move(http_request.request.inputs);
+  request.shared_memory_inputs = std::move(http_request.request.shared_memory_inputs);
   request.requested_outputs = http_request.request.requested_outputs;
+  request.shared_memory_outputs = std::move(http_request.request.shared_memory_outputs);
   request.priority = http_request.request.priority;
   request.timeout_us = http_request.request.timeout_us;
 
@@ -127,6 +132,70 @@ void handle_infer(InferenceServer& server, const httplib::Request& req, httplib:
   } else {
     res.set_content(std::move(body->content), kJson);
   }
+}
+
+json region_list(const std::vector<SystemSharedMemoryRegionStatus>& regions) {
+  json list = json::array();
+  for (const SystemSharedMemoryRegionStatus& r : regions) {
+    list.push_back({{"name", r.name}, {"key", r.key}, {"offset", r.offset}, {"byte_size", r.byte_size}});
+  }
+  return list;
+}
+
+// Body of a register call: {"key": "/name", "offset": 0, "byte_size": N}; the offset may be left out.
+Status register_region(SystemSharedMemoryRegistry& registry, const std::string& name, const std::string& body) {
+  const std::string what = "registering shared memory region '" + name + "': ";
+  json root = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!root.is_object()) {
+    return invalid_argument(what + "the body must be a JSON object {\"key\", \"offset\", \"byte_size\"}");
+  }
+  if (!root.contains("key") || !root["key"].is_string()) return invalid_argument(what + "needs a string 'key'");
+  if (!root.contains("byte_size")) return invalid_argument(what + "needs 'byte_size'");
+  auto size_field = [&](const char* field) -> Expected<uint64_t> {
+    if (!root.contains(field)) return uint64_t{0};
+    if (!root[field].is_number_unsigned()) return invalid_argument(what + "'" + field + "' must be an integer >= 0");
+    return root[field].get<uint64_t>();
+  };
+  KILN_ASSIGN_OR_RETURN(uint64_t offset, size_field("offset"));
+  KILN_ASSIGN_OR_RETURN(uint64_t byte_size, size_field("byte_size"));
+  return registry.register_region(name, root["key"].get<std::string>(), offset, byte_size);
+}
+
+// The system shared memory extension, and a clear refusal of the CUDA one.
+void add_shared_memory_routes(httplib::Server& http, InferenceServer& server) {
+  const std::string system = "/v2/systemsharedmemory";
+  const std::string region = system + "/region/([^/]+)";
+  auto status = [&server](const std::string& name, httplib::Response& res) {
+    auto regions = server.system_shared_memory().status(name);
+    if (!regions.ok()) return send_error(res, regions.status());
+    send_json(res, region_list(*regions));
+  };
+  http.Get(system + "/status", [status](const httplib::Request&, httplib::Response& res) { status("", res); });
+  http.Get(region + "/status",
+           [status](const httplib::Request& req, httplib::Response& res) { status(req.matches[1].str(), res); });
+  http.Post(region + "/register", [&server](const httplib::Request& req, httplib::Response& res) {
+    Status registered = register_region(server.system_shared_memory(), req.matches[1].str(), req.body);
+    if (!registered.ok()) return send_error(res, registered);
+    res.status = 200;
+  });
+  http.Post(system + "/unregister", [&server](const httplib::Request&, httplib::Response& res) {
+    server.system_shared_memory().unregister("");
+    res.status = 200;
+  });
+  http.Post(region + "/unregister", [&server](const httplib::Request& req, httplib::Response& res) {
+    server.system_shared_memory().unregister(req.matches[1].str());
+    res.status = 200;
+  });
+
+  auto unsupported = [](const httplib::Request&, httplib::Response& res) {
+    send_error(res, cuda_shared_memory_unsupported());
+  };
+  const std::string cuda = "/v2/cudasharedmemory";
+  http.Get(cuda + "/status", unsupported);
+  http.Get(cuda + "/region/([^/]+)/status", unsupported);
+  http.Post(cuda + "/region/([^/]+)/register", unsupported);
+  http.Post(cuda + "/unregister", unsupported);
+  http.Post(cuda + "/region/([^/]+)/unregister", unsupported);
 }
 
 void add_routes(httplib::Server& http, InferenceServer& server) {
@@ -171,6 +240,7 @@ void add_routes(httplib::Server& http, InferenceServer& server) {
   });
   http.Post(kModel + "/infer",
             [&server](const httplib::Request& req, httplib::Response& res) { handle_infer(server, req, res); });
+  add_shared_memory_routes(http, server);
 }
 
 // Gives every error the library answers by itself (no route, body too large,

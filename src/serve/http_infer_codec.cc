@@ -138,8 +138,8 @@ Expected<Tensor> tensor_from_json(const std::string& input, DataType dtype, cons
   return tensor;
 }
 
-Expected<Tensor> tensor_from_binary(const std::string& input, DataType dtype, const Dims& dims,
-                                    std::string_view bytes) {
+Expected<Tensor> tensor_from_binary(const std::string& input, DataType dtype, const Dims& dims, std::string_view bytes,
+                                    BinaryInputs binary_inputs) {
   int64_t count = element_count(dims);
   if (dtype != DataType::kString) {
     size_t expected = static_cast<size_t>(count) * dtype_size(dtype);
@@ -147,6 +147,14 @@ Expected<Tensor> tensor_from_binary(const std::string& input, DataType dtype, co
       return input_error(input, "binary_data_size is " + std::to_string(bytes.size()) + " bytes but shape [" +
                                     dims_to_string(dims) + "] of " + kserve_datatype(dtype) + " needs " +
                                     std::to_string(expected));
+    }
+    // A borrowed view needs its elements at their natural alignment; the
+    // JSON header's length decides where binary data starts, so a misaligned
+    // tensor is copied instead.
+    const bool aligned = reinterpret_cast<uintptr_t>(bytes.data()) % dtype_size(dtype) == 0;
+    if (binary_inputs == BinaryInputs::kBorrow && aligned) {
+      // The engine only reads its inputs, so viewing the const body is safe.
+      return Tensor::view(dtype, dims, const_cast<char*>(bytes.data()), nullptr);
     }
     Tensor tensor = Tensor::empty(dtype, dims);
     if (expected > 0) std::memcpy(tensor.raw_data(), bytes.data(), expected);
@@ -193,12 +201,48 @@ Expected<Dims> parse_shape(const std::string& input, const json& shape) {
   return dims;
 }
 
+// The shared memory parameters of an input or output, or nullopt when it has
+// none. `what` is "input 'x'" or "output 'y'".
+Expected<std::optional<SharedMemoryReference>> shared_memory_reference(const std::string& what,
+                                                                       const json& parameters) {
+  const bool has_region = parameters.contains("shared_memory_region");
+  if (!has_region) {
+    if (parameters.contains("shared_memory_byte_size") || parameters.contains("shared_memory_offset")) {
+      return invalid_argument(what +
+                              ": shared_memory_byte_size or shared_memory_offset given without "
+                              "shared_memory_region");
+    }
+    return std::optional<SharedMemoryReference>();
+  }
+  const json& region = parameters["shared_memory_region"];
+  if (!region.is_string()) {
+    return invalid_argument(what + ": 'shared_memory_region' must be a string, got " + describe_leaf(region));
+  }
+  SharedMemoryReference reference;
+  reference.region = region.get<std::string>();
+  if (!parameters.contains("shared_memory_byte_size")) {
+    return invalid_argument(what + ": shared memory region '" + reference.region +
+                            "' needs parameter 'shared_memory_byte_size'");
+  }
+  auto size_parameter = [&](const char* key, uint64_t& out) -> Status {
+    if (!parameters.contains(key)) return ok_status();  // only the offset may be left out
+    const json& value = parameters[key];
+    if (!value.is_number_unsigned()) {
+      return invalid_argument(what + ": '" + key + "' must be an integer >= 0, got " + describe_leaf(value));
+    }
+    out = value.get<uint64_t>();
+    return ok_status();
+  };
+  KILN_RETURN_IF_ERROR(size_parameter("shared_memory_byte_size", reference.byte_size));
+  KILN_RETURN_IF_ERROR(size_parameter("shared_memory_offset", reference.offset));
+  return std::optional<SharedMemoryReference>(std::move(reference));
+}
+
 // A binary_data_size parameter, or nullopt when the input's data is JSON.
 Expected<std::optional<size_t>> binary_size_of(const std::string& input, const json& entry) {
   if (!entry.contains("parameters")) return std::optional<size_t>();
   const json& parameters = entry["parameters"];
   if (!parameters.is_object()) return input_error(input, "'parameters' must be an object");
-  if (parameters.contains("shared_memory_region")) return input_error(input, "shared memory is not supported");
   if (!parameters.contains("binary_data_size")) return std::optional<size_t>();
   const json& size = parameters["binary_data_size"];
   if (!size.is_number_unsigned()) {
@@ -261,9 +305,9 @@ Status parse_outputs(const json& outputs, HttpInferRequest& out) {
       if (parameters.contains("classification")) {
         return unimplemented("output " + single_quoted(name) + ": the classification extension is not supported");
       }
-      if (parameters.contains("shared_memory_region")) {
-        return unimplemented("output " + single_quoted(name) + ": shared memory is not supported");
-      }
+      KILN_ASSIGN_OR_RETURN(std::optional<SharedMemoryReference> reference,
+                            shared_memory_reference("output " + single_quoted(name), parameters));
+      if (reference) out.request.shared_memory_outputs.emplace(name, std::move(*reference));
     }
     out.request.requested_outputs.push_back(name);
     out.binary_outputs.push_back(binary);
@@ -271,7 +315,7 @@ Status parse_outputs(const json& outputs, HttpInferRequest& out) {
   return ok_status();
 }
 
-Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view binary) {
+Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view binary, BinaryInputs binary_inputs) {
   if (!root.is_object()) return invalid_argument("the request body must be a JSON object");
   HttpInferRequest out;
   if (root.contains("id")) {
@@ -289,7 +333,9 @@ Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view
       return invalid_argument("every entry of 'inputs' needs a string 'name'");
     }
     std::string name = entry["name"].get<std::string>();
-    if (out.request.inputs.count(name) != 0) return input_error(name, "given more than once");
+    if (out.request.inputs.count(name) != 0 || out.request.shared_memory_inputs.count(name) != 0) {
+      return input_error(name, "given more than once");
+    }
     if (!entry.contains("datatype") || !entry["datatype"].is_string())
       return input_error(name, "needs a string 'datatype'");
     auto dtype = parse_kserve_datatype(entry["datatype"].get<std::string>());
@@ -297,6 +343,18 @@ Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view
     if (!entry.contains("shape")) return input_error(name, "needs a 'shape'");
     KILN_ASSIGN_OR_RETURN(Dims dims, parse_shape(name, entry["shape"]));
     KILN_ASSIGN_OR_RETURN(std::optional<size_t> binary_size, binary_size_of(name, entry));
+    if (entry.contains("parameters")) {
+      KILN_ASSIGN_OR_RETURN(std::optional<SharedMemoryReference> reference,
+                            shared_memory_reference("input " + single_quoted(name), entry["parameters"]));
+      if (reference) {
+        if (binary_size || entry.contains("data")) {
+          return input_error(name, "names shared memory region '" + reference->region +
+                                       "' and also carries 'data' or binary_data_size; send one or the other");
+        }
+        out.request.shared_memory_inputs.emplace(name, SharedMemoryInput{*dtype, std::move(dims), *reference});
+        continue;
+      }
+    }
     Tensor tensor;
     if (binary_size) {
       if (entry.contains("data")) return input_error(name, "has both 'data' and binary_data_size");
@@ -306,8 +364,9 @@ Expected<HttpInferRequest> parse_request_json(const json& root, std::string_view
                                      std::to_string(binary.size() - binary_offset) + " binary bytes left; is " +
                                      kInferenceHeaderContentLength + " right?)");
       }
-      KILN_ASSIGN_OR_RETURN(tensor,
-                            tensor_from_binary(name, *dtype, dims, binary.substr(binary_offset, binary_size.value())));
+      KILN_ASSIGN_OR_RETURN(
+          tensor,
+          tensor_from_binary(name, *dtype, dims, binary.substr(binary_offset, binary_size.value()), binary_inputs));
       binary_offset += binary_size.value();
     } else {
       if (!entry.contains("data")) return input_error(name, "has neither 'data' nor binary_data_size");
@@ -401,7 +460,8 @@ size_t binary_size(const Tensor& tensor) {
 
 }  // namespace
 
-Expected<HttpInferRequest> parse_infer_request(std::string_view body, std::optional<size_t> json_length) {
+Expected<HttpInferRequest> parse_infer_request(std::string_view body, std::optional<size_t> json_length,
+                                               BinaryInputs binary_inputs) {
   if (json_length && *json_length > body.size()) {
     return invalid_argument(std::string(kInferenceHeaderContentLength) + " is " + std::to_string(*json_length) +
                             " but the body has only " + std::to_string(body.size()) + " bytes");
@@ -411,7 +471,7 @@ Expected<HttpInferRequest> parse_infer_request(std::string_view body, std::optio
   // nlohmann reports malformed text by exception; it stops here and becomes a value.
   try {
     json root = json::parse(header.begin(), header.end());
-    return parse_request_json(root, binary);
+    return parse_request_json(root, binary, binary_inputs);
   } catch (const json::exception& e) {
     return invalid_argument(std::string("malformed JSON in the request: ") + e.what());
   }
@@ -427,7 +487,11 @@ Expected<HttpBody> encode_infer_response(const InferResponse& response, const st
   for (size_t i = 0; i < response.outputs.size(); ++i) {
     const auto& [name, tensor] = response.outputs[i];
     json entry = {{"name", name}, {"datatype", kserve_datatype(tensor.dtype())}, {"shape", tensor.dims()}};
-    if (binary[i]) {
+    if (auto shared = response.shared_memory_outputs.find(name); shared != response.shared_memory_outputs.end()) {
+      entry["parameters"] = {{"shared_memory_region", shared->second.region},
+                             {"shared_memory_byte_size", shared->second.byte_size}};
+      if (shared->second.offset) entry["parameters"]["shared_memory_offset"] = shared->second.offset;
+    } else if (binary[i]) {
       size_t size = binary_size(tensor);
       binary_data.reserve(binary_data.size() + size);
       append_binary(tensor, binary_data);
@@ -442,8 +506,11 @@ Expected<HttpBody> encode_infer_response(const InferResponse& response, const st
   HttpBody body;
   // BYTES outputs need not be UTF-8; invalid sequences are replaced rather than thrown on.
   body.content = root.dump(-1, ' ', false, json::error_handler_t::replace);
+  // Outputs in shared memory add nothing to the body, whatever `binary` says.
   bool any_binary = false;
-  for (bool b : binary) any_binary |= b;
+  for (size_t i = 0; i < binary.size(); ++i) {
+    any_binary |= binary[i] && !response.shared_memory_outputs.count(response.outputs[i].first);
+  }
   if (any_binary) {
     body.json_length = body.content.size();
     body.content += binary_data;

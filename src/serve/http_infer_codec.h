@@ -40,12 +40,24 @@ struct HttpInferRequest {
   bool binary_data_output = false;
 };
 
+// How binary tensor data gets into the request's tensors.
+enum class BinaryInputs {
+  kCopy,    // each tensor owns a copy
+  kBorrow,  // each tensor views `body`: the caller keeps the body alive and
+            // unchanged until the request's tensors are gone
+};
+
 // Parses a request body. `json_length` is the value of
-// Inference-Header-Content-Length (nullopt: the whole body is JSON). Errors
+// Inference-Header-Content-Length (nullopt: the whole body is JSON). Inputs
+// and outputs whose parameters name a shared memory region
+// (shared_memory_region, shared_memory_byte_size, shared_memory_offset) go to
+// the request's shared_memory_inputs / shared_memory_outputs. Errors
 // (kInvalidArgument) name the input, the field and what was wrong: malformed
 // JSON, an unknown datatype, a data element count that does not match the
-// shape, binary sizes that do not add up to the body.
-Expected<HttpInferRequest> parse_infer_request(std::string_view body, std::optional<size_t> json_length);
+// shape, binary sizes that do not add up to the body, incomplete shared
+// memory parameters.
+Expected<HttpInferRequest> parse_infer_request(std::string_view body, std::optional<size_t> json_length,
+                                               BinaryInputs binary_inputs = BinaryInputs::kCopy);
 
 struct HttpBody {
   std::string content;
@@ -55,6 +67,8 @@ struct HttpBody {
 };
 
 // Encodes a response; `binary[i]` chooses binary data for response.outputs[i].
+// Outputs written into shared memory carry their region, byte size and
+// offset as parameters and no data.
 Expected<HttpBody> encode_infer_response(const InferResponse& response, const std::vector<bool>& binary);
 
 // Which of a response's outputs go binary: those listed with binary_data, the

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -86,6 +87,9 @@ struct Model {
 
 struct InferenceServer::State {
   ServerOptions options;
+  // Before `models`: destroyed after them, though requests in flight keep
+  // their regions mapped by themselves anyway.
+  SystemSharedMemoryRegistry shared_memory;
   std::map<std::string, std::unique_ptr<Model>> models;
   std::atomic<bool> shutting_down{false};
 
@@ -196,6 +200,83 @@ Status validate_request(const Model& model, const InferRequest& request, std::ve
   return ok_status();
 }
 
+// Turns every shared memory input of `request` into a tensor viewing its
+// region (no copy; the tensor keeps the mapping alive). The byte size must be
+// exactly what the datatype and shape need.
+Status resolve_shared_memory_inputs(const SystemSharedMemoryRegistry& registry, const std::string& model,
+                                    InferRequest& request) {
+  for (auto& [name, input] : request.shared_memory_inputs) {
+    const std::string where = "input '" + name + "' of model '" + model + "'";
+    if (request.inputs.count(name)) return invalid_argument(where + " is given twice");
+    if (input.dtype == DataType::kString) {
+      return unimplemented(where + ": BYTES tensors in shared memory are not supported; send them in the request");
+    }
+    const uint64_t needed = static_cast<uint64_t>(element_count(input.dims)) * dtype_size(input.dtype);
+    const SharedMemoryReference& ref = input.reference;
+    if (ref.byte_size != needed) {
+      return invalid_argument(where + ": shared_memory_byte_size " + std::to_string(ref.byte_size) + " (region '" +
+                              ref.region + "', offset " + std::to_string(ref.offset) + ") but " +
+                              kserve_datatype(input.dtype) + " shape " + shape_text(input.dims) + " needs " +
+                              std::to_string(needed) + " bytes");
+    }
+    KILN_ASSIGN_OR_RETURN(SharedMemorySpan span, registry.span(ref.region, ref.offset, ref.byte_size, where));
+    if (reinterpret_cast<uintptr_t>(span.data) % dtype_size(input.dtype) != 0) {
+      // Kernels read elements at their natural alignment; an odd offset is
+      // legal on the wire, so such an input pays one copy instead.
+      Tensor aligned = Tensor::empty(input.dtype, input.dims);
+      if (needed) std::memcpy(aligned.raw_data(), span.data, needed);
+      request.inputs.emplace(name, std::move(aligned));
+    } else {
+      request.inputs.emplace(name, Tensor::view(input.dtype, input.dims, span.data, std::move(span.keepalive)));
+    }
+  }
+  request.shared_memory_inputs.clear();
+  return ok_status();
+}
+
+// Where each shared memory output goes, resolved before the request is queued
+// so that a bad region fails the request at once and a region unregistered
+// meanwhile stays mapped until the output is written.
+struct SharedMemoryOutput {
+  SharedMemoryReference reference;
+  SharedMemorySpan span;
+};
+
+Expected<std::map<std::string, SharedMemoryOutput>> resolve_shared_memory_outputs(
+    const SystemSharedMemoryRegistry& registry, const Model& model, const InferRequest& request) {
+  std::map<std::string, SharedMemoryOutput> out;
+  for (const auto& [name, ref] : request.shared_memory_outputs) {
+    const std::string where = "output '" + name + "' of model '" + model.config.name + "'";
+    for (const IoDesc& desc : model.engine->outputs()) {
+      if (desc.name == name && desc.dtype == DataType::kString) {
+        return unimplemented(where + ": BYTES tensors in shared memory are not supported; leave it in the response");
+      }
+    }
+    KILN_ASSIGN_OR_RETURN(SharedMemorySpan span, registry.span(ref.region, ref.offset, ref.byte_size, where));
+    out.emplace(name, SharedMemoryOutput{ref, std::move(span)});
+  }
+  return out;
+}
+
+// Copies an output into its shared memory; `reference.byte_size` becomes the bytes written.
+Status write_shared_memory_output(const std::string& model, const std::string& name, const Tensor& tensor,
+                                  SharedMemoryOutput& destination) {
+  const std::string where = "output '" + name + "' of model '" + model + "'";
+  if (tensor.dtype() == DataType::kString) {
+    return unimplemented(where + ": BYTES tensors in shared memory are not supported; leave it in the response");
+  }
+  const SharedMemoryReference& ref = destination.reference;
+  if (tensor.byte_size() > destination.span.byte_size) {
+    return invalid_argument(where + " is " + kserve_datatype(tensor.dtype()) + " shape " + shape_text(tensor.dims()) +
+                            " (" + std::to_string(tensor.byte_size()) + " bytes) but shared_memory_byte_size gives " +
+                            std::to_string(ref.byte_size) + " bytes of region '" + ref.region + "' at offset " +
+                            std::to_string(ref.offset));
+  }
+  if (tensor.byte_size()) std::memcpy(destination.span.data, tensor.raw_data(), tensor.byte_size());
+  destination.reference.byte_size = tensor.byte_size();
+  return ok_status();
+}
+
 ModelStatistics statistics_of(const Model& model) {
   BatcherStats stats = model.batcher->stats();
   ModelStatistics out;
@@ -249,7 +330,8 @@ bool InferenceServer::ready() const { return !state_->shutting_down && !state_->
 ServerMetadata InferenceServer::server_metadata() const {
   ServerMetadata metadata;
   metadata.version = KILN_VERSION;
-  metadata.extensions = {"binary_tensor_data", "model_configuration", "schedule_policy", "statistics"};
+  metadata.extensions = {"binary_tensor_data", "model_configuration", "schedule_policy", "statistics",
+                         "system_shared_memory"};
   return metadata;
 }
 
@@ -277,12 +359,19 @@ Status InferenceServer::infer(InferRequest request, InferCallback done) {
   if (state_->shutting_down) return unavailable("the server is shutting down");
   KILN_ASSIGN_OR_RETURN(Model * model, state_->find(request.model, request.version));
   std::vector<size_t> output_indices;
-  Status valid = validate_request(*model, request, output_indices);
+  std::map<std::string, SharedMemoryOutput> shared_memory_outputs;
+  Status valid = [&]() -> Status {
+    KILN_RETURN_IF_ERROR(resolve_shared_memory_inputs(state_->shared_memory, model->config.name, request));
+    KILN_RETURN_IF_ERROR(validate_request(*model, request, output_indices));
+    KILN_ASSIGN_OR_RETURN(shared_memory_outputs, resolve_shared_memory_outputs(state_->shared_memory, *model, request));
+    return ok_status();
+  }();
   if (!valid.ok()) {
     ++model->rejected_invalid;
     return valid;
   }
-  auto respond = [model, output_indices, id = request.id, done = std::move(done)](Expected<Outputs> outputs) {
+  auto respond = [model, output_indices, id = request.id, shared_memory_outputs = std::move(shared_memory_outputs),
+                  done = std::move(done)](Expected<Outputs> outputs) mutable {
     if (!outputs.ok()) {
       done(outputs.status().with_context("model '" + model->config.name + "'"));
       return;
@@ -297,7 +386,17 @@ Status InferenceServer::infer(InferRequest request, InferCallback done) {
                             std::to_string(outputs->size()) + " outputs, expected " + std::to_string(descs.size())));
         return;
       }
-      response.outputs.emplace_back(descs[index].name, (*outputs)[index]);
+      const std::string& name = descs[index].name;
+      const Tensor& tensor = (*outputs)[index];
+      if (auto shared = shared_memory_outputs.find(name); shared != shared_memory_outputs.end()) {
+        Status written = write_shared_memory_output(model->config.name, name, tensor, shared->second);
+        if (!written.ok()) {
+          done(written);
+          return;
+        }
+        response.shared_memory_outputs.emplace(name, shared->second.reference);
+      }
+      response.outputs.emplace_back(name, tensor);
     }
     model->last_inference_ms = now_ms();
     done(std::move(response));
@@ -321,6 +420,8 @@ Expected<std::vector<ModelStatistics>> InferenceServer::statistics(const std::st
   out.push_back(statistics_of(*found));
   return out;
 }
+
+SystemSharedMemoryRegistry& InferenceServer::system_shared_memory() { return state_->shared_memory; }
 
 std::string InferenceServer::prometheus_metrics() const {
   struct Metric {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "kiln/batcher.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
+#include "serve/system_shared_memory.h"
 
 namespace kiln::serve {
 
@@ -32,8 +34,8 @@ namespace kiln::serve {
 
 struct ModelConfig {
   std::string name;
-  std::string platform;             // "kiln_plan" or "onnx"
-  std::string model_file;           // absolute path of model.kiln / model.onnx
+  std::string platform;    // "kiln_plan" or "onnx"
+  std::string model_file;  // absolute path of model.kiln / model.onnx
   BackendKind backend = BackendKind::kCpu;
   DataType precision = DataType::kFloat32;
   std::vector<int64_t> batch_buckets;  // ONNX models: profiles to build (default: 1 and max_batch_size)
@@ -44,8 +46,8 @@ struct ModelConfig {
 struct ServerOptions {
   std::string model_repository;
   BackendKind default_backend = BackendKind::kCpu;  // for models whose config names none
-  std::string timing_cache;                          // passed to builds of ONNX models ("" = none)
-  std::vector<std::string> models;                   // load only these (empty: every model directory)
+  std::string timing_cache;                         // passed to builds of ONNX models ("" = none)
+  std::vector<std::string> models;                  // load only these (empty: every model directory)
 };
 
 // ---- KServe v2 operations ---------------------------------------------------
@@ -69,12 +71,32 @@ struct ServerMetadata {
   std::vector<std::string> extensions;
 };
 
+// A tensor's bytes in a registered system shared memory region: the tensor
+// parameters shared_memory_region, shared_memory_offset (default 0) and
+// shared_memory_byte_size.
+struct SharedMemoryReference {
+  std::string region;
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
+
+struct SharedMemoryInput {
+  DataType dtype = DataType::kUndefined;
+  Dims dims;
+  SharedMemoryReference reference;
+};
+
 struct InferRequest {
   std::string model;
   std::string version;  // "" or "1"
   std::string id;       // echoed in the response
   TensorMap inputs;
+  // Inputs whose bytes are in shared memory (never also in `inputs`); infer()
+  // turns each into a tensor viewing the region, without a copy.
+  std::map<std::string, SharedMemoryInput> shared_memory_inputs;
   std::vector<std::string> requested_outputs;  // empty: all, in engine order
+  // Requested outputs to be written into shared memory instead of returned.
+  std::map<std::string, SharedMemoryReference> shared_memory_outputs;
   int priority = 0;
   int64_t timeout_us = 0;
 };
@@ -84,6 +106,10 @@ struct InferResponse {
   std::string version = "1";
   std::string id;
   std::vector<std::pair<std::string, Tensor>> outputs;  // requested order
+  // Outputs already written into shared memory, with byte_size the bytes
+  // written: the front ends send their datatype, shape and these parameters
+  // but not their data.
+  std::map<std::string, SharedMemoryReference> shared_memory_outputs;
 };
 
 using InferCallback = std::function<void(Expected<InferResponse>)>;
@@ -131,8 +157,10 @@ class InferenceServer {
   std::vector<std::string> model_names() const;
 
   // Validates the request (unknown model -> kNotFound; unknown or missing
-  // input, wrong datatype or shape, unknown requested output -> kInvalidArgument,
-  // each naming the thing) and returns that error without calling `done`;
+  // input, wrong datatype or shape, unknown requested output, unknown shared
+  // memory region, a shared memory range past the region's end or of the
+  // wrong size -> kInvalidArgument, each naming the thing) and returns that
+  // error without calling `done`;
   // otherwise `done` runs exactly once on a server thread (queue full ->
   // kResourceExhausted, timed out -> kDeadlineExceeded, shutting down -> kUnavailable).
   Status infer(InferRequest request, InferCallback done);
@@ -144,6 +172,9 @@ class InferenceServer {
   // nv_inference_compute_infer_duration_us, nv_inference_request_duration_us,
   // nv_inference_pending_request_count (labels model, version).
   std::string prometheus_metrics() const;
+
+  // The system shared memory regions requests may name (thread-safe).
+  SystemSharedMemoryRegistry& system_shared_memory();
 
  private:
   struct State;

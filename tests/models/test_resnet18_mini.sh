@@ -25,5 +25,27 @@ print(f"max |kiln - onnxruntime| = {diff.max():.3g}, relative to max |reference|
       f"argmax kiln {int(actual.argmax())} reference {int(expected.argmax())}")
 if not relative <= 1e-4:
     sys.exit("FAIL: relative error above 1e-4")
-print("PASS")
 PY
+
+# Per-layer precision: a float16 build whose every layer is forced back to
+# float32 matches the reference as closely; a pattern naming no layer and a bad
+# precision are errors that name them.
+"$kiln" run "$source_dir/models/resnet18_mini.onnx" --fp16 --layer-precisions '*:fp32' \
+  --input input="$source_dir/models/reference/input.npy" --output-dir "$work/forced"
+python3 - "$work/forced/logits.npy" "$source_dir/models/reference/output.npy" <<'PY'
+import sys
+import numpy as np
+actual, expected = np.load(sys.argv[1]), np.load(sys.argv[2])
+relative = np.abs(actual.astype(np.float64) - expected).max() / np.abs(expected).max()
+if not relative <= 1e-4:
+    sys.exit(f"FAIL: --fp16 --layer-precisions '*:fp32' differs by {relative:.3g} (relative), above 1e-4")
+PY
+for case in "no_such_layer:fp32|'no_such_layer' matches no layer" "*:fp8|precision 'fp8' is not one of"; do
+  spec=${case%%|*} expected=${case#*|}
+  if "$kiln" build "$source_dir/models/resnet18_mini.onnx" --fp16 --layer-precisions "$spec" -o "$work/x.kiln" \
+      2> "$work/err.txt"; then
+    echo "FAIL: --layer-precisions '$spec' was accepted"; exit 1
+  fi
+  grep -qF "$expected" "$work/err.txt" || { echo "FAIL: error for '$spec' lacks \"$expected\": $(cat "$work/err.txt")"; exit 1; }
+done
+echo PASS

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # kiln-loadgen (the C++ KServe v2 gRPC load generator) against `kiln serve` on
-# a tiny model: a short run must complete requests with 0 errors and report
-# the server's batching; a wrong model name must be a clear error.
+# a tiny model: a short run, with tensors in the messages and then in system
+# shared memory, must complete requests with 0 errors and report the server's
+# batching, and the shared memory run must leave no region registered; a wrong
+# model name must be a clear error.
 # Usage: test_serve_loadgen.sh PATH_TO_KILN SOURCE_DIR (kiln-loadgen sits next to kiln)
 set -euo pipefail
 kiln=$(realpath "$1")
@@ -44,6 +46,20 @@ r = json.load(open(sys.argv[1]))
 assert r["errors"] == 0 and r["requests"] > 0, r
 assert r["items_per_s"] > 0 and r["latency_ms"]["p99"] >= r["latency_ms"]["p50"] > 0, r
 assert r["server_avg_batch"] >= 2, r  # each request carries 2 items
+PY
+
+"$loadgen" --url "127.0.0.1:$port" --model "$model" -c 4 -t 1 --warmup 0.3 --batch 2 --shared-memory system \
+  --json "$work/shm.json" | tee "$work/shm.txt"
+grep -q "system shared memory" "$work/shm.txt" || { echo "FAIL: the run does not say it used shared memory"; exit 1; }
+grep -q "errors      0" "$work/shm.txt" || { echo "FAIL: the shared memory run had errors"; exit 1; }
+python3 - "$work/shm.json" "127.0.0.1:$port" <<'PY'
+import json, sys
+import tritonclient.grpc as grpcclient
+r = json.load(open(sys.argv[1]))
+assert r["shared_memory"] == "system", r
+assert r["errors"] == 0 and r["requests"] > 0 and r["server_avg_batch"] >= 2, r
+status = grpcclient.InferenceServerClient(sys.argv[2]).get_system_shared_memory_status()
+assert len(status.regions) == 0, f"regions left registered: {list(status.regions)}"
 PY
 
 if "$loadgen" --url "127.0.0.1:$port" --model no_such_model -t 0.1 >"$work/bad.txt" 2>&1; then

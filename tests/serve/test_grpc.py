@@ -335,6 +335,22 @@ def run_tests(url, repository):
         assert client.is_server_live()
 
     @test
+    def system_shared_memory():
+        import shared_memory_cases
+        failures = []
+
+        def check(condition, what):
+            print(("  ok   " if condition else "  FAIL ") + what)
+            if not condition:
+                failures.append(what)
+
+        shared_memory_cases.run(grpcclient, client, lambda: grpcclient.InferenceServerClient(url), MODEL, "x", FEATURES,
+                                {"hidden": HIDDEN, "score": CLASSES}, reference, check)
+        assert not failures, failures
+        message = expect_error("UNIMPLEMENTED", client.get_cuda_shared_memory_status)
+        assert "cuda_shared_memory" in message, message
+
+    @test
     def statistics():
         stats = client.get_inference_statistics(MODEL, as_json=True)["model_stats"]
         assert len(stats) == 1 and stats[0]["name"] == MODEL, stats

@@ -379,6 +379,23 @@ def test_statistics_and_metrics(client, port, metrics_port):
           and "# TYPE nv_inference_exec_count counter" in text, "Prometheus metrics")
 
 
+def test_system_shared_memory(client, port):
+    import shared_memory_cases
+
+    def reference(x):
+        y, z = tiny_reference(x)
+        return {"y": y, "z": z}
+
+    shared_memory_cases.run(triton, client, lambda: triton.InferenceServerClient(f"127.0.0.1:{port}", network_timeout=60),
+                            "tiny", "x", 4, {"y": 3, "z": 4}, reference, check)
+    expect_error(port, "CUDA shared memory register", {"raw_handle": {"b64": ""}, "device_id": 0, "byte_size": 4}, 400,
+                 "cuda_shared_memory", path="/v2/cudasharedmemory/region/r/register")
+    expect_error(port, "register without a key", {"byte_size": 4}, 400, "needs a string 'key'",
+                 path="/v2/systemsharedmemory/region/r/register")
+    expect_error(port, "register with a malformed body", "{", 400, "must be a JSON object",
+                 path="/v2/systemsharedmemory/region/r/register")
+
+
 def test_load(port, source_dir):
     load = subprocess.run(
         [sys.executable, os.path.join(source_dir, "bench", "serve_load.py"), "--url", f"127.0.0.1:{port}",
@@ -414,6 +431,7 @@ def main():
         test_resnet(client, source_dir)
         test_bad_requests(client, port)
         test_disconnects(client, port)
+        test_system_shared_memory(client, port)
         test_full_queue(port)
         test_timeout(port)
         test_load(port, source_dir)

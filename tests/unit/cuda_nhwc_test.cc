@@ -116,6 +116,41 @@ TEST(CudaNhwc, GroupedDepthwiseAndAsymmetricPadsFloat16) {
   check_case(find_case("grouped_and_padded"), DataType::kFloat16, kFloat16Tolerance);
 }
 
+// Channels-last pooling reads V channels per thread (8 half values, or 2, or 1
+// as the channel count allows): a conv of C output channels feeds a dilated,
+// padded MaxPool and a count_include_pad AveragePool with ceil_mode, for channel
+// counts on each vector width.
+TEST(CudaNhwc, PoolingAtEveryVectorWidth) {
+  SKIP_WITHOUT_DEVICE();
+  for (int64_t channels : {3, 6, 16, 24}) {
+    for (DataType precision : {DataType::kFloat16, DataType::kBFloat16}) {
+      SCOPED_TRACE("channels " + std::to_string(channels) + " " + dtype_name(precision));
+      ChannelsLastCase c{"pools", {2, 5, 17, 19}, [channels](GraphMaker& m) {
+                           Value* x = m.input("x", {2, 5, 17, 19});
+                           Value* conv = m.node("Conv",
+                                                {x, m.constant("w", testing::conv_weights({channels, 5, 3, 3}, 41)),
+                                                 m.constant("b", random_tensor({channels}, 42))},
+                                                "conv", {{"pads", testing::ints({1, 1, 1, 1})}});
+                           Value* max = m.node("MaxPool", {conv}, "max",
+                                               {{"kernel_shape", testing::ints({3, 3})},
+                                                {"strides", testing::ints({2, 1})},
+                                                {"dilations", testing::ints({1, 2})},
+                                                {"pads", testing::ints({1, 0, 1, 2})}});
+                           Value* avg = m.node("AveragePool", {max}, "avg",
+                                               {{"kernel_shape", testing::ints({2, 3})},
+                                                {"strides", testing::ints({2, 2})},
+                                                {"pads", testing::ints({0, 1, 1, 1})},
+                                                {"ceil_mode", Attribute::of_int(1)},
+                                                {"count_include_pad", Attribute::of_int(1)}});
+                           m.output(m.node("Conv",
+                                           {avg, m.constant("o_w", testing::conv_weights({4, channels, 1, 1}, 43))},
+                                           "out_conv"));
+                         }};
+      check_case(c, precision, precision == DataType::kFloat16 ? kFloat16Tolerance : kBFloat16Tolerance);
+    }
+  }
+}
+
 // bfloat16 takes the bias + program epilogue instead of cuDNN's fused bias+Relu:
 // the epilogue's channel index must be the last axis.
 TEST(CudaNhwc, EveryNetworkBFloat16) {

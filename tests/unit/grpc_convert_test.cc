@@ -208,16 +208,122 @@ TEST(GrpcConvert, RequestParameters) {
   (*sequence.mutable_parameters())["sequence_id"].set_int64_param(4);
   EXPECT_EQ(infer_request_from_proto(sequence).status().code(), StatusCode::kUnimplemented);
 
-  inference::ModelInferRequest shared;
-  auto* input = add_input(&shared, "x", "FP32", {1});
+  inference::ModelInferRequest shared_without_size;
+  auto* input = add_input(&shared_without_size, "x", "FP32", {1});
   (*input->mutable_parameters())["shared_memory_region"].set_string_param("region");
-  EXPECT_EQ(infer_request_from_proto(shared).status().code(), StatusCode::kUnimplemented);
+  auto no_size = infer_request_from_proto(shared_without_size);
+  EXPECT_EQ(no_size.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(no_size.status().message().find("shared_memory_byte_size"), std::string::npos);
 
   inference::ModelInferRequest classification;
   auto* output = classification.add_outputs();
   output->set_name("y");
   (*output->mutable_parameters())["classification"].set_int64_param(3);
   EXPECT_EQ(infer_request_from_proto(classification).status().code(), StatusCode::kUnimplemented);
+}
+
+TEST(GrpcConvert, RawContentsMoveIntoTheTensorWithoutACopy) {
+  inference::ModelInferRequest message;
+  std::vector<float> values = random_floats(64, 21);
+  add_input(&message, "x", "FP32", {4, 16});
+  message.add_raw_input_contents(std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4));
+  const void* wire_bytes = message.raw_input_contents(0).data();
+  auto request = infer_request_from_proto(message);
+  ASSERT_TRUE(request.ok()) << request.status().to_string();
+  const Tensor& x = request->inputs.at("x");
+  // The tensor owns the very buffer protobuf parsed into; the message gave it up.
+  EXPECT_EQ(x.raw_data(), wire_bytes);
+  EXPECT_TRUE(message.raw_input_contents(0).empty());
+  EXPECT_EQ(std::memcmp(x.raw_data(), values.data(), values.size() * 4), 0);
+  // The tensor outlives the message.
+  message.Clear();
+  Tensor kept = x;
+  request = Expected<InferRequest>(InferRequest());
+  EXPECT_EQ(std::memcmp(kept.raw_data(), values.data(), values.size() * 4), 0);
+}
+
+TEST(GrpcConvert, SharedMemoryInputsAndOutputsAreReferencesNotData) {
+  inference::ModelInferRequest message;
+  std::vector<float> values = random_floats(4, 2);
+  auto* in_region = add_input(&message, "a", "FP32", {2, 3});
+  auto& a = *in_region->mutable_parameters();
+  a["shared_memory_region"].set_string_param("inputs");
+  a["shared_memory_offset"].set_int64_param(64);
+  a["shared_memory_byte_size"].set_int64_param(24);
+  add_input(&message, "b", "FP32", {1, 4});
+  // Only the input outside shared memory has a raw entry, as tritonclient sends it.
+  message.add_raw_input_contents(std::string(reinterpret_cast<const char*>(values.data()), 16));
+  auto* output = message.add_outputs();
+  output->set_name("y");
+  (*output->mutable_parameters())["shared_memory_region"].set_string_param("outputs");
+  (*output->mutable_parameters())["shared_memory_byte_size"].set_uint64_param(400);
+  message.add_outputs()->set_name("z");
+
+  auto request = infer_request_from_proto(message);
+  ASSERT_TRUE(request.ok()) << request.status().to_string();
+  ASSERT_EQ(request->shared_memory_inputs.count("a"), 1u);
+  EXPECT_EQ(request->inputs.count("a"), 0u);
+  const SharedMemoryInput& in = request->shared_memory_inputs.at("a");
+  EXPECT_EQ(in.dtype, DataType::kFloat32);
+  EXPECT_EQ(in.dims, (Dims{2, 3}));
+  EXPECT_EQ(in.reference.region, "inputs");
+  EXPECT_EQ(in.reference.offset, 64u);
+  EXPECT_EQ(in.reference.byte_size, 24u);
+  EXPECT_EQ(std::memcmp(request->inputs.at("b").raw_data(), values.data(), 16), 0);
+  EXPECT_EQ(request->requested_outputs, (std::vector<std::string>{"y", "z"}));
+  ASSERT_EQ(request->shared_memory_outputs.count("y"), 1u);
+  EXPECT_EQ(request->shared_memory_outputs.at("y").region, "outputs");
+  EXPECT_EQ(request->shared_memory_outputs.at("y").offset, 0u);
+  EXPECT_EQ(request->shared_memory_outputs.at("y").byte_size, 400u);
+
+  // One raw entry per input outside shared memory, no more.
+  message.add_raw_input_contents("extra");
+  auto extra = infer_request_from_proto(message);
+  EXPECT_EQ(extra.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(extra.status().message().find("outside shared memory"), std::string::npos);
+
+  inference::ModelInferRequest negative;
+  auto& n = *add_input(&negative, "a", "FP32", {1})->mutable_parameters();
+  n["shared_memory_region"].set_string_param("r");
+  n["shared_memory_byte_size"].set_int64_param(-4);
+  auto refused = infer_request_from_proto(negative);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("input 'a'"), std::string::npos);
+
+  inference::ModelInferRequest orphan_offset;
+  (*add_input(&orphan_offset, "a", "FP32", {1})->mutable_parameters())["shared_memory_offset"].set_int64_param(8);
+  EXPECT_EQ(infer_request_from_proto(orphan_offset).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(GrpcConvert, SharedMemoryOutputsKeepRawEntriesAligned) {
+  InferResponse response;
+  response.model = "m";
+  response.outputs.emplace_back("y", Tensor::zeros(DataType::kFloat32, {2, 3}));
+  response.outputs.emplace_back("z", Tensor::from_vector(DataType::kInt64, {1}, std::vector<int64_t>{7}));
+  response.shared_memory_outputs["y"] = {"outputs", 32, 24};
+  inference::ModelInferResponse message;
+  ASSERT_TRUE(infer_response_to_proto(response, &message).ok());
+  ASSERT_EQ(message.outputs_size(), 2);
+  ASSERT_EQ(message.raw_output_contents_size(), 2);
+  EXPECT_TRUE(message.raw_output_contents(0).empty());
+  EXPECT_EQ(message.raw_output_contents(1).size(), 8u);
+  const auto& parameters = message.outputs(0).parameters();
+  EXPECT_EQ(parameters.at("shared_memory_region").string_param(), "outputs");
+  EXPECT_EQ(parameters.at("shared_memory_byte_size").int64_param(), 24);
+  EXPECT_EQ(parameters.at("shared_memory_offset").int64_param(), 32);
+  EXPECT_EQ(std::vector<int64_t>(message.outputs(0).shape().begin(), message.outputs(0).shape().end()),
+            (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(message.outputs(1).parameters().empty());
+}
+
+TEST(GrpcConvert, SharedMemoryStatusIsKeyedByRegionName) {
+  inference::SystemSharedMemoryStatusResponse message;
+  shared_memory_status_to_proto({{"a", "/key_a", 0, 64}, {"b", "/key_b", 4096, 128}}, &message);
+  ASSERT_EQ(message.regions_size(), 2);
+  EXPECT_EQ(message.regions().at("b").key(), "/key_b");
+  EXPECT_EQ(message.regions().at("b").offset(), 4096u);
+  EXPECT_EQ(message.regions().at("b").byte_size(), 128u);
+  EXPECT_EQ(message.regions().at("a").name(), "a");
 }
 
 TEST(GrpcConvert, ResponseCarriesRawOutputsInOrder) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -45,6 +46,47 @@ TEST(PinnedMemoryPool, ReleasedBuffersAreReusedWhenPinningWorks) {
   EXPECT_EQ(pool.stats().allocations, allocations);
   std::vector<float> pageable(16);
   EXPECT_FALSE(pool.is_pinned(pageable.data(), pageable.size() * sizeof(float)));
+}
+
+TEST(PinnedMemoryPool, PageableBuffersAreReusedAndNeverPinned) {
+  PinnedMemoryPool& pool = PinnedMemoryPool::global();
+  const void* first = nullptr;
+  {
+    Tensor t = pool.allocate_pageable(DataType::kFloat32, {3, 1000});
+    first = t.raw_data();
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % 64, 0u);
+    EXPECT_FALSE(pool.is_pinned(t.raw_data(), t.byte_size()));
+    for (int64_t i = 0; i < t.element_count(); ++i) t.data<float>()[i] = static_cast<float>(i);
+    EXPECT_EQ(t.data<float>()[2999], 2999.0f);
+  }
+  const uint64_t reuses = pool.stats().pageable_reuses;
+  Tensor again = pool.allocate_pageable(DataType::kInt32, {2900});  // same 4 KiB granules
+  EXPECT_EQ(again.raw_data(), first);
+  EXPECT_EQ(pool.stats().pageable_reuses, reuses + 1);
+  Tensor larger = pool.allocate_pageable(DataType::kFloat32, {1 << 20});  // too large for the cached buffer
+  EXPECT_NE(larger.raw_data(), first);
+  EXPECT_EQ(pool.stats().pageable_reuses, reuses + 1);
+  EXPECT_EQ(pool.allocate_pageable(DataType::kString, {2}).string_data().size(), 2u);
+}
+
+TEST(PinnedMemoryPool, RegisteredMemoryIsPinnedUntilUnregistered) {
+  PinnedMemoryPool& pool = PinnedMemoryPool::global();
+  constexpr size_t kBytes = size_t{1} << 20;
+  void* memory = std::aligned_alloc(4096, kBytes);
+  ASSERT_NE(memory, nullptr);
+  const bool registered = pool.register_host(memory, kBytes);
+  if (!pool.stats().pinning_available) {
+    EXPECT_FALSE(registered);  // without a device it is a no-op
+    EXPECT_FALSE(pool.is_pinned(memory, kBytes));
+    std::free(memory);
+    GTEST_SKIP() << "host memory cannot be page-locked here (no CUDA device)";
+  }
+  ASSERT_TRUE(registered);
+  EXPECT_TRUE(pool.is_pinned(static_cast<char*>(memory) + 4096, 4096));
+  EXPECT_GE(pool.stats().bytes_registered, kBytes);
+  pool.unregister_host(memory);
+  EXPECT_FALSE(pool.is_pinned(memory, kBytes));
+  std::free(memory);
 }
 
 TEST(PinnedMemoryPool, ConcurrentAllocateAndRelease) {

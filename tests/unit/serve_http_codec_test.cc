@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "serve/http_infer_codec.h"
@@ -194,6 +195,91 @@ TEST(ServeHttpCodec, BinaryInputsFollowTheJsonHeader) {
   EXPECT_NE(error_of(body, body.size() + 1).find("Inference-Header-Content-Length is"), std::string::npos);
   // Binary data without the header that says where the JSON ends.
   EXPECT_NE(error_of(header).find("runs past the end of the body"), std::string::npos);
+}
+
+TEST(ServeHttpCodec, BorrowedBinaryInputsViewTheBody) {
+  std::vector<float> a = random_floats(6, 3);
+  // Padding the header to a multiple of 4 puts the binary data at a float boundary of the body.
+  std::string header = R"({"inputs": [{"name": "a", "shape": [2, 3], "datatype": "FP32",
+                                        "parameters": {"binary_data_size": 24}}]})";
+  header.append((4 - header.size() % 4) % 4, ' ');
+  std::string body = header + bytes_of(a);
+  auto borrowed = parse_infer_request(body, header.size(), BinaryInputs::kBorrow);
+  ASSERT_TRUE(borrowed.ok()) << borrowed.status().to_string();
+  EXPECT_EQ(borrowed->request.inputs.at("a").raw_data(), body.data() + header.size());
+  auto copied = parse_infer_request(body, header.size(), BinaryInputs::kCopy);
+  ASSERT_TRUE(copied.ok());
+  EXPECT_NE(copied->request.inputs.at("a").raw_data(), body.data() + header.size());
+  EXPECT_EQ(std::memcmp(copied->request.inputs.at("a").raw_data(), a.data(), 24), 0);
+
+  // Misaligned binary data is copied even when borrowing is allowed.
+  std::string odd_header = header + " ";
+  std::string odd_body = odd_header + bytes_of(a);
+  auto odd = parse_infer_request(odd_body, odd_header.size(), BinaryInputs::kBorrow);
+  ASSERT_TRUE(odd.ok());
+  EXPECT_NE(odd->request.inputs.at("a").raw_data(), odd_body.data() + odd_header.size());
+  EXPECT_EQ(std::memcmp(odd->request.inputs.at("a").raw_data(), a.data(), 24), 0);
+}
+
+TEST(ServeHttpCodec, SharedMemoryParameters) {
+  auto parsed = parse_infer_request(R"({"inputs": [
+      {"name": "a", "shape": [2, 3], "datatype": "FP32",
+       "parameters": {"shared_memory_region": "in", "shared_memory_byte_size": 24, "shared_memory_offset": 8}},
+      {"name": "b", "shape": [1], "datatype": "INT32", "data": [4]}],
+    "outputs": [{"name": "y", "parameters": {"shared_memory_region": "out", "shared_memory_byte_size": 64}},
+                {"name": "z"}]})",
+                                    std::nullopt);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  const InferRequest& request = parsed->request;
+  EXPECT_EQ(request.inputs.count("a"), 0u);
+  ASSERT_EQ(request.shared_memory_inputs.count("a"), 1u);
+  const SharedMemoryInput& a = request.shared_memory_inputs.at("a");
+  EXPECT_EQ(a.dtype, DataType::kFloat32);
+  EXPECT_EQ(a.dims, (Dims{2, 3}));
+  EXPECT_EQ(a.reference.region, "in");
+  EXPECT_EQ(a.reference.offset, 8u);
+  EXPECT_EQ(a.reference.byte_size, 24u);
+  EXPECT_EQ(request.inputs.at("b").data<int32_t>()[0], 4);
+  EXPECT_EQ(request.requested_outputs, (std::vector<std::string>{"y", "z"}));
+  ASSERT_EQ(request.shared_memory_outputs.count("y"), 1u);
+  EXPECT_EQ(request.shared_memory_outputs.at("y").byte_size, 64u);
+
+  EXPECT_NE(error_of(R"({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32",
+      "parameters": {"shared_memory_region": "in"}}]})")
+                .find("input 'a': shared memory region 'in' needs parameter 'shared_memory_byte_size'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": [1],
+      "parameters": {"shared_memory_region": "in", "shared_memory_byte_size": 4}}]})")
+                .find("send one or the other"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32",
+      "parameters": {"shared_memory_region": "in", "shared_memory_byte_size": -4}}]})")
+                .find("'shared_memory_byte_size' must be an integer >= 0"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"inputs": [], "outputs": [{"name": "y",
+      "parameters": {"shared_memory_offset": 4}}]})")
+                .find("output 'y': shared_memory_byte_size or shared_memory_offset given without"),
+            std::string::npos);
+}
+
+TEST(ServeHttpCodec, SharedMemoryOutputsCarryParametersNotData) {
+  InferResponse response;
+  response.model = "m";
+  response.outputs.emplace_back("y", Tensor::zeros(DataType::kFloat32, {2, 3}));
+  response.outputs.emplace_back("z", Tensor::from_vector(DataType::kInt32, {1}, std::vector<int32_t>{5}));
+  response.shared_memory_outputs["y"] = {"out", 16, 24};
+  auto json_only = encode_infer_response(response, {true, false});
+  ASSERT_TRUE(json_only.ok());
+  // y asked for binary but lives in shared memory: nothing binary follows the JSON.
+  EXPECT_FALSE(json_only->json_length.has_value());
+  auto root = nlohmann::json::parse(json_only->content);
+  const auto& y = root["outputs"][0];
+  EXPECT_FALSE(y.contains("data"));
+  EXPECT_EQ(y["shape"], nlohmann::json::array({2, 3}));
+  EXPECT_EQ(y["parameters"]["shared_memory_region"], "out");
+  EXPECT_EQ(y["parameters"]["shared_memory_byte_size"], 24);
+  EXPECT_EQ(y["parameters"]["shared_memory_offset"], 16);
+  EXPECT_EQ(root["outputs"][1]["data"], nlohmann::json::array({5}));
 }
 
 TEST(ServeHttpCodec, BinarySizeMustMatchTheShape) {

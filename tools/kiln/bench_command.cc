@@ -33,6 +33,7 @@ struct BenchCommandOptions {
   bool fp16 = false;
   bool bf16 = false;
   std::string timing_cache;
+  std::string layer_precisions;
   std::string percentiles;
   bool no_data_transfers = false;
   bool spin_wait = false;
@@ -185,6 +186,11 @@ int bench_model(const BenchCommandOptions& options) {
   ModelBuildOptions build;
   build.timing_cache = options.timing_cache;
   build.allow_tf32 = !options.no_tf32;
+  if (!options.layer_precisions.empty()) {
+    auto layers = parse_layer_precisions(options.layer_precisions);
+    if (!layers.ok()) return report_error("bench", layers.status());
+    build.layer_precisions = *layers;
+  }
   auto engine = open_model(options.model, options.backend, *precision, build);
   if (!engine.ok()) return report_error("bench", engine.status());
   std::cout << "Model: " << options.model << "\nBackend: " << options.backend << "\n";
@@ -252,6 +258,8 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
       ->capture_default_str();
   sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
+  sub->add_option("--layer-precisions", options->layer_precisions,
+                  "Per-layer precisions 'PATTERN:fp32|fp16|bf16,...' (node-name globs; later entries win)");
   sub->add_option("--timing-cache", options->timing_cache,
                   "When building an ONNX model: timing cache file to read tactic timings from and write back to");
   sub->callback([&action, options] { action = [options] { return bench_model(*options); }; });

@@ -2,6 +2,7 @@
 // for, and write it as a plan file that run, bench and inspect load directly.
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -29,6 +30,7 @@ struct BuildCommandOptions {
   bool verbose = false;
   bool no_tactic_timing = false;
   bool nchw = false;
+  std::string layer_precisions;
 };
 
 Expected<std::vector<int64_t>> parse_buckets(const std::string& text) {
@@ -60,6 +62,11 @@ int build_model(const BuildCommandOptions& options) {
   auto precision = precision_from_flags(options.fp16, options.bf16);
   if (!precision.ok()) return report_error("build", precision.status());
   config.precision = *precision;
+  if (!options.layer_precisions.empty()) {
+    auto layers = parse_layer_precisions(options.layer_precisions);
+    if (!layers.ok()) return report_error("build", layers.status());
+    config.layer_precisions = *layers;
+  }
   config.timing_cache = options.timing_cache;
   config.time_tactics = !options.no_tactic_timing;
   config.progress = make_build_progress_printer(options.verbose);
@@ -101,6 +108,24 @@ int build_model(const BuildCommandOptions& options) {
     channels_last_nodes += find_channels_last_op(node->op_type, node->domain) != nullptr;
   }
   if (channels_last_nodes > 0) std::cout << "Channels-last (NHWC) conv and pool nodes: " << channels_last_nodes << "\n";
+  // Layers by the float type they compute in (the builder's per-layer choice);
+  // the Casts between precisions are counted apart.
+  std::map<std::string, int> by_precision;
+  int casts = 0;
+  for (const auto& node : e.graph().nodes()) {
+    if (node->op_type == "Cast") {
+      ++casts;
+      continue;
+    }
+    if (node->outputs.empty() || !node->outputs[0]) continue;
+    const DataType t = node->outputs[0]->dtype;
+    if (t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16) ++by_precision[dtype_name(t)];
+  }
+  if (config.precision != DataType::kFloat32 || !config.layer_precisions.empty()) {
+    std::cout << "Layer precisions:";
+    for (const auto& [name, count] : by_precision) std::cout << " " << count << " " << name << ",";
+    std::cout << " " << casts << " casts\n";
+  }
   for (size_t i = 0; i < e.profiles().size(); ++i) {
     std::cout << "Profile " << i << ": " << profile_to_string(e.profiles()[i]) << "\n";
   }
@@ -130,6 +155,8 @@ void add_build_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--no-optimize", options->no_optimize, "Skip the graph passes");
   sub->add_flag("--fp16", options->fp16, "Compute float32 layers in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Compute float32 layers in bfloat16 (inputs and outputs stay float32)");
+  sub->add_option("--layer-precisions", options->layer_precisions,
+                  "Per-layer precisions 'PATTERN:fp32|fp16|bf16,...' (node-name globs; later entries win)");
   sub->add_option("--timing-cache", options->timing_cache,
                   "Timing cache file: tactic timings are read from it and new ones written back");
   sub->add_flag("--no-tactic-timing", options->no_tactic_timing,

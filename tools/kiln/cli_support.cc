@@ -23,6 +23,33 @@ Expected<DataType> precision_from_flags(bool fp16, bool bf16) {
   return fp16 ? DataType::kFloat16 : bf16 ? DataType::kBFloat16 : DataType::kFloat32;
 }
 
+Expected<std::vector<LayerPrecision>> parse_layer_precisions(const std::string& spec) {
+  std::vector<LayerPrecision> layers;
+  size_t begin = 0;
+  while (begin <= spec.size() && !spec.empty()) {
+    size_t end = spec.find(',', begin);
+    if (end == std::string::npos) end = spec.size();
+    const std::string entry = spec.substr(begin, end - begin);
+    const size_t colon = entry.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      return invalid_argument("--layer-precisions: '" + entry + "' is not PATTERN:PRECISION (e.g. '*Softmax*:fp32')");
+    }
+    const std::string name = entry.substr(colon + 1);
+    DataType precision = DataType::kUndefined;
+    if (name == "fp32" || name == "float32") precision = DataType::kFloat32;
+    if (name == "fp16" || name == "float16") precision = DataType::kFloat16;
+    if (name == "bf16" || name == "bfloat16") precision = DataType::kBFloat16;
+    if (precision == DataType::kUndefined) {
+      return invalid_argument("--layer-precisions: '" + entry + "': precision '" + name +
+                              "' is not one of fp32, fp16, bf16");
+    }
+    layers.push_back({entry.substr(0, colon), precision});
+    begin = end + 1;
+  }
+  if (layers.empty()) return invalid_argument("--layer-precisions is empty");
+  return layers;
+}
+
 Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend,
                                              DataType precision, const ModelBuildOptions& build) {
   KILN_ASSIGN_OR_RETURN(BackendKind kind, parse_backend_kind(backend));
@@ -31,6 +58,7 @@ Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std:
   config.precision = precision;
   config.timing_cache = build.timing_cache;
   config.allow_tf32 = build.allow_tf32;
+  config.layer_precisions = build.layer_precisions;
   if (build.show_progress) config.progress = make_build_progress_printer(false);
   // A plan file loads as built; an ONNX model is imported and built here.
   auto engine = load_or_build(path, config);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/builder.h"
 #include "kiln/engine.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
@@ -24,6 +25,7 @@ struct ModelBuildOptions {
   std::string timing_cache;  // --timing-cache FILE
   bool allow_tf32 = true;    // time float32 layers as the contexts will run them
   bool show_progress = true; // tactic timing progress on stderr
+  std::vector<LayerPrecision> layer_precisions;  // --layer-precisions
 };
 
 // Loads a plan file, or imports an ONNX model and builds it for `backend`; every error names the file.
@@ -34,6 +36,10 @@ Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std:
 
 // --fp16 / --bf16 to the build precision; an error when both are given.
 Expected<DataType> precision_from_flags(bool fp16, bool bf16);
+
+// --layer-precisions 'PATTERN:PRECISION,...' (trtexec's --layerPrecisions):
+// node-name globs and fp32 / fp16 / bf16 (or float32 / float16 / bfloat16).
+Expected<std::vector<LayerPrecision>> parse_layer_precisions(const std::string& spec);
 
 // How the inputs of one request are made: .npy files for some (NAME=FILE.npy),
 // random data for the rest, shaped by --shapes / --batch; symbolic axes bound by

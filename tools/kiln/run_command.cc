@@ -23,6 +23,7 @@ struct RunOptions {
   bool fp16 = false;
   bool bf16 = false;
   std::string timing_cache;
+  std::string layer_precisions;
 };
 
 int run_model(const RunOptions& options) {
@@ -31,6 +32,11 @@ int run_model(const RunOptions& options) {
   ModelBuildOptions build;
   build.timing_cache = options.timing_cache;
   build.allow_tf32 = !options.no_tf32;
+  if (!options.layer_precisions.empty()) {
+    auto layers = parse_layer_precisions(options.layer_precisions);
+    if (!layers.ok()) return report_error("run", layers.status());
+    build.layer_precisions = *layers;
+  }
   auto engine = open_model(options.model, options.backend, *precision, build);
   if (!engine.ok()) return report_error("run", engine.status());
   InputRequest request{options.inputs, options.shapes, 0, options.seed};
@@ -86,6 +92,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--no-tf32", options->no_tf32, "CUDA: keep float32 convolutions and matmuls out of TF32");
   sub->add_flag("--fp16", options->fp16, "Build an ONNX model to compute in float16 (inputs and outputs stay float32)");
   sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
+  sub->add_option("--layer-precisions", options->layer_precisions,
+                  "Per-layer precisions 'PATTERN:fp32|fp16|bf16,...' (node-name globs; later entries win)");
   sub->add_option("--timing-cache", options->timing_cache,
                   "When building an ONNX model: timing cache file to read tactic timings from and write back to");
   sub->add_option("--shapes", options->shapes,

@@ -479,25 +479,6 @@ __global__ void pool2d_kernel(const T* in, T* out, PoolParams p, int64_t* indice
   }
 }
 
-// Channels-last [N, D, H, W, C]: the channel varies fastest across threads, so
-// each window step reads consecutive addresses.
-template <typename T>
-__global__ void pool2d_channels_last_kernel(const T* in, T* out, PoolParams p) {
-  KILN_GRID_STRIDE_LOOP(index, p.batch_channels * p.out_d * p.out_h * p.out_w) {
-    const int64_t c = index % p.channels;
-    int64_t rest = index / p.channels;
-    const int64_t ow = rest % p.out_w;
-    rest /= p.out_w;
-    const int64_t oh = rest % p.out_h;
-    rest /= p.out_h;
-    const int64_t od = rest % p.out_d;
-    const int64_t n = rest / p.out_d;
-    const T* volume = in + n * p.in_d * p.in_h * p.in_w * p.channels + c;
-    int64_t best = 0;
-    out[index] = from_float<T>(pool_window(volume, p, p.channels, od, oh, ow, &best));
-  }
-}
-
 template <typename Fn>
 bool dispatch_float(DataType dtype, Fn&& fn) {
   switch (dtype) {
@@ -716,17 +697,13 @@ cudaError_t launch_batch_norm(DataType dtype, const void* in, void* out, const v
 
 cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream,
                           int64_t* indices) {
+  if (params.channels_last) return launch_pool2d_channels_last(dtype, in, out, params, stream);
   const int64_t count = params.batch_channels * params.out_d * params.out_h * params.out_w;
   if (count == 0) return cudaSuccess;
   bool handled = dispatch_float(dtype, [&](auto tag) {
     using T = decltype(tag);
-    if (params.channels_last) {
-      pool2d_channels_last_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in),
-                                                                                static_cast<T*>(out), params);
-    } else {
-      pool2d_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out),
-                                                                 params, indices);
-    }
+    pool2d_kernel<T><<<grid_for(count), kThreads, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out),
+                                                               params, indices);
   });
   return handled ? cudaGetLastError() : cudaErrorInvalidValue;
 }

@@ -70,6 +70,11 @@ struct PoolParams {
 cudaError_t launch_pool2d(DataType dtype, const void* in, void* out, const PoolParams& params, cudaStream_t stream,
                           int64_t* indices = nullptr);
 
+// 2-D channels-last pooling (params.channels_last; depth 1), vectorised over
+// channels (pool_channels_last.cu). launch_pool2d forwards to it.
+cudaError_t launch_pool2d_channels_last(DataType dtype, const void* in, void* out, const PoolParams& params,
+                                        cudaStream_t stream);
+
 }  // namespace kiln::cuda
 
 namespace kiln::cuda {
