@@ -33,7 +33,8 @@ struct ExecutionOptions {
   bool allow_tf32 = true;
   // CUDA, for measuring compute alone (trtexec's --noDataTransfers): inputs are
   // copied to the device only on the first query of a shape set and outputs
-  // are not copied back (the returned tensors are zeros).
+  // are not copied back (the returned tensors are zeros, the same buffers for
+  // every query of a shape set: placeholders, not results).
   bool no_data_transfers = false;
   // Waiting for a query to finish busy-polls instead of blocking (trtexec's
   // --useSpinWait): less wake-up latency and jitter, one host core kept busy.
