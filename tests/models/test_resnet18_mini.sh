@@ -40,6 +40,15 @@ relative = np.abs(actual.astype(np.float64) - expected).max() / np.abs(expected)
 if not relative <= 1e-4:
     sys.exit(f"FAIL: --fp16 --layer-precisions '*:fp32' differs by {relative:.3g} (relative), above 1e-4")
 PY
+# The plan keeps each layer's precision: the last layer and the last stage in
+# float32, the rest in float16, with a Cast at each crossing.
+"$kiln" build "$source_dir/models/resnet18_mini.onnx" --fp16 --layer-precisions 'fc:fp32,layer4.*:fp32' \
+  -o "$work/mixed.kiln" > "$work/build.txt"
+"$kiln" inspect "$work/mixed.kiln" > "$work/inspect.txt"
+for file in build.txt inspect.txt; do
+  grep -q "Layer precisions: 18 float16, 6 float32, 4 casts" "$work/$file" ||
+    { echo "FAIL: $file lacks the layer precisions: $(grep -i precision "$work/$file")"; exit 1; }
+done
 for case in "no_such_layer:fp32|'no_such_layer' matches no layer" "*:fp8|precision 'fp8' is not one of"; do
   spec=${case%%|*} expected=${case#*|}
   if "$kiln" build "$source_dir/models/resnet18_mini.onnx" --fp16 --layer-precisions "$spec" -o "$work/x.kiln" \

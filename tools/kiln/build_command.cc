@@ -2,7 +2,6 @@
 // for, and write it as a plan file that run, bench and inspect load directly.
 #include <chrono>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <sstream>
 
@@ -108,23 +107,8 @@ int build_model(const BuildCommandOptions& options) {
     channels_last_nodes += find_channels_last_op(node->op_type, node->domain) != nullptr;
   }
   if (channels_last_nodes > 0) std::cout << "Channels-last (NHWC) conv and pool nodes: " << channels_last_nodes << "\n";
-  // Layers by the float type they compute in (the builder's per-layer choice);
-  // the Casts between precisions are counted apart.
-  std::map<std::string, int> by_precision;
-  int casts = 0;
-  for (const auto& node : e.graph().nodes()) {
-    if (node->op_type == "Cast") {
-      ++casts;
-      continue;
-    }
-    if (node->outputs.empty() || !node->outputs[0]) continue;
-    const DataType t = node->outputs[0]->dtype;
-    if (t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16) ++by_precision[dtype_name(t)];
-  }
   if (config.precision != DataType::kFloat32 || !config.layer_precisions.empty()) {
-    std::cout << "Layer precisions:";
-    for (const auto& [name, count] : by_precision) std::cout << " " << count << " " << name << ",";
-    std::cout << " " << casts << " casts\n";
+    std::cout << "Layer precisions: " << describe_layer_precisions(e.graph()) << "\n";
   }
   for (size_t i = 0; i < e.profiles().size(); ++i) {
     std::cout << "Profile " << i << ": " << profile_to_string(e.profiles()[i]) << "\n";

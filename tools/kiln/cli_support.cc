@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "build_progress.h"
@@ -48,6 +49,23 @@ Expected<std::vector<LayerPrecision>> parse_layer_precisions(const std::string& 
   }
   if (layers.empty()) return invalid_argument("--layer-precisions is empty");
   return layers;
+}
+
+std::string describe_layer_precisions(const Graph& graph) {
+  std::map<std::string, int> by_precision;
+  int casts = 0;
+  for (const auto& node : graph.nodes()) {
+    if (node->op_type == "Cast") {
+      ++casts;
+      continue;
+    }
+    if (node->outputs.empty() || !node->outputs[0]) continue;
+    const DataType t = node->outputs[0]->dtype;
+    if (t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16) ++by_precision[dtype_name(t)];
+  }
+  std::string text;
+  for (const auto& [name, count] : by_precision) text += std::to_string(count) + " " + name + ", ";
+  return text + std::to_string(casts) + " casts";
 }
 
 Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std::string& backend,

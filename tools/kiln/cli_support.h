@@ -9,6 +9,7 @@
 
 #include "kiln/builder.h"
 #include "kiln/engine.h"
+#include "kiln/graph.h"
 #include "kiln/status.h"
 #include "kiln/tensor.h"
 
@@ -40,6 +41,10 @@ Expected<DataType> precision_from_flags(bool fp16, bool bf16);
 // --layer-precisions 'PATTERN:PRECISION,...' (trtexec's --layerPrecisions):
 // node-name globs and fp32 / fp16 / bf16 (or float32 / float16 / bfloat16).
 Expected<std::vector<LayerPrecision>> parse_layer_precisions(const std::string& spec);
+
+// "18 float16, 6 float32, 4 casts": the graph's layers by the float type they
+// compute in (the builder's per-layer precision choice), Casts counted apart.
+std::string describe_layer_precisions(const Graph& graph);
 
 // How the inputs of one request are made: .npy files for some (NAME=FILE.npy),
 // random data for the rest, shaped by --shapes / --batch; symbolic axes bound by

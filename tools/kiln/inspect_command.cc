@@ -93,6 +93,7 @@ int inspect_model(const InspectOptions& options) {
   }
   std::cout << "\nNodes: " << g.nodes().size() << "\n";
   for (const auto& [op, count] : histogram) std::cout << "  " << op << ": " << count << "\n";
+  if (engine) std::cout << "Layer precisions: " << describe_layer_precisions(g) << "\n";
 
   // Parameters are every constant value: initializers and folded Constant nodes.
   int64_t parameters = 0;
