@@ -19,6 +19,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kiln/engine.h"
@@ -53,6 +54,11 @@ struct BatcherOptions {
   bool preserve_ordering = false;
   // Instances (contexts, each on its own stream or worker thread).
   int instances = 1;
+  // Each instance joins its next batch's requests on the host while the GPU
+  // runs its current one (a second thread per instance), so the join of large
+  // inputs is off the instance's critical path. Unset: on for CUDA engines,
+  // off otherwise (on the CPU the join and the kernels share the cores).
+  std::optional<bool> join_ahead;
   ExecutionOptions execution;
 };
 

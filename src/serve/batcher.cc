@@ -11,6 +11,7 @@
 #include <limits>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 #include "serve/batcher_queue.h"
@@ -123,6 +124,7 @@ Expected<BatcherOptions> resolve_options(const Engine& engine, BatcherOptions op
                             std::to_string(options.default_timeout_us));
   }
   if (options.max_queue_size < 1) return invalid_argument("batcher: max_queue_size must be at least 1, got 0");
+  if (!options.join_ahead) options.join_ahead = engine.backend_kind() == BackendKind::kCuda;
   return options;
 }
 
@@ -160,8 +162,77 @@ struct DynamicBatcher::State {
 
   explicit State(int priority_levels) : queue(priority_levels) {}
 
+  // A batch whose requests are joined and ready to run.
+  struct PreparedBatch {
+    std::vector<QueuedRequest> requests;
+    std::vector<int64_t> sizes;
+    Expected<TensorMap> joined = TensorMap{};
+    uint64_t queue_ns = 0;
+  };
+
+  // join_ahead: the hand-off between an instance's joining thread and its
+  // running thread; it holds at most one prepared batch.
+  struct Handoff {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::optional<PreparedBatch> ready;
+    bool finished = false;  // the joining thread found the batcher stopped and drained
+  };
+  std::vector<std::unique_ptr<Handoff>> handoffs;
+
   // Which instance is free is known by construction: the worker that asks.
   void work(Context* context) {
+    for (std::vector<QueuedRequest> batch = next_batch(); !batch.empty(); batch = next_batch()) {
+      run(*context, prepare(std::move(batch)));
+    }
+  }
+
+  // join_ahead, joining side: takes a batch only once the previous one has been
+  // taken over by the running side, so a request is never held back from an
+  // instance that could run it sooner than this one.
+  void join_for(Handoff& handoff) {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(handoff.mutex);
+        handoff.changed.wait(lock, [&] { return !handoff.ready.has_value(); });
+      }
+      std::vector<QueuedRequest> batch = next_batch();
+      const bool drained = batch.empty();
+      std::optional<PreparedBatch> prepared;
+      if (!drained) prepared.emplace(prepare(std::move(batch)));
+      {
+        std::lock_guard<std::mutex> lock(handoff.mutex);
+        if (drained) {
+          handoff.finished = true;
+        } else {
+          handoff.ready = std::move(prepared);
+        }
+      }
+      handoff.changed.notify_all();
+      if (drained) return;
+    }
+  }
+
+  // join_ahead, running side.
+  void run_for(Context* context, Handoff& handoff) {
+    for (;;) {
+      std::optional<PreparedBatch> prepared;
+      {
+        std::unique_lock<std::mutex> lock(handoff.mutex);
+        handoff.changed.wait(lock, [&] { return handoff.ready.has_value() || handoff.finished; });
+        if (!handoff.ready) return;
+        prepared.emplace(std::move(*handoff.ready));
+        handoff.ready.reset();
+      }
+      handoff.changed.notify_all();
+      run(*context, std::move(*prepared));
+    }
+  }
+
+  // The next batch the policy releases, waiting as long as it takes; empty once
+  // the batcher is stopping and its queue is drained. Expired requests found
+  // on the way are failed here.
+  std::vector<QueuedRequest> next_batch() {
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
       const auto now = BatcherClock::now();
@@ -173,7 +244,7 @@ struct DynamicBatcher::State {
         continue;
       }
       if (queue.empty()) {
-        if (stopping) return;
+        if (stopping) return {};
         changed.wait(lock);
         continue;
       }
@@ -189,8 +260,7 @@ struct DynamicBatcher::State {
       const bool more = !queue.empty();
       lock.unlock();
       if (more) changed.notify_one();  // another free instance may take the rest
-      run_batch(*context, std::move(decision.batch));
-      lock.lock();
+      return std::move(decision.batch);
     }
   }
 
@@ -213,27 +283,37 @@ struct DynamicBatcher::State {
     deliver(std::move(completions));
   }
 
-  void run_batch(Context& context, std::vector<QueuedRequest> batch) {
+  // Joins the requests' inputs along axis 0 (page-locked for CUDA engines).
+  PreparedBatch prepare(std::vector<QueuedRequest> batch) {
+    PreparedBatch prepared;
     const auto started = BatcherClock::now();
     std::vector<const TensorMap*> inputs;
-    std::vector<int64_t> sizes;
-    uint64_t queue_ns = 0;
     for (const QueuedRequest& r : batch) {
       inputs.push_back(&r.inputs);
-      sizes.push_back(r.batch);
-      queue_ns += nanoseconds_between(r.submitted, started);
+      prepared.sizes.push_back(r.batch);
+      prepared.queue_ns += nanoseconds_between(r.submitted, started);
     }
+    prepared.joined = join_requests(inputs, engine->inputs(), engine->backend_kind() == BackendKind::kCuda);
+    prepared.requests = std::move(batch);
+    return prepared;
+  }
+
+  // Runs a prepared batch and answers each of its requests.
+  void run(Context& context, PreparedBatch prepared) {
+    std::vector<QueuedRequest>& batch = prepared.requests;
+    const std::vector<int64_t>& sizes = prepared.sizes;
+    const uint64_t queue_ns = prepared.queue_ns;
     const int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
 
     uint64_t compute_ns = 0;
     Expected<Outputs> outputs = [&]() -> Expected<Outputs> {
-      KILN_ASSIGN_OR_RETURN(TensorMap joined,
-                            join_requests(inputs, engine->inputs(), engine->backend_kind() == BackendKind::kCuda));
+      KILN_RETURN_IF_ERROR(prepared.joined.status());
       const auto compute_start = BatcherClock::now();
-      Expected<Outputs> result = context.execute(joined);
+      Expected<Outputs> result = context.execute(*prepared.joined);
       compute_ns = nanoseconds_between(compute_start, BatcherClock::now());
       return result;
     }();
+    prepared.joined = TensorMap{};  // the joined batch is not needed past this point
 
     std::vector<Completion> completions;
     completions.reserve(batch.size());
@@ -373,7 +453,14 @@ Expected<std::unique_ptr<DynamicBatcher>> DynamicBatcher::create(std::shared_ptr
   }
   for (auto& context : state->contexts) {
     Context* c = context.get();
-    state->workers.emplace_back([raw, c] { raw->work(c); });
+    if (*resolved.join_ahead) {
+      state->handoffs.push_back(std::make_unique<State::Handoff>());
+      State::Handoff* handoff = state->handoffs.back().get();
+      state->workers.emplace_back([raw, handoff] { raw->join_for(*handoff); });
+      state->workers.emplace_back([raw, c, handoff] { raw->run_for(c, *handoff); });
+    } else {
+      state->workers.emplace_back([raw, c] { raw->work(c); });
+    }
   }
   return std::unique_ptr<DynamicBatcher>(new DynamicBatcher(std::move(state)));
 }

@@ -115,12 +115,13 @@ class Blocker {
   bool ok_ = false;  // written by the worker before entered_ is set
 };
 
-TEST(DynamicBatcher, ManyThreadsGetTheirOwnResults) {
+void many_threads_get_their_own_results(bool join_ahead) {
   auto engine = matmul_engine();
   ASSERT_NE(engine, nullptr);
   BatcherOptions options;
   options.instances = 2;
   options.max_queue_delay_us = 200;
+  options.join_ahead = join_ahead;
   auto batcher = DynamicBatcher::create(engine, options);
   ASSERT_TRUE(batcher.ok()) << batcher.status().to_string();
   EXPECT_EQ((*batcher)->options().max_batch_size, 16);
@@ -350,7 +351,7 @@ TEST(DynamicBatcher, ExpiredRequestsFailWithoutRunning) {
   EXPECT_EQ(stats.inference_count, 19u);
 }
 
-TEST(DynamicBatcher, PreserveOrderingDeliversInSubmissionOrder) {
+void preserve_ordering_delivers_in_submission_order(bool join_ahead) {
   auto engine = rows_engine();
   ASSERT_NE(engine, nullptr);
   BatcherOptions options;
@@ -358,6 +359,7 @@ TEST(DynamicBatcher, PreserveOrderingDeliversInSubmissionOrder) {
   options.instances = 3;
   options.max_queue_delay_us = 0;
   options.preserve_ordering = true;
+  options.join_ahead = join_ahead;
   auto batcher = DynamicBatcher::create(engine, options);
   ASSERT_TRUE(batcher.ok()) << batcher.status().to_string();
 
@@ -585,13 +587,14 @@ TEST(DynamicBatcher, InvalidOptionsAreRefusedAtCreate) {
   EXPECT_EQ((*ok)->options().max_batch_size, 16);
 }
 
-TEST(DynamicBatcher, DestructorRunsQueuedRequests) {
+void destructor_runs_queued_requests(bool join_ahead) {
   auto engine = matmul_engine();
   ASSERT_NE(engine, nullptr);
   BatcherOptions options;
   options.instances = 2;
   // A batch short of 16 would wait an hour: only shutdown sends these.
   options.max_queue_delay_us = int64_t{3600} * 1000 * 1000;
+  options.join_ahead = join_ahead;
   auto batcher = DynamicBatcher::create(engine, options);
   ASSERT_TRUE(batcher.ok());
   std::vector<Tensor> inputs;
@@ -607,6 +610,56 @@ TEST(DynamicBatcher, DestructorRunsQueuedRequests) {
     ASSERT_TRUE(result.ok()) << result.status().to_string();
     EXPECT_EQ(compare(*result, run_alone(*engine, {{"x", inputs[i]}})), "") << "request " << i;
   }
+}
+
+TEST(DynamicBatcher, ManyThreadsGetTheirOwnResults) { many_threads_get_their_own_results(false); }
+TEST(DynamicBatcher, ManyThreadsGetTheirOwnResultsJoiningAhead) { many_threads_get_their_own_results(true); }
+TEST(DynamicBatcher, PreserveOrderingDeliversInSubmissionOrder) { preserve_ordering_delivers_in_submission_order(false); }
+TEST(DynamicBatcher, PreserveOrderingJoiningAhead) { preserve_ordering_delivers_in_submission_order(true); }
+TEST(DynamicBatcher, DestructorRunsQueuedRequests) { destructor_runs_queued_requests(false); }
+TEST(DynamicBatcher, DestructorRunsQueuedRequestsJoiningAhead) { destructor_runs_queued_requests(true); }
+
+// join_ahead: while an instance runs a batch, its joining side prepares exactly
+// one more and leaves the rest queued for whichever side is free next.
+TEST(DynamicBatcher, JoiningAheadHoldsAtMostOneBatch) {
+  auto engine = matmul_engine();
+  ASSERT_NE(engine, nullptr);
+  BatcherOptions options;
+  options.max_queue_delay_us = 0;
+  options.join_ahead = true;
+  auto batcher = DynamicBatcher::create(engine, options);
+  ASSERT_TRUE(batcher.ok()) << batcher.status().to_string();
+  EXPECT_EQ((*batcher)->options().join_ahead, std::optional<bool>(true));
+
+  Blocker blocker;
+  ASSERT_TRUE((*batcher)->submit({{"x", random_tensor({1, kIn}, 11)}}, blocker.callback()).ok());
+  blocker.wait_entered();
+  const Tensor a = random_tensor({1, kIn}, 12), b = random_tensor({2, kIn}, 13), c = random_tensor({3, kIn}, 14);
+  auto first = (*batcher)->submit({{"x", a}});
+  // The joining side takes `a` alone (no queue delay) and then waits for the running side.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((*batcher)->stats().pending != 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+  ASSERT_EQ((*batcher)->stats().pending, 0u);
+  auto second = (*batcher)->submit({{"x", b}});
+  auto third = (*batcher)->submit({{"x", c}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ((*batcher)->stats().pending, 2u);  // not taken while a prepared batch waits
+  blocker.release();
+  auto ra = first.get(), rb = second.get(), rc = third.get();
+  ASSERT_TRUE(ra.ok() && rb.ok() && rc.ok());
+  EXPECT_EQ(compare(*ra, run_alone(*engine, {{"x", a}})), "");
+  EXPECT_EQ(compare(*rb, run_alone(*engine, {{"x", b}})), "");
+  EXPECT_EQ(compare(*rc, run_alone(*engine, {{"x", c}})), "");
+  // The blocker's batch and `a` ran alone; `b` and `c` were joined once the hand-off was free.
+  EXPECT_EQ((*batcher)->stats().batch_size_histogram, (std::map<int64_t, uint64_t>{{1, 2}, {5, 1}}));
+}
+
+TEST(DynamicBatcher, JoiningAheadDefaultsToTheBackend) {
+  auto engine = matmul_engine();
+  ASSERT_NE(engine, nullptr);
+  auto batcher = DynamicBatcher::create(engine, {});
+  ASSERT_TRUE(batcher.ok());
+  EXPECT_EQ((*batcher)->options().join_ahead, std::optional<bool>(false));  // CPU engine
 }
 
 }  // namespace
