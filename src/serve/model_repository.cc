@@ -108,7 +108,7 @@ Status parse_dynamic_batching(const json& object, const std::string& file_name, 
   if (!object.is_object()) return reader.error("", "must be an object, got " + object.dump());
   KILN_RETURN_IF_ERROR(reader.check_keys(
       object, {"preferred_batch_size", "max_queue_delay_microseconds", "priority_levels", "default_priority_level",
-               "max_queue_size", "default_timeout_microseconds", "preserve_ordering"}));
+               "max_queue_size", "default_timeout_microseconds", "preserve_ordering", "join_ahead"}));
   for (const auto& [key, value] : object.items()) {
     if (key == "preferred_batch_size") {
       KILN_ASSIGN_OR_RETURN(options.preferred_batch_sizes, reader.batch_sizes(value, key));
@@ -124,6 +124,9 @@ Status parse_dynamic_batching(const json& object, const std::string& file_name, 
       KILN_ASSIGN_OR_RETURN(options.default_timeout_us, reader.integer(value, key, 0));
     } else if (key == "preserve_ordering") {
       KILN_ASSIGN_OR_RETURN(options.preserve_ordering, reader.boolean(value, key));
+    } else if (key == "join_ahead") {
+      KILN_ASSIGN_OR_RETURN(bool join_ahead, reader.boolean(value, key));
+      options.join_ahead = join_ahead;
     }
   }
   // The default level is checked against the level count whatever the key order.
@@ -306,7 +309,8 @@ std::string effective_config_json(const ModelConfig& config, const BatcherOption
         {"default_priority_level", resolved.default_priority},
         {"max_queue_size", resolved.max_queue_size},
         {"default_timeout_microseconds", resolved.default_timeout_us},
-        {"preserve_ordering", resolved.preserve_ordering}}},
+        {"preserve_ordering", resolved.preserve_ordering},
+        {"join_ahead", resolved.join_ahead.value_or(false)}}},
       {"instance_group", json::array({{{"count", resolved.instances}, {"kind", cuda ? "KIND_GPU" : "KIND_CPU"}}})},
   };
   if (config.platform == "onnx") {

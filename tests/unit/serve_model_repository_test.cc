@@ -51,7 +51,7 @@ TEST(ServeModelConfig, EveryKey) {
       "batch_buckets": [1, 8, 32],
       "dynamic_batching": {"preferred_batch_size": [8, 32], "max_queue_delay_microseconds": 250,
         "priority_levels": 3, "default_priority_level": 2, "max_queue_size": 17,
-        "default_timeout_microseconds": 5000, "preserve_ordering": true}})",
+        "default_timeout_microseconds": 5000, "preserve_ordering": true, "join_ahead": false}})",
                                      "m/config.json", config);
   ASSERT_TRUE(status.ok()) << status.to_string();
   EXPECT_EQ(config.batching.max_batch_size, 32);
@@ -66,6 +66,7 @@ TEST(ServeModelConfig, EveryKey) {
   EXPECT_EQ(config.batching.max_queue_size, 17u);
   EXPECT_EQ(config.batching.default_timeout_us, 5000);
   EXPECT_TRUE(config.batching.preserve_ordering);
+  EXPECT_EQ(config.batching.join_ahead, std::optional<bool>(false));
 }
 
 TEST(ServeModelConfig, BucketsGiveTheMaxBatchSize) {
@@ -106,6 +107,7 @@ TEST(ServeModelConfig, ErrorsNameTheFileAndKey) {
        "'max_batch_size' is 64 but the largest of batch_buckets is 8"},
       {R"({"max_batch_sise": 8})", "unknown key 'max_batch_sise'"},
       {R"({"dynamic_batching": {"max_queue_size": 0}})", "'dynamic_batching.max_queue_size' must be an integer >= 1"},
+      {R"({"dynamic_batching": {"join_ahead": "yes"}})", "'dynamic_batching.join_ahead' must be true or false"},
       {R"({"dynamic_batching": {"preserve_ordering": 1}})",
        "'dynamic_batching.preserve_ordering' must be true or false"},
       {R"({"dynamic_batching": {"priority_levels": 2, "default_priority_level": 3}})",
