@@ -177,8 +177,22 @@ struct DynamicBatcher::State {
     std::condition_variable changed;
     std::optional<PreparedBatch> ready;
     bool finished = false;  // the joining thread found the batcher stopped and drained
+    bool running = true;    // guarded by State::mutex: the running side has a batch (or has exited)
   };
   std::vector<std::unique_ptr<Handoff>> handoffs;
+  int idle_runners = 0;  // guarded by `mutex`: running sides waiting for a batch
+
+  // Records whether an instance's running side is busy; joining sides of busy
+  // instances leave the queue to idle ones (next_batch).
+  void set_running(Handoff& handoff, bool running) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (handoff.running == running) return;
+      handoff.running = running;
+      idle_runners += running ? -1 : 1;
+    }
+    changed.notify_all();
+  }
 
   // Which instance is free is known by construction: the worker that asks.
   void work(Context* context) {
@@ -196,7 +210,7 @@ struct DynamicBatcher::State {
         std::unique_lock<std::mutex> lock(handoff.mutex);
         handoff.changed.wait(lock, [&] { return !handoff.ready.has_value(); });
       }
-      std::vector<QueuedRequest> batch = next_batch();
+      std::vector<QueuedRequest> batch = next_batch(&handoff);
       const bool drained = batch.empty();
       std::optional<PreparedBatch> prepared;
       if (!drained) prepared.emplace(prepare(std::move(batch)));
@@ -216,14 +230,18 @@ struct DynamicBatcher::State {
   // join_ahead, running side.
   void run_for(Context* context, Handoff& handoff) {
     for (;;) {
+      set_running(handoff, false);
       std::optional<PreparedBatch> prepared;
       {
         std::unique_lock<std::mutex> lock(handoff.mutex);
         handoff.changed.wait(lock, [&] { return handoff.ready.has_value() || handoff.finished; });
-        if (!handoff.ready) return;
-        prepared.emplace(std::move(*handoff.ready));
-        handoff.ready.reset();
+        if (handoff.ready) {
+          prepared.emplace(std::move(*handoff.ready));
+          handoff.ready.reset();
+        }
       }
+      set_running(handoff, true);  // also on exit: a finished instance is never idle
+      if (!prepared) return;
       handoff.changed.notify_all();
       run(*context, std::move(*prepared));
     }
@@ -231,8 +249,10 @@ struct DynamicBatcher::State {
 
   // The next batch the policy releases, waiting as long as it takes; empty once
   // the batcher is stopping and its queue is drained. Expired requests found
-  // on the way are failed here.
-  std::vector<QueuedRequest> next_batch() {
+  // on the way are failed here. `own` (join_ahead): the caller's hand-off; while
+  // its running side is busy and another instance's is idle, the batch is left
+  // to that instance.
+  std::vector<QueuedRequest> next_batch(const Handoff* own = nullptr) {
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
       const auto now = BatcherClock::now();
@@ -248,6 +268,10 @@ struct DynamicBatcher::State {
         changed.wait(lock);
         continue;
       }
+      if (own && own->running && idle_runners > 0) {
+        changed.wait(lock);
+        continue;
+      }
       BatchDecision decision = queue.next_batch(policy, now, stopping);
       if (decision.batch.empty()) {
         if (decision.wake == BatcherClock::time_point::max()) {
@@ -259,7 +283,7 @@ struct DynamicBatcher::State {
       }
       const bool more = !queue.empty();
       lock.unlock();
-      if (more) changed.notify_one();  // another free instance may take the rest
+      if (more) changed.notify_all();  // another free instance may take the rest
       return std::move(decision.batch);
     }
   }
@@ -511,7 +535,9 @@ Status DynamicBatcher::submit(TensorMap inputs, OutputsCallback done, const Batc
     request.sequence = s.next_sequence++;
     s.queue.push(priority, std::move(request));
   }
-  s.changed.notify_one();
+  // Every waiting side wakes: the one that may take the request is not
+  // necessarily the first (join_ahead leaves it to idle instances).
+  s.changed.notify_all();
   return ok_status();
 }
 

@@ -654,6 +654,32 @@ TEST(DynamicBatcher, JoiningAheadHoldsAtMostOneBatch) {
   EXPECT_EQ((*batcher)->stats().batch_size_histogram, (std::map<int64_t, uint64_t>{{1, 2}, {5, 1}}));
 }
 
+// join_ahead with two instances: while one instance runs a batch, a new request
+// goes to the idle one rather than waiting in the busy one's hand-off.
+TEST(DynamicBatcher, JoiningAheadLeavesRequestsToIdleInstances) {
+  auto engine = matmul_engine();
+  ASSERT_NE(engine, nullptr);
+  BatcherOptions options;
+  options.instances = 2;
+  options.max_queue_delay_us = 0;
+  options.join_ahead = true;
+  auto batcher = DynamicBatcher::create(engine, options);
+  ASSERT_TRUE(batcher.ok()) << batcher.status().to_string();
+  Blocker blocker;
+  ASSERT_TRUE((*batcher)->submit({{"x", random_tensor({1, kIn}, 21)}}, blocker.callback()).ok());
+  blocker.wait_entered();
+  for (int i = 0; i < 20; ++i) {
+    const Tensor x = random_tensor({1 + i % 3, kIn}, 22 + i);
+    auto result = (*batcher)->submit({{"x", x}});
+    ASSERT_EQ(result.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+        << "request " << i << " waited for the busy instance";
+    auto outputs = result.get();
+    ASSERT_TRUE(outputs.ok()) << outputs.status().to_string();
+    EXPECT_EQ(compare(*outputs, run_alone(*engine, {{"x", x}})), "");
+  }
+  blocker.release();
+}
+
 TEST(DynamicBatcher, JoiningAheadDefaultsToTheBackend) {
   auto engine = matmul_engine();
   ASSERT_NE(engine, nullptr);
