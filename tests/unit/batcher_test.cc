@@ -678,6 +678,7 @@ TEST(DynamicBatcher, JoiningAheadLeavesRequestsToIdleInstances) {
     EXPECT_EQ(compare(*outputs, run_alone(*engine, {{"x", x}})), "");
   }
   blocker.release();
+  batcher->reset();  // the blocked callback returns before the blocker is destroyed
 }
 
 TEST(DynamicBatcher, JoiningAheadDefaultsToTheBackend) {
