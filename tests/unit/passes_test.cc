@@ -235,6 +235,36 @@ TEST(Passes, ResidualWithAnotherBatchSymbolIsFusedIntoMatMul) {
   EXPECT_EQ(count_ops(*optimized, "Add"), 0);
 }
 
+// The fusion accepts axes it cannot compare; at run time a residual may still
+// be larger than the product (batch 4 against a product of batch 1), and the
+// fused node then computes what the Add did: the broadcast sum.
+TEST(Passes, ResidualLargerThanTheProductGivesTheBroadcastSum) {
+  auto matmul = [](GraphMaker& m) {
+    Value* x = m.input("x", {1, 4, 8});
+    x->shape = Shape({Dim::symbolic("a"), Dim::known(4), Dim::known(8)});
+    Value* z = m.input("z", {4, 4, 8});
+    z->shape = Shape({Dim::symbolic("b"), Dim::known(4), Dim::known(8)});
+    Value* w = m.constant("w", random_tensor({8, 8}, 50));
+    m.output(m.node("Relu", {m.node("Add", {m.node("MatMul", {x, w}, "mm"), z}, "sum")}, "y"));
+  };
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(matmul, {{"x", random_tensor({1, 4, 8}, 51)}, {"z", random_tensor({4, 4, 8}, 52)}}, 1e-5,
+                   &optimized);
+  EXPECT_EQ(count_ops(*optimized, "FusedMatMul"), 1);
+  auto conv = [](GraphMaker& m) {
+    Value* x = m.input("x", {1, 3, 6, 6});
+    x->shape = Shape({Dim::symbolic("a"), Dim::known(3), Dim::known(6), Dim::known(6)});
+    Value* z = m.input("z", {3, 4, 6, 6});
+    z->shape = Shape({Dim::symbolic("b"), Dim::known(4), Dim::known(6), Dim::known(6)});
+    Value* c = m.node("Conv", {x, m.constant("w", random_tensor({4, 3, 3, 3}, 53))}, "conv",
+                      {{"pads", Attribute::of_ints({1, 1, 1, 1})}});
+    m.output(m.node("Relu", {m.node("Add", {c, z}, "sum")}, "y"));
+  };
+  check_equivalent(conv, {{"x", random_tensor({1, 3, 6, 6}, 54)}, {"z", random_tensor({3, 4, 6, 6}, 55)}}, 1e-5,
+                   &optimized);
+  EXPECT_EQ(count_ops(*optimized, "FusedConv"), 1);
+}
+
 TEST(Passes, ResidualThatBroadcastsStaysOutOfMatMul) {
   auto make = [](GraphMaker& m) {
     Value* x = m.input("x", {2, 4, 8});

@@ -11,8 +11,31 @@ void add_program_attributes(std::vector<AttributeSpec>& attributes) {
   attributes.push_back({"pw_constants", Attribute::Kind::kFloats, false});
 }
 
-// A fused op has the base op's inputs, attributes and shapes plus a pointwise program.
-void add_fused_variant(OpRegistry& registry, const std::string& base, const std::string& fused, int extra_inputs) {
+// The output of a fused op whose residual (added before the program, numpy
+// broadcasting, as the Add it replaced) may be larger than the base op's
+// output: an axis of the product that is 1, or unknown, takes the residual's
+// extent when that can be other than 1. Where both are unknown the product's
+// axis stays, so build-time shapes keep their names; at run time every extent
+// is known and this is plain broadcasting.
+TensorInfo grown_by_residual(TensorInfo out, const TensorInfo& residual) {
+  if (!out.dims_known || !residual.dims_known) return out;
+  if (residual.dims.size() > out.dims.size()) {
+    out.dims.insert(out.dims.begin(), residual.dims.begin(),
+                    residual.dims.begin() + static_cast<std::ptrdiff_t>(residual.dims.size() - out.dims.size()));
+  }
+  const size_t offset = out.dims.size() - residual.dims.size();
+  for (size_t d = 0; d < residual.dims.size(); ++d) {
+    int64_t& extent = out.dims[offset + d];
+    const int64_t other = residual.dims[d];
+    if ((extent == 1 && other != 1) || (extent < 0 && other > 1)) extent = other;
+  }
+  return out;
+}
+
+// A fused op has the base op's inputs, attributes and shapes plus a pointwise
+// program; `residual_input` (or -1) is the input added to the base op's output.
+void add_fused_variant(OpRegistry& registry, const std::string& base, const std::string& fused, int extra_inputs,
+                       int residual_input = -1) {
   const OpSchema* schema = registry.find(base, "");
   if (!schema) return;  // base op not available in this build
   OpSchema s = *schema;
@@ -22,11 +45,15 @@ void add_fused_variant(OpRegistry& registry, const std::string& base, const std:
   add_program_attributes(s.attributes);
   InferFn base_infer = schema->infer;
   int base_max_inputs = schema->max_inputs;
-  s.infer = [base_infer, base_max_inputs](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
+  s.infer = [base_infer, base_max_inputs, residual_input](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
     if (static_cast<int>(c.inputs.size()) <= base_max_inputs) return base_infer(c);
     InferContext base{c.node, {c.inputs.begin(), c.inputs.begin() + base_max_inputs},
                       {c.values.begin(), c.values.begin() + base_max_inputs}};
-    return base_infer(base);
+    KILN_ASSIGN_OR_RETURN(std::vector<TensorInfo> outputs, base_infer(base));
+    if (residual_input >= 0 && c.has_input(static_cast<size_t>(residual_input)) && !outputs.empty()) {
+      outputs[0] = grown_by_residual(std::move(outputs[0]), c.input(static_cast<size_t>(residual_input)));
+    }
+    return outputs;
   };
   registry.add(std::move(s));
 }
@@ -34,9 +61,9 @@ void add_fused_variant(OpRegistry& registry, const std::string& base, const std:
 }  // namespace
 
 void register_fused_ops(OpRegistry& registry) {
-  add_fused_variant(registry, "Conv", "FusedConv", 1);  // + residual added before the program
+  add_fused_variant(registry, "Conv", "FusedConv", 1, 3);  // + residual added before the program
   add_fused_variant(registry, "Gemm", "FusedGemm", 0);
-  add_fused_variant(registry, "MatMul", "FusedMatMul", 2);  // + bias along the last axis, + residual
+  add_fused_variant(registry, "MatMul", "FusedMatMul", 2, 3);  // + bias along the last axis, + residual
 
   OpSchema chain;
   chain.op_type = "PointwiseChain";

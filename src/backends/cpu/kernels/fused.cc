@@ -102,7 +102,8 @@ Status apply_program(const Node& node, Tensor& tensor) {
   return ok_status();
 }
 
-// out += residual, broadcasting through the Add kernel when shapes differ.
+// out += residual, broadcasting through the Add kernel when shapes differ (the
+// sum may be larger than the product, as the Add it replaced could be).
 Status add_residual(const Node& node, Tensor& out, const Tensor& residual) {
   if (residual.dims() == out.dims() && out.dtype() == DataType::kFloat32 && residual.dtype() == DataType::kFloat32) {
     float* o = out.data<float>();
@@ -118,12 +119,9 @@ Status add_residual(const Node& node, Tensor& out, const Tensor& residual) {
   add.opset = 14;
   add.inputs.resize(2, nullptr);
   add.outputs.resize(1, nullptr);
-  KILN_ASSIGN_OR_RETURN(auto sum, evaluate_node(add, {&out, &residual}));
-  if (sum[0].dims() != out.dims()) {
-    return invalid_argument(node.describe() + ": residual " + residual.describe() + " does not fit output " +
-                            out.describe());
-  }
-  out = sum[0];
+  auto sum = evaluate_node(add, {&out, &residual});
+  if (!sum.ok()) return sum.status().with_context(node.describe() + ": adding the residual " + residual.describe());
+  out = (*sum)[0];
   return ok_status();
 }
 

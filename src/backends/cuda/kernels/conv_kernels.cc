@@ -229,6 +229,12 @@ Expected<PreparedKernel> prepare_conv(const PrepareArgs& args, bool fused, bool 
   // Check that cuDNN computes the output shape the IR inferred.
   std::vector<int> cudnn_out(rank);
   KILN_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(d.conv, d.x, d.w, rank, cudnn_out.data()));
+  if (Dims(cudnn_out.begin(), cudnn_out.end()) != ys && fused && args.has_input(3)) {
+    return unimplemented(node.describe() + ": residual input " + dims_to_string(args.inputs[3].dims) +
+                         " makes the output larger than the convolution's " +
+                         dims_to_string(Dims(cudnn_out.begin(), cudnn_out.end())) +
+                         "; the CUDA backend adds such a residual only unfused (kiln build --no-optimize)");
+  }
   if (Dims(cudnn_out.begin(), cudnn_out.end()) != ys) {
     return internal_error(node.describe() + ": cuDNN computes output " +
                           dims_to_string(Dims(cudnn_out.begin(), cudnn_out.end())) + " but the IR inferred " +

@@ -373,6 +373,12 @@ Expected<PreparedKernel> prepare_matmul(const PrepareArgs& args, MatmulKind kind
     }
     if (fused && args.has_input(3)) {
       const Dims& out_dims = args.outputs[0].dims;
+      if (element_count(out_dims) != shape.batch * shape.m * shape.n) {
+        return unimplemented(node.describe() + ": residual of shape " + dims_to_string(args.inputs[3].dims) +
+                             " makes the output " + dims_to_string(out_dims) +
+                             " larger than the product; the CUDA backend adds such a residual only unfused "
+                             "(kiln build --no-optimize)");
+      }
       plan.residual_input = 3;
       if (args.inputs[3].dims == out_dims) {
         plan.beta = 1.f;
