@@ -10,7 +10,10 @@
 // requests/s, items/s, client-side latency percentiles (request sent to
 // response received), the server's average batch (ModelStatistics:
 // inference_count over execution_count during the run) and errors; exits 1
-// when any request failed.
+// when any request failed. With `--http-url` the infer requests go to the
+// HTTP/REST endpoint instead (binary tensor extension, one keep-alive
+// connection per thread); metadata, statistics and shared memory registration
+// still use gRPC at --url.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/mman.h>
@@ -29,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_infer.h"
 #include "kiln/bench.h"
 #include "serve/inference_server.h"
 #include "serve/proto/kserve_v2.grpc.pb.h"
@@ -46,6 +50,7 @@ struct Options {
   double warmup_s = 1;
   int64_t batch = 1;
   std::string shared_memory = "none";  // "none" or "system"
+  std::string http_url;                // infer over HTTP/REST at host:port; empty: gRPC
   std::string json_path;
 };
 
@@ -235,20 +240,40 @@ struct ThreadResult {
 
 // Sends requests back to back until `stop`; records only while `record`.
 void client_thread(int index, const Options& options, const inference::ModelInferRequest& request,
-                   const std::atomic<bool>& record, const std::atomic<bool>& stop, ThreadResult& result) {
-  std::unique_ptr<Stub> stub = connect(options.url, index + 1);
+                   const inference::ModelMetadataResponse& metadata, const std::atomic<bool>& record,
+                   const std::atomic<bool>& stop, ThreadResult& result) {
+  std::unique_ptr<Stub> stub;
+  std::unique_ptr<kiln::loadgen::HttpInferClient> http;
+  if (options.http_url.empty()) {
+    stub = connect(options.url, index + 1);
+  } else {
+    auto client = kiln::loadgen::HttpInferClient::create(options.http_url, request, metadata);
+    if (!client.ok()) {
+      result.errors = 1;
+      result.first_error = client.status().to_string();
+      return;
+    }
+    http = std::move(client).value();
+  }
   inference::ModelInferResponse response;
   while (!stop.load(std::memory_order_relaxed)) {
-    grpc::ClientContext context;
     const bool counted = record.load(std::memory_order_relaxed);
     const auto begin = Clock::now();
-    grpc::Status status = stub->ModelInfer(&context, request, &response);
+    std::string error;
+    if (http) {
+      kiln::Status status = http->infer();
+      if (!status.ok()) error = status.message();
+    } else {
+      grpc::ClientContext context;
+      grpc::Status status = stub->ModelInfer(&context, request, &response);
+      if (!status.ok()) error = status.error_message();
+    }
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - begin).count();
     if (!counted) continue;
-    if (status.ok()) {
+    if (error.empty()) {
       result.latencies_ms.push_back(ms);
     } else {
-      if (result.errors++ == 0) result.first_error = status.error_message();
+      if (result.errors++ == 0) result.first_error = error;
     }
   }
 }
@@ -281,8 +306,8 @@ int run(const Options& options) {
   std::vector<ThreadResult> results(options.concurrency);
   std::vector<std::thread> threads;
   for (int i = 0; i < options.concurrency; ++i) {
-    threads.emplace_back(client_thread, i, std::cref(options), std::cref(requests[i].message), std::cref(record),
-                         std::cref(stop), std::ref(results[i]));
+    threads.emplace_back(client_thread, i, std::cref(options), std::cref(requests[i].message), std::cref(metadata),
+                         std::cref(record), std::cref(stop), std::ref(results[i]));
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup_s));
   const auto before = batch_counters(*control, options.model);
@@ -310,9 +335,10 @@ int run(const Options& options) {
   const uint64_t executions = after.second - before.second;
   const double average_batch = executions ? double(after.first - before.first) / double(executions) : 0.0;
   const std::string transfer = options.shared_memory == "none" ? "raw contents" : "system shared memory";
-  std::printf("%s over grpc at %s (%s): concurrency %d, batch %lld, %.1f s\n", options.model.c_str(),
-              options.url.c_str(), transfer.c_str(), options.concurrency, static_cast<long long>(options.batch),
-              elapsed);
+  const bool over_http = !options.http_url.empty();
+  std::printf("%s over %s at %s (%s): concurrency %d, batch %lld, %.1f s\n", options.model.c_str(),
+              over_http ? "http" : "grpc", over_http ? options.http_url.c_str() : options.url.c_str(),
+              transfer.c_str(), options.concurrency, static_cast<long long>(options.batch), elapsed);
   std::printf("  throughput  %.1f infer/s, %.1f items/s (%zu requests)\n", infer_per_s, items_per_s, latencies.size());
   std::printf("  latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms\n", pct(50), pct(90), pct(99));
   std::printf("  server      average batch %.2f items (%llu executions)\n", average_batch,
@@ -320,7 +346,7 @@ int run(const Options& options) {
   std::printf("  errors      %lld%s%s\n", static_cast<long long>(errors), errors ? ": " : "", first_error.c_str());
   if (!options.json_path.empty()) {
     nlohmann::ordered_json json = {{"model", options.model},
-                                   {"protocol", "grpc"},
+                                   {"protocol", over_http ? "http" : "grpc"},
                                    {"shared_memory", options.shared_memory},
                                    {"concurrency", options.concurrency},
                                    {"batch", options.batch},
@@ -340,7 +366,7 @@ int run(const Options& options) {
 
 int main(int argc, char** argv) {
   Options options;
-  CLI::App app{"KServe v2 gRPC load generator"};
+  CLI::App app{"KServe v2 load generator (gRPC, or HTTP/REST with --http-url)"};
   app.add_option("--url", options.url, "host:port of the gRPC endpoint")->capture_default_str();
   app.add_option("--model", options.model, "model name")->required();
   app.add_option("-c,--concurrency", options.concurrency, "client threads, one request in flight each")
@@ -358,6 +384,9 @@ int main(int argc, char** argv) {
                  "per client thread; the server must run on this host)")
       ->check(CLI::IsMember({"none", "system"}))
       ->capture_default_str();
+  app.add_option("--http-url", options.http_url,
+                 "host:port of the HTTP/REST endpoint: infer requests go there (binary tensor extension); metadata, "
+                 "statistics and shared memory registration still use gRPC at --url");
   app.add_option("--json", options.json_path, "also write the results as JSON to this file");
   CLI11_PARSE(app, argc, argv);
   return run(options);
