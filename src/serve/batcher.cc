@@ -171,15 +171,17 @@ struct DynamicBatcher::State {
   };
 
   // join_ahead: the hand-off between an instance's joining thread and its
-  // running thread; it holds at most one prepared batch.
+  // running thread; it holds at most one prepared batch. An idle running side
+  // whose own slot is empty takes another instance's prepared batch, so no
+  // batch waits for a busy instance while another is free.
   struct Handoff {
-    std::mutex mutex;
-    std::condition_variable changed;
-    std::optional<PreparedBatch> ready;
-    bool finished = false;  // the joining thread found the batcher stopped and drained
-    bool running = true;    // guarded by State::mutex: the running side has a batch (or has exited)
+    std::optional<PreparedBatch> ready;  // guarded by handoff_mutex
+    bool finished = false;               // guarded by handoff_mutex: the joining side found the queue drained
+    bool running = true;                 // guarded by `mutex`: the running side has a batch (or has exited)
   };
   std::vector<std::unique_ptr<Handoff>> handoffs;
+  std::mutex handoff_mutex;
+  std::condition_variable handoff_changed;
   int idle_runners = 0;  // guarded by `mutex`: running sides waiting for a batch
 
   // Records whether an instance's running side is busy; joining sides of busy
@@ -192,6 +194,26 @@ struct DynamicBatcher::State {
       idle_runners += running ? -1 : 1;
     }
     changed.notify_all();
+  }
+
+  // With handoff_mutex held: the running side's own prepared batch, else any
+  // other instance's.
+  std::optional<PreparedBatch> take_prepared(Handoff& own) {
+    Handoff* from = own.ready ? &own : nullptr;
+    for (size_t i = 0; !from && i < handoffs.size(); ++i) {
+      if (handoffs[i]->ready) from = handoffs[i].get();
+    }
+    if (!from) return std::nullopt;
+    std::optional<PreparedBatch> taken(std::move(*from->ready));
+    from->ready.reset();
+    return taken;
+  }
+
+  bool any_prepared() const {
+    for (const auto& h : handoffs) {
+      if (h->ready) return true;
+    }
+    return false;
   }
 
   // Which instance is free is known by construction: the worker that asks.
@@ -207,42 +229,41 @@ struct DynamicBatcher::State {
   void join_for(Handoff& handoff) {
     for (;;) {
       {
-        std::unique_lock<std::mutex> lock(handoff.mutex);
-        handoff.changed.wait(lock, [&] { return !handoff.ready.has_value(); });
+        std::unique_lock<std::mutex> lock(handoff_mutex);
+        handoff_changed.wait(lock, [&] { return !handoff.ready.has_value(); });
       }
       std::vector<QueuedRequest> batch = next_batch(&handoff);
       const bool drained = batch.empty();
       std::optional<PreparedBatch> prepared;
       if (!drained) prepared.emplace(prepare(std::move(batch)));
       {
-        std::lock_guard<std::mutex> lock(handoff.mutex);
+        std::lock_guard<std::mutex> lock(handoff_mutex);
         if (drained) {
           handoff.finished = true;
         } else {
           handoff.ready = std::move(prepared);
         }
       }
-      handoff.changed.notify_all();
+      handoff_changed.notify_all();
       if (drained) return;
     }
   }
 
-  // join_ahead, running side.
+  // join_ahead, running side: runs its own prepared batches and, when idle,
+  // any other instance's; leaves once its joining side is done and no
+  // prepared batch is left anywhere.
   void run_for(Context* context, Handoff& handoff) {
     for (;;) {
       set_running(handoff, false);
       std::optional<PreparedBatch> prepared;
       {
-        std::unique_lock<std::mutex> lock(handoff.mutex);
-        handoff.changed.wait(lock, [&] { return handoff.ready.has_value() || handoff.finished; });
-        if (handoff.ready) {
-          prepared.emplace(std::move(*handoff.ready));
-          handoff.ready.reset();
-        }
+        std::unique_lock<std::mutex> lock(handoff_mutex);
+        handoff_changed.wait(lock, [&] { return any_prepared() || handoff.finished; });
+        prepared = take_prepared(handoff);
       }
       set_running(handoff, true);  // also on exit: a finished instance is never idle
       if (!prepared) return;
-      handoff.changed.notify_all();
+      handoff_changed.notify_all();  // a slot emptied: its joining side may take the next batch
       run(*context, std::move(*prepared));
     }
   }
@@ -475,11 +496,14 @@ Expected<std::unique_ptr<DynamicBatcher>> DynamicBatcher::create(std::shared_ptr
   if (!state->engine->profiles().empty()) {
     state->policy.fits = [raw](const std::vector<Dims>& trailing, int64_t batch) { return raw->fits(trailing, batch); };
   }
-  for (auto& context : state->contexts) {
-    Context* c = context.get();
+  // Every hand-off exists before any thread starts: running sides look at all of them.
+  if (*resolved.join_ahead) {
+    for (size_t i = 0; i < state->contexts.size(); ++i) state->handoffs.push_back(std::make_unique<State::Handoff>());
+  }
+  for (size_t i = 0; i < state->contexts.size(); ++i) {
+    Context* c = state->contexts[i].get();
     if (*resolved.join_ahead) {
-      state->handoffs.push_back(std::make_unique<State::Handoff>());
-      State::Handoff* handoff = state->handoffs.back().get();
+      State::Handoff* handoff = state->handoffs[i].get();
       state->workers.emplace_back([raw, handoff] { raw->join_for(*handoff); });
       state->workers.emplace_back([raw, c, handoff] { raw->run_for(c, *handoff); });
     } else {
