@@ -94,13 +94,14 @@ Expected<std::optional<size_t>> json_length_header(const httplib::Request& req) 
   return std::optional<size_t>(value);
 }
 
-void handle_infer(InferenceServer& server, const httplib::Request& req, httplib::Response& res) {
+void handle_infer(InferenceServer& server, const httplib::Request& req, const std::string& body_text,
+                  httplib::Response& res) {
   auto json_length = json_length_header(req);
   if (!json_length.ok()) return send_error(res, json_length.status());
   // Binary inputs view the body instead of copying it: this thread waits
   // below for the response, and the batcher lets go of a request's inputs
   // before it answers, so the body outlives every tensor that views it.
-  auto parsed = parse_infer_request(req.body, *json_length, BinaryInputs::kBorrow);
+  auto parsed = parse_infer_request(body_text, *json_length, BinaryInputs::kBorrow);
   if (!parsed.ok()) return send_error(res, parsed.status().with_context("model '" + model_of(req) + "'"));
   HttpInferRequest& http_request = *parsed;
   InferRequest request;
@@ -238,8 +239,30 @@ void add_routes(httplib::Server& http, InferenceServer& server) {
     if (!stats.ok()) return send_error(res, stats.status());
     send_json(res, statistics_json(*stats));
   });
-  http.Post(kModel + "/infer",
-            [&server](const httplib::Request& req, httplib::Response& res) { handle_infer(server, req, res); });
+  // The body is read into one buffer sized from Content-Length up front:
+  // appending a tensor of megabytes to a growing string would copy it again
+  // at every doubling.
+  http.Post(kModel + "/infer", [&server](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& content) {
+    std::string body;
+    if (req.has_header("Content-Length")) {
+      const std::string text = req.get_header_value("Content-Length");
+      size_t length = 0;
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
+      if (error == std::errc() && end == text.data() + text.size()) body.reserve(length);
+    }
+    const bool read = content([&body](const char* data, size_t length) {
+      body.append(data, length);
+      return true;
+    });
+    if (!read) {
+      // The library set the status (413 past --http-max-body-bytes); the
+      // error handler words it.
+      if (res.status < 400) res.status = 400;
+      return;
+    }
+    handle_infer(server, req, body, res);
+  });
   add_shared_memory_routes(http, server);
 }
 
