@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <future>
@@ -82,21 +83,21 @@ json statistics_json(const std::vector<ModelStatistics>& all) {
   return {{"model_stats", models}};
 }
 
-Expected<std::optional<size_t>> json_length_header(const httplib::Request& req) {
-  if (!req.has_header(kInferenceHeaderContentLength)) return std::optional<size_t>();
-  std::string text = req.get_header_value(kInferenceHeaderContentLength);
+// The byte count in header `name`, when the request carries one.
+Expected<std::optional<size_t>> byte_count_header(const httplib::Request& req, const char* name) {
+  if (!req.has_header(name)) return std::optional<size_t>();
+  std::string text = req.get_header_value(name);
   size_t value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) {
-    return invalid_argument(std::string("header ") + kInferenceHeaderContentLength + " is '" + text +
-                            "', expected a byte count");
+    return invalid_argument(std::string("header ") + name + " is '" + text + "', expected a byte count");
   }
   return std::optional<size_t>(value);
 }
 
 void handle_infer(InferenceServer& server, const httplib::Request& req, const std::string& body_text,
                   httplib::Response& res) {
-  auto json_length = json_length_header(req);
+  auto json_length = byte_count_header(req, kInferenceHeaderContentLength);
   if (!json_length.ok()) return send_error(res, json_length.status());
   // Binary inputs view the body instead of copying it: this thread waits
   // below for the response, and the batcher lets go of a request's inputs
@@ -199,7 +200,7 @@ void add_shared_memory_routes(httplib::Server& http, InferenceServer& server) {
   http.Post(cuda + "/region/([^/]+)/unregister", unsupported);
 }
 
-void add_routes(httplib::Server& http, InferenceServer& server) {
+void add_routes(httplib::Server& http, InferenceServer& server, size_t max_body_bytes) {
   http.Get("/v2/health/live",
            [&server](const httplib::Request&, httplib::Response& res) { res.status = server.live() ? 200 : 503; });
   http.Get("/v2/health/ready",
@@ -241,15 +242,13 @@ void add_routes(httplib::Server& http, InferenceServer& server) {
   });
   // The body is read into one buffer sized from Content-Length up front:
   // appending a tensor of megabytes to a growing string would copy it again
-  // at every doubling.
-  http.Post(kModel + "/infer", [&server](const httplib::Request& req, httplib::Response& res,
-                                         const httplib::ContentReader& content) {
+  // at every doubling. The size is trusted only up to the body limit, which
+  // the library enforces while reading.
+  http.Post(kModel + "/infer", [&server, max_body_bytes](const httplib::Request& req, httplib::Response& res,
+                                                         const httplib::ContentReader& content) {
     std::string body;
-    if (req.has_header("Content-Length")) {
-      const std::string text = req.get_header_value("Content-Length");
-      size_t length = 0;
-      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
-      if (error == std::errc() && end == text.data() + text.size()) body.reserve(length);
+    if (auto length = byte_count_header(req, "Content-Length"); length.ok() && *length) {
+      body.reserve(std::min(**length, max_body_bytes));
     }
     const bool read = content([&body](const char* data, size_t length) {
       body.append(data, length);
@@ -351,7 +350,7 @@ Expected<std::unique_ptr<HttpFrontend>> HttpFrontend::start(InferenceServer& ser
   http.set_tcp_nodelay(true);
   // Clients keep their connections for many requests (tritonclient pools them).
   http.set_keep_alive_max_count(100000);
-  add_routes(http, server);
+  add_routes(http, server, options.max_body_bytes);
   add_error_handlers(http, options.max_body_bytes);
   Status listening = listen(*state, options.host, options.port, "HTTP");
   if (!listening.ok()) {
