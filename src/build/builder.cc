@@ -1,7 +1,6 @@
 #include "kiln/builder.h"
 
 #include <chrono>
-#include <cstdio>
 
 #include "build/tactic_selection.h"
 #include "ir/shape_inference.h"
@@ -78,7 +77,8 @@ Status select_tactics(Graph& graph, const Backend& backend, const std::vector<Op
 
 // Runs each layer in the build's precision, in its forced one, or in float32
 // where the backend cannot run it lower; says which layers fell back.
-Status choose_layer_precisions(Graph& graph, const Backend& backend, const BuildConfig& config) {
+Status choose_layer_precisions(Graph& graph, const Backend& backend, const BuildConfig& config,
+                               std::chrono::steady_clock::time_point start) {
   PrecisionPolicy policy;
   policy.default_precision = config.precision;
   policy.layers = config.layer_precisions;
@@ -93,14 +93,7 @@ Status choose_layer_precisions(Graph& graph, const Backend& backend, const Build
                         " backend does not run them lower): ";
   for (size_t i = 0; i < report.fallbacks.size() && i < 5; ++i) message += (i ? "; " : "") + report.fallbacks[i];
   if (report.fallbacks.size() > 5) message += "; ...";
-  if (config.progress) {
-    BuildProgress warning;
-    warning.event = BuildProgress::Event::kWarning;
-    warning.message = message;
-    config.progress(warning);
-  } else {
-    std::fprintf(stderr, "kiln: warning: %s\n", message.c_str());
-  }
+  TacticProgress(config.progress, start).warning(message);
   return ok_status();
 }
 
@@ -129,7 +122,7 @@ Expected<std::shared_ptr<Engine>> Builder::build(std::unique_ptr<Graph> graph, c
     KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
   }
   if (config.precision != DataType::kFloat32 || !config.layer_precisions.empty()) {
-    KILN_RETURN_IF_ERROR(choose_layer_precisions(*graph, *backend, config));
+    KILN_RETURN_IF_ERROR(choose_layer_precisions(*graph, *backend, config, start));
     KILN_RETURN_IF_ERROR(infer_graph_shapes(*graph));
   }
   // After the precision change, so filters are permuted in their final type.

@@ -117,9 +117,6 @@ class PrecisionRewriter {
     return ok_status();
   }
 
-  // The dtype a value has now: rewritten values carry their producer's choice.
-  DataType current_dtype(const Value* v) const { return v->dtype; }
-
   DataType wanted(const Node& node) const {
     // A model's own trailing cast to float32 keeps returning float32.
     if (node.op_type == "Cast" && node.outputs.size() == 1 && is_graph_output(graph_, node.outputs[0]) &&
@@ -128,7 +125,7 @@ class PrecisionRewriter {
     }
     if (follows_its_input(node)) {
       for (Value* v : node.inputs) {
-        if (v && !v->constant && float32_values_.count(v)) return current_dtype(v);
+        if (v && !v->constant && float32_values_.count(v)) return v->dtype;  // rewritten values carry their producer's choice
       }
     }
     return policy_.default_precision;
@@ -197,7 +194,7 @@ class PrecisionRewriter {
       if (in->constant) {
         // Conversion of a float32 tensor to a float type cannot fail.
         node.inputs[i] = *constant_in(in, precision);
-      } else if (current_dtype(in) != precision) {
+      } else if (in->dtype != precision) {
         node.inputs[i] = cast_of(in, precision);
       }
     }

@@ -37,9 +37,8 @@ bool absorb_matmul_bias(Graph& graph, Node* matmul) {
 // provably would (or could not broadcast): y known as 1 and z not, or both
 // known and different with z not 1. Axes with an unknown extent are accepted:
 // exporters give one axis different symbols along a residual path (and a
-// Reshape computed from Shape ops leaves it unknown), so the kernels check the
-// concrete shapes and reject, naming the node, a residual that would grow
-// the product (`kiln build --no-optimize` keeps the Add).
+// Reshape computed from Shape ops leaves it unknown). The fused node's shape
+// inference and kernels still handle a residual that turns out larger.
 bool residual_fits(const Shape& z, const Shape& y) {
   if (!z.is_ranked() || !y.is_ranked() || z.rank() != y.rank()) return false;
   for (size_t d = 0; d < y.rank(); ++d) {
@@ -52,48 +51,31 @@ bool residual_fits(const Shape& z, const Shape& y) {
   return true;
 }
 
-// MatMul (+ bias) whose output feeds Add(y, z), z a computed tensor that fits
-// y's shape, absorbs z as its fourth input (the residual of transformer
-// blocks); kernels add it before the pointwise program (cuBLASLt reads it as C).
-bool absorb_matmul_residual(Graph& graph, Node* matmul) {
-  Value* y = matmul->outputs[0];
+// A Conv or MatMul (+ bias) whose output y feeds only Add(y, z), z a computed
+// float32 tensor, absorbs z as its fourth input (the residual of ResNet and
+// transformer blocks); kernels add it before the pointwise program (cuBLASLt
+// reads it as C). MatMul residuals must also fit y's shape as far as the
+// build can tell (residual_fits); a Conv takes any residual (the CPU kernel
+// broadcasts it, the CUDA one requires the output's shape and says so).
+bool absorb_residual(Graph& graph, Node* compute, bool must_fit) {
+  Value* y = compute->outputs[0];
   auto consumers = graph.consumers(y);
   if (consumers.size() != 1 || is_graph_output(graph, y)) return false;
   Node* add = consumers[0];
   if (add->op_type != "Add" || !add->domain.empty() || add->inputs.size() != 2) return false;
   if (add->inputs[0] == add->inputs[1]) return false;
   Value* z = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
-  if (!z || z->constant || z->dtype != DataType::kFloat32 || y->dtype != DataType::kFloat32) return false;
-  if (!residual_fits(z->shape, y->shape)) return false;
-  matmul->inputs.resize(3, nullptr);
-  matmul->inputs.push_back(z);
   Value* out = add->outputs[0];
+  if (!z || z->constant || !out) return false;
+  for (const Value* v : {z, y, out}) {
+    if (v->dtype != DataType::kFloat32) return false;
+  }
+  if (must_fit && !residual_fits(z->shape, y->shape)) return false;
+  compute->inputs.resize(3, nullptr);
+  compute->inputs.push_back(z);
   graph.remove_node(add);
-  matmul->outputs[0] = out;
-  out->producer = matmul;
-  y->producer = nullptr;
-  return true;
-}
-
-// Conv whose output feeds Add(conv, z) with z a computed tensor absorbs z as
-// its fourth input (the residual of ResNet blocks); kernels add it before the
-// pointwise program and fall back to a broadcasting add when shapes differ.
-bool absorb_conv_residual(Graph& graph, Node* conv) {
-  Value* y = conv->outputs[0];
-  auto consumers = graph.consumers(y);
-  if (consumers.size() != 1 || is_graph_output(graph, y)) return false;
-  Node* add = consumers[0];
-  if (add->op_type != "Add" || !add->domain.empty() || add->inputs.size() != 2) return false;
-  if (add->inputs[0] == add->inputs[1]) return false;
-  Value* z = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
-  if (!z || z->constant || z->dtype != DataType::kFloat32) return false;
-  if (!add->outputs[0] || add->outputs[0]->dtype != DataType::kFloat32) return false;
-  conv->inputs.resize(3, nullptr);
-  conv->inputs.push_back(z);
-  Value* out = add->outputs[0];
-  graph.remove_node(add);
-  conv->outputs[0] = out;
-  out->producer = conv;
+  compute->outputs[0] = out;
+  out->producer = compute;
   y->producer = nullptr;
   return true;
 }
@@ -113,9 +95,9 @@ Expected<PassStats> fuse_compute_with_pointwise(Graph& graph) {
     std::string fused_op = n->op_type == "Conv" ? "FusedConv" : n->op_type == "Gemm" ? "FusedGemm" : "FusedMatMul";
     if (n->op_type == "MatMul") {
       changed |= absorb_matmul_bias(graph, n);
-      changed |= absorb_matmul_residual(graph, n);
+      changed |= absorb_residual(graph, n, /*must_fit=*/true);
     }
-    if (n->op_type == "Conv") changed |= absorb_conv_residual(graph, n);
+    if (n->op_type == "Conv") changed |= absorb_residual(graph, n, /*must_fit=*/false);
     KILN_ASSIGN_OR_RETURN(auto order, graph.topological_order());
     PointwiseRegion region = find_pointwise_region(graph, order, n->outputs[0], /*start_must_be_internal=*/true);
     if (region.nodes.empty() && !changed) continue;

@@ -177,43 +177,19 @@ struct DynamicBatcher::State {
   struct Handoff {
     std::optional<PreparedBatch> ready;  // guarded by handoff_mutex
     bool finished = false;               // guarded by handoff_mutex: the joining side found the queue drained
-    bool running = true;                 // guarded by `mutex`: the running side has a batch (or has exited)
   };
   std::vector<std::unique_ptr<Handoff>> handoffs;
   std::mutex handoff_mutex;
   std::condition_variable handoff_changed;
-  int idle_runners = 0;  // guarded by `mutex`: running sides waiting for a batch
 
-  // Records whether an instance's running side is busy; joining sides of busy
-  // instances leave the queue to idle ones (next_batch).
-  void set_running(Handoff& handoff, bool running) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (handoff.running == running) return;
-      handoff.running = running;
-      idle_runners += running ? -1 : 1;
-    }
-    changed.notify_all();
-  }
-
-  // With handoff_mutex held: the running side's own prepared batch, else any
-  // other instance's.
-  std::optional<PreparedBatch> take_prepared(Handoff& own) {
-    Handoff* from = own.ready ? &own : nullptr;
-    for (size_t i = 0; !from && i < handoffs.size(); ++i) {
-      if (handoffs[i]->ready) from = handoffs[i].get();
-    }
-    if (!from) return std::nullopt;
-    std::optional<PreparedBatch> taken(std::move(*from->ready));
-    from->ready.reset();
-    return taken;
-  }
-
-  bool any_prepared() const {
+  // With handoff_mutex held: the slot a running side takes its next batch
+  // from (its own, else any other instance's); null when none is prepared.
+  Handoff* prepared_slot(Handoff& own) const {
+    if (own.ready) return &own;
     for (const auto& h : handoffs) {
-      if (h->ready) return true;
+      if (h->ready) return h.get();
     }
-    return false;
+    return nullptr;
   }
 
   // Which instance is free is known by construction: the worker that asks.
@@ -232,7 +208,7 @@ struct DynamicBatcher::State {
         std::unique_lock<std::mutex> lock(handoff_mutex);
         handoff_changed.wait(lock, [&] { return !handoff.ready.has_value(); });
       }
-      std::vector<QueuedRequest> batch = next_batch(&handoff);
+      std::vector<QueuedRequest> batch = next_batch();
       const bool drained = batch.empty();
       std::optional<PreparedBatch> prepared;
       if (!drained) prepared.emplace(prepare(std::move(batch)));
@@ -254,14 +230,15 @@ struct DynamicBatcher::State {
   // prepared batch is left anywhere.
   void run_for(Context* context, Handoff& handoff) {
     for (;;) {
-      set_running(handoff, false);
       std::optional<PreparedBatch> prepared;
       {
         std::unique_lock<std::mutex> lock(handoff_mutex);
-        handoff_changed.wait(lock, [&] { return any_prepared() || handoff.finished; });
-        prepared = take_prepared(handoff);
+        handoff_changed.wait(lock, [&] { return prepared_slot(handoff) || handoff.finished; });
+        if (Handoff* from = prepared_slot(handoff)) {
+          prepared = std::move(from->ready);
+          from->ready.reset();
+        }
       }
-      set_running(handoff, true);  // also on exit: a finished instance is never idle
       if (!prepared) return;
       handoff_changed.notify_all();  // a slot emptied: its joining side may take the next batch
       run(*context, std::move(*prepared));
@@ -270,10 +247,8 @@ struct DynamicBatcher::State {
 
   // The next batch the policy releases, waiting as long as it takes; empty once
   // the batcher is stopping and its queue is drained. Expired requests found
-  // on the way are failed here. `own` (join_ahead): the caller's hand-off; while
-  // its running side is busy and another instance's is idle, the batch is left
-  // to that instance.
-  std::vector<QueuedRequest> next_batch(const Handoff* own = nullptr) {
+  // on the way are failed here.
+  std::vector<QueuedRequest> next_batch() {
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
       const auto now = BatcherClock::now();
@@ -289,10 +264,6 @@ struct DynamicBatcher::State {
         changed.wait(lock);
         continue;
       }
-      if (own && own->running && idle_runners > 0) {
-        changed.wait(lock);
-        continue;
-      }
       BatchDecision decision = queue.next_batch(policy, now, stopping);
       if (decision.batch.empty()) {
         if (decision.wake == BatcherClock::time_point::max()) {
@@ -304,7 +275,7 @@ struct DynamicBatcher::State {
       }
       const bool more = !queue.empty();
       lock.unlock();
-      if (more) changed.notify_all();  // another free instance may take the rest
+      if (more) changed.notify_one();  // another free instance may take the rest
       return std::move(decision.batch);
     }
   }
@@ -559,9 +530,7 @@ Status DynamicBatcher::submit(TensorMap inputs, OutputsCallback done, const Batc
     request.sequence = s.next_sequence++;
     s.queue.push(priority, std::move(request));
   }
-  // Every waiting side wakes: the one that may take the request is not
-  // necessarily the first (join_ahead leaves it to idle instances).
-  s.changed.notify_all();
+  s.changed.notify_one();
   return ok_status();
 }
 

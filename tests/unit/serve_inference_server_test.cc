@@ -11,24 +11,14 @@
 #include "graph_test_util.h"
 #include "kiln/builder.h"
 #include "serve/inference_server.h"
+#include "serve_test_support.h"
 
 namespace kiln::serve {
 namespace {
 
 namespace fs = std::filesystem;
-
-// x: float32 [batch, 4] -> y = Relu(x), z = 2 x.
-Status write_plan(const fs::path& path) {
-  testing::GraphMaker g;
-  Value* x = g.input("x", {1, 4});
-  x->shape = Shape({Dim::symbolic("batch"), Dim::known(4)});
-  g.output(g.node("Relu", {x}, "y"));
-  g.output(g.node("Mul", {x, g.scalar("two", 2.0f)}, "z"));
-  BuildConfig config;
-  config.batch_buckets = {1, 4};
-  KILN_ASSIGN_OR_RETURN(auto engine, Builder::build(g.take(), config));
-  return save_engine(*engine, path.string());
-}
+using test_support::infer_now;
+using test_support::write_relu_double_plan;
 
 class ServeInferenceServer : public ::testing::Test {
  protected:
@@ -36,7 +26,7 @@ class ServeInferenceServer : public ::testing::Test {
     root_ = fs::temp_directory_path() / ("kiln_serve_server_test_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_ / "m");
-    ASSERT_TRUE(write_plan(root_ / "m" / "model.kiln").ok());
+    ASSERT_TRUE(write_relu_double_plan(root_ / "m" / "model.kiln").ok());
     std::ofstream(root_ / "m" / "config.json") << R"({"max_batch_size": 4, "instances": 2,
         "dynamic_batching": {"max_queue_delay_microseconds": 200}})";
   }
@@ -58,15 +48,6 @@ InferRequest request_of(Tensor x) {
   request.model = "m";
   request.inputs["x"] = std::move(x);
   return request;
-}
-
-Expected<InferResponse> infer_now(InferenceServer& server, InferRequest request) {
-  auto promise = std::make_shared<std::promise<Expected<InferResponse>>>();
-  auto future = promise->get_future();
-  Status queued =
-      server.infer(std::move(request), [promise](Expected<InferResponse> r) { promise->set_value(std::move(r)); });
-  if (!queued.ok()) return queued;
-  return future.get();
 }
 
 TEST_F(ServeInferenceServer, MetadataAndConfig) {

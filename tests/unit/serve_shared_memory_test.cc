@@ -15,12 +15,15 @@
 #include "graph_test_util.h"
 #include "kiln/builder.h"
 #include "serve/inference_server.h"
+#include "serve_test_support.h"
 #include "serve/system_shared_memory.h"
 
 namespace kiln::serve {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::infer_now;
+using test_support::write_relu_double_plan;
 
 // A POSIX shared memory object of `bytes` bytes, mapped here, unlinked at the end.
 class SharedObject {
@@ -121,33 +124,11 @@ TEST(ServeSharedMemory, CudaExtensionIsRefusedByName) {
   EXPECT_TRUE(mentions(refused, {"cuda_shared_memory"})) << refused.message();
 }
 
-// x: float32 [batch, 4] -> y = Relu(x), z = 2 x.
-Status write_plan(const fs::path& path) {
-  testing::GraphMaker g;
-  Value* x = g.input("x", {1, 4});
-  x->shape = Shape({Dim::symbolic("batch"), Dim::known(4)});
-  g.output(g.node("Relu", {x}, "y"));
-  g.output(g.node("Mul", {x, g.scalar("two", 2.0f)}, "z"));
-  BuildConfig config;
-  config.batch_buckets = {1, 4};
-  KILN_ASSIGN_OR_RETURN(auto engine, Builder::build(g.take(), config));
-  return save_engine(*engine, path.string());
-}
-
-Expected<InferResponse> infer_now(InferenceServer& server, InferRequest request) {
-  auto promise = std::make_shared<std::promise<Expected<InferResponse>>>();
-  auto future = promise->get_future();
-  Status queued =
-      server.infer(std::move(request), [promise](Expected<InferResponse> r) { promise->set_value(std::move(r)); });
-  if (!queued.ok()) return queued;
-  return future.get();
-}
-
 TEST(ServeSharedMemory, InferenceReadsInputsFromAndWritesOutputsIntoARegion) {
   const fs::path root = fs::temp_directory_path() / ("kiln_serve_shm_test_" + std::to_string(::getpid()));
   fs::remove_all(root);
   fs::create_directories(root / "m");
-  ASSERT_TRUE(write_plan(root / "m" / "model.kiln").ok());
+  ASSERT_TRUE(write_relu_double_plan(root / "m" / "model.kiln").ok());
   ServerOptions options;
   options.model_repository = root.string();
   auto created = InferenceServer::create(options);

@@ -186,11 +186,7 @@ int bench_model(const BenchCommandOptions& options) {
   ModelBuildOptions build;
   build.timing_cache = options.timing_cache;
   build.allow_tf32 = !options.no_tf32;
-  if (!options.layer_precisions.empty()) {
-    auto layers = parse_layer_precisions(options.layer_precisions);
-    if (!layers.ok()) return report_error("bench", layers.status());
-    build.layer_precisions = *layers;
-  }
+  build.layer_precisions = options.layer_precisions;
   auto engine = open_model(options.model, options.backend, *precision, build);
   if (!engine.ok()) return report_error("bench", engine.status());
   std::cout << "Model: " << options.model << "\nBackend: " << options.backend << "\n";

@@ -76,7 +76,9 @@ Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std:
   config.precision = precision;
   config.timing_cache = build.timing_cache;
   config.allow_tf32 = build.allow_tf32;
-  config.layer_precisions = build.layer_precisions;
+  if (!build.layer_precisions.empty()) {
+    KILN_ASSIGN_OR_RETURN(config.layer_precisions, parse_layer_precisions(build.layer_precisions));
+  }
   if (build.show_progress) config.progress = make_build_progress_printer(false);
   // A plan file loads as built; an ONNX model is imported and built here.
   auto engine = load_or_build(path, config);

@@ -26,7 +26,7 @@ struct ModelBuildOptions {
   std::string timing_cache;  // --timing-cache FILE
   bool allow_tf32 = true;    // time float32 layers as the contexts will run them
   bool show_progress = true; // tactic timing progress on stderr
-  std::vector<LayerPrecision> layer_precisions;  // --layer-precisions
+  std::string layer_precisions;  // --layer-precisions spec (parse_layer_precisions); empty: none
 };
 
 // Loads a plan file, or imports an ONNX model and builds it for `backend`; every error names the file.

@@ -32,11 +32,7 @@ int run_model(const RunOptions& options) {
   ModelBuildOptions build;
   build.timing_cache = options.timing_cache;
   build.allow_tf32 = !options.no_tf32;
-  if (!options.layer_precisions.empty()) {
-    auto layers = parse_layer_precisions(options.layer_precisions);
-    if (!layers.ok()) return report_error("run", layers.status());
-    build.layer_precisions = *layers;
-  }
+  build.layer_precisions = options.layer_precisions;
   auto engine = open_model(options.model, options.backend, *precision, build);
   if (!engine.ok()) return report_error("run", engine.status());
   InputRequest request{options.inputs, options.shapes, 0, options.seed};

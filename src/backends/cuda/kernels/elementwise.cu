@@ -12,7 +12,6 @@ constexpr int kThreads = 256;
 // Element counts from here on take the 64-bit kernels.
 constexpr int64_t kFastLimit = int64_t{1} << 31;
 
-bool is_aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
 

@@ -86,6 +86,9 @@ cudaError_t launch_logical_not(const bool* in, bool* out, int64_t count, cudaStr
 cudaError_t launch_strided_copy(size_t element_bytes, const void* in, void* out, int64_t count,
                                 const StridedIndex& index, cudaStream_t stream);
 
+// Whether `p` may be read as packs of `bytes` (the vectorised kernels' test).
+inline bool is_aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
 // Grid size for a grid-stride loop over `count` elements.
 inline unsigned grid_for(int64_t count, int threads = 256) {
   int64_t blocks = (count + threads - 1) / threads;

@@ -7,17 +7,13 @@
 #include <type_traits>
 
 #include "backends/cuda/kernels/device_math.cuh"
+#include "backends/cuda/kernels/fast_index.cuh"
 #include "backends/cuda/kernels/reduction_launch.h"
 
 namespace kiln::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Vector {
-  T lane[V];
-};
 
 // Window geometry in the narrowest integer type the launch allows.
 template <typename Index>
@@ -28,7 +24,7 @@ struct Geometry {
 };
 
 template <typename T, int V, typename Index>
-__global__ void pool2d_nhwc_kernel(const Vector<T, V>* in, Vector<T, V>* out, Geometry<Index> g, Index total,
+__global__ void pool2d_nhwc_kernel(const Pack<T, V>* in, Pack<T, V>* out, Geometry<Index> g, Index total,
                                    bool is_max, bool count_include_pad) {
   for (Index index = blockIdx.x * static_cast<Index>(blockDim.x) + threadIdx.x; index < total;
        index += static_cast<Index>(blockDim.x) * gridDim.x) {
@@ -38,7 +34,7 @@ __global__ void pool2d_nhwc_kernel(const Vector<T, V>* in, Vector<T, V>* out, Ge
     pixel /= g.out_w;
     const Index oh = pixel % g.out_h;
     const Index n = pixel / g.out_h;
-    const Vector<T, V>* image = in + n * g.in_h * g.in_w * g.vectors_per_pixel + vector;
+    const Pack<T, V>* image = in + n * g.in_h * g.in_w * g.vectors_per_pixel + vector;
     const int64_t h0 = static_cast<int64_t>(oh) * g.stride_h - g.pad_top;
     const int64_t w0 = static_cast<int64_t>(ow) * g.stride_w - g.pad_left;
 
@@ -52,10 +48,10 @@ __global__ void pool2d_nhwc_kernel(const Vector<T, V>* in, Vector<T, V>* out, Ge
       for (int kw = 0; kw < g.kernel_w; ++kw) {
         const int64_t w = w0 + static_cast<int64_t>(kw) * g.dilation_w;
         if (w < 0 || w >= static_cast<int64_t>(g.in_w)) continue;
-        const Vector<T, V> x = image[(static_cast<Index>(h) * g.in_w + static_cast<Index>(w)) * g.vectors_per_pixel];
+        const Pack<T, V> x = image[(static_cast<Index>(h) * g.in_w + static_cast<Index>(w)) * g.vectors_per_pixel];
 #pragma unroll
         for (int v = 0; v < V; ++v) {
-          const float value = to_float(x.lane[v]);
+          const float value = to_float(x.v[v]);
           acc[v] = is_max ? fmaxf(acc[v], value) : acc[v] + value;
         }
         ++valid;
@@ -72,14 +68,12 @@ __global__ void pool2d_nhwc_kernel(const Vector<T, V>* in, Vector<T, V>* out, Ge
 #pragma unroll
       for (int v = 0; v < V; ++v) acc[v] *= scale;
     }
-    Vector<T, V> y;
+    Pack<T, V> y;
 #pragma unroll
-    for (int v = 0; v < V; ++v) y.lane[v] = from_float<T>(acc[v]);
+    for (int v = 0; v < V; ++v) y.v[v] = from_float<T>(acc[v]);
     out[index] = y;
   }
 }
-
-bool aligned(const void* pointer, size_t bytes) { return reinterpret_cast<uintptr_t>(pointer) % bytes == 0; }
 
 template <typename T, int V, typename Index>
 void launch(const void* in, void* out, const PoolParams& p, cudaStream_t stream) {
@@ -102,7 +96,7 @@ void launch(const void* in, void* out, const PoolParams& p, cudaStream_t stream)
   const int64_t batch = p.batch_channels / p.channels;
   const Index total = static_cast<Index>(batch * p.out_h * p.out_w * (p.channels / V));
   pool2d_nhwc_kernel<T, V, Index><<<grid_for(static_cast<int64_t>(total)), kThreads, 0, stream>>>(
-      static_cast<const Vector<T, V>*>(in), static_cast<Vector<T, V>*>(out), g, total, p.is_max,
+      static_cast<const Pack<T, V>*>(in), static_cast<Pack<T, V>*>(out), g, total, p.is_max,
       p.count_include_pad);
 }
 
@@ -122,9 +116,9 @@ void launch_widest(const void* in, void* out, const PoolParams& p, cudaStream_t 
     }
   };
   constexpr int kWide = 16 / sizeof(T);
-  if (p.channels % kWide == 0 && aligned(in, 16) && aligned(out, 16)) {
+  if (p.channels % kWide == 0 && is_aligned(in, 16) && is_aligned(out, 16)) {
     with_width(std::integral_constant<int, kWide>{});
-  } else if (p.channels % 2 == 0 && aligned(in, 2 * sizeof(T)) && aligned(out, 2 * sizeof(T))) {
+  } else if (p.channels % 2 == 0 && is_aligned(in, 2 * sizeof(T)) && is_aligned(out, 2 * sizeof(T))) {
     with_width(std::integral_constant<int, 2>{});
   } else {
     with_width(std::integral_constant<int, 1>{});

@@ -492,7 +492,6 @@ bool dispatch_float(DataType dtype, Fn&& fn) {
 
 unsigned grid_rows(int64_t rows) { return static_cast<unsigned>(rows); }
 
-bool is_aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 // Calls fn(V, kPacks) (as integral constants) for the warp-per-row kernels:
 // V = 16-byte packs when the extent and every pointer allow, else 1; kPacks
