@@ -17,6 +17,11 @@ bool is_graph_output(const Graph& graph, const Value* value) {
   return std::find(graph.outputs().begin(), graph.outputs().end(), value) != graph.outputs().end();
 }
 
+bool read_only_by(const Graph& graph, const Value* value, const Node* node) {
+  auto consumers = graph.consumers(value);
+  return consumers.size() == 1 && consumers[0] == node && !is_graph_output(graph, value);
+}
+
 bool is_graph_input(const Graph& graph, const Value* value) {
   return std::find(graph.inputs().begin(), graph.inputs().end(), value) != graph.inputs().end();
 }

@@ -8,11 +8,6 @@
 namespace kiln {
 namespace {
 
-bool read_only_by(const Graph& graph, const Value* value, const Node* node) {
-  auto consumers = graph.consumers(value);
-  return consumers.size() == 1 && consumers[0] == node && !is_graph_output(graph, value);
-}
-
 bool is_layout_op(const Node& node) {
   static const char* const kOps[] = {"Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze", "Flatten"};
   if (!node.domain.empty() || node.inputs.empty() || node.outputs.size() != 1) return false;

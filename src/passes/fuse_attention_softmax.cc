@@ -10,11 +10,6 @@
 namespace kiln {
 namespace {
 
-bool only_consumer(const Graph& graph, const Value* value, const Node* node) {
-  auto consumers = graph.consumers(value);
-  return consumers.size() == 1 && consumers[0] == node && !is_graph_output(graph, value);
-}
-
 // Softmax over the last axis in both ONNX semantics (before opset 13 the axis
 // flattens the trailing axes, which is the last axis only when it is rank - 1).
 bool is_last_axis_softmax(const Node& node) {
@@ -47,7 +42,7 @@ Node* nan_guard(const Graph& graph, const Value* p) {
       !is_zero_scalar(where->inputs[1])) {
     return nullptr;
   }
-  if (!only_consumer(graph, is_nan->outputs[0], where)) return nullptr;
+  if (!read_only_by(graph, is_nan->outputs[0], where)) return nullptr;
   return where;
 }
 
@@ -65,7 +60,7 @@ Expected<PassStats> fuse_attention_softmax(Graph& graph) {
     Node* add = scores->producer;
     // Any broadcast is fine: the fused op adds as the Add did.
     if (add && add->op_type == "Add" && add->domain.empty() && add->inputs.size() == 2 && add->inputs[0] &&
-        add->inputs[1] && add->inputs[0]->dtype == add->inputs[1]->dtype && only_consumer(graph, scores, softmax)) {
+        add->inputs[1] && add->inputs[0]->dtype == add->inputs[1]->dtype && read_only_by(graph, scores, softmax)) {
       scores = add->inputs[0];
       mask = add->inputs[1];
     }

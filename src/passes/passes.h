@@ -20,7 +20,7 @@ struct PassStats {
 
 // The pass pipeline the builder runs when optimisation is on, in order:
 // fold constants, remove no-ops, fold BatchNormalization, fold scalar scales
-// into matmul weights, fuse attention softmax, fuse conv/gemm/matmul with
+// into matmul weights, fuse attention softmax, fuse attention, fuse conv/gemm/matmul with
 // bias, residual and activation, fuse pointwise chains, remove dead nodes.
 Status run_default_passes(Graph& graph);
 
@@ -49,6 +49,13 @@ Expected<PassStats> fuse_compute_with_pointwise(Graph& graph);
 // Add(scores, mask) -> Softmax over the last axis, optionally followed by
 // Where(IsNaN(p), 0, p), becomes one kiln.MaskedSoftmax(scores[, mask]).
 Expected<PassStats> fuse_attention_softmax(Graph& graph);
+
+// The exported scaled dot-product attention on [B, S, H, D] projections:
+// Transpose(Q) x Transpose(K) [x scalar] -> kiln.MaskedSoftmax or a last-axis
+// Softmax -> x Transpose(V) -> Transpose back becomes one kiln.Attention, so
+// that neither the head transposes nor the [B, H, S, S] scores reach memory.
+// Runs after fuse_attention_softmax.
+Expected<PassStats> fuse_attention(Graph& graph);
 
 // Two or more consecutive single-input elementwise ops (with scalar constants)
 // become one kiln.PointwiseChain node.
@@ -103,6 +110,8 @@ Status eliminate_dead_nodes(Graph& graph);
 // Shared by the passes: is `value` a graph output?
 bool is_graph_output(const Graph& graph, const Value* value);
 bool is_graph_input(const Graph& graph, const Value* value);
+// Is `node` the only reader of `value`, which is no graph output?
+bool read_only_by(const Graph& graph, const Value* value, const Node* node);
 // Same rank and every axis provably equal (same extent or same symbol).
 bool provably_same_shape(const Shape& a, const Shape& b);
 

@@ -33,6 +33,7 @@ std::vector<Tensor> run(std::unique_ptr<Graph> g, const TensorMap& inputs, bool 
 void expect_close(const Tensor& a, const Tensor& b, double tol) {
   ASSERT_EQ(a.dims(), b.dims());
   for (int64_t i = 0; i < a.element_count(); ++i) {
+    if (std::isnan(a.data<float>()[i]) && std::isnan(b.data<float>()[i])) continue;  // a softmax row fully masked
     ASSERT_NEAR(a.data<float>()[i], b.data<float>()[i], tol * (1 + std::fabs(b.data<float>()[i]))) << "at " << i;
   }
 }
@@ -344,6 +345,107 @@ TEST(Passes, AttentionSoftmaxTakesAnAddThatBroadcastsBothOperands) {
   check_equivalent([&](GraphMaker& m) { make_attention_softmax(m, scores, mask); }, inputs, 1e-6, &optimized);
   EXPECT_EQ(count_ops(*optimized, "MaskedSoftmax"), 1);
   EXPECT_EQ(count_ops(*optimized, "Add") + count_ops(*optimized, "IsNaN") + count_ops(*optimized, "Where"), 0);
+}
+
+// The attention block of an exported encoder on [B, S, H*D] projections:
+// Reshape to [B, S, H, D], head transposes, scaled score product, boolean
+// padding mask turned additive, masked softmax with the NaN guard, product
+// with V, transpose back and Reshape to [B, S, H*D].
+struct AttentionShape {
+  int64_t batch, seq, heads, head;
+};
+
+void make_attention_block(GraphMaker& m, const AttentionShape& a, bool projections, bool with_mask) {
+  const int64_t hidden = a.heads * a.head;
+  Value* split = m.constant("split", Tensor::from_vector<int64_t>(DataType::kInt64, {4}, {a.batch, a.seq, a.heads, a.head}));
+  Value* merged = m.constant("merged", Tensor::from_vector<int64_t>(DataType::kInt64, {3}, {a.batch, a.seq, hidden}));
+  auto heads = [&](const std::string& name, uint32_t seed) {
+    if (!projections) return m.input(name, {a.batch, a.seq, a.heads, a.head});
+    Value* x = m.graph().find_value("x") ? m.graph().find_value("x") : m.input("x", {a.batch, a.seq, hidden});
+    Value* y = m.node("MatMul", {x, m.constant(name + "_w", random_tensor({hidden, hidden}, seed, -0.3f, 0.3f))},
+                      name + "_proj");
+    return m.node("Reshape", {y, split}, name + "4");
+  };
+  Value* q = heads("q", 81);
+  Value* k = heads("k", 82);
+  Value* v = heads("v", 83);
+  const float root = 1.f / std::sqrt(std::sqrt(static_cast<float>(a.head)));
+  Value* qt = m.node("Mul", {m.node("Transpose", {q}, "qt", {{"perm", ints({0, 2, 1, 3})}}), m.scalar("qs", root)}, "qts");
+  Value* kt = m.node("Mul", {m.node("Transpose", {k}, "kt", {{"perm", ints({0, 2, 3, 1})}}), m.scalar("ks", root)}, "kts");
+  Value* vt = m.node("Transpose", {v}, "vt", {{"perm", ints({0, 2, 1, 3})}});
+  Value* scores = m.node("MatMul", {qt, kt}, "scores");
+  Value* p = nullptr;
+  if (with_mask) {
+    Value* keep = m.input("keep", {a.batch, 1, 1, a.seq}, DataType::kBool);
+    Value* additive = m.node("Where", {keep, m.scalar("open", 0.f), m.scalar("shut", -INFINITY)}, "additive");
+    Value* sm = m.node("Softmax", {m.node("Add", {scores, additive}, "masked")}, "p", {{"axis", Attribute::of_int(-1)}});
+    p = m.node("Where", {m.node("IsNaN", {sm}, "nan"), m.scalar("zero", 0.f), sm}, "guarded");
+  } else {
+    p = m.node("Softmax", {scores}, "p", {{"axis", Attribute::of_int(-1)}});
+  }
+  Value* o = m.node("Transpose", {m.node("MatMul", {p, vt}, "o")}, "ot", {{"perm", ints({0, 2, 1, 3})}});
+  m.output(m.node("Reshape", {o, merged}, "y"));
+}
+
+TensorMap attention_block_inputs(const AttentionShape& a, bool projections, bool with_mask) {
+  TensorMap inputs;
+  if (projections) {
+    inputs["x"] = random_tensor({a.batch, a.seq, a.heads * a.head}, 84);
+  } else {
+    for (const char* name : {"q", "k", "v"}) inputs[name] = random_tensor({a.batch, a.seq, a.heads, a.head}, 85 + name[0]);
+  }
+  if (with_mask) {
+    // The first batch row keeps 3 positions, the last none (its output is 0 through the guard).
+    Tensor keep = Tensor::zeros(DataType::kBool, {a.batch, 1, 1, a.seq});
+    for (int64_t b = 0; b < a.batch; ++b) {
+      for (int64_t s = 0; s < a.seq; ++s) keep.data<bool>()[b * a.seq + s] = b + 1 < a.batch && (b > 0 || s < 3);
+    }
+    inputs["keep"] = std::move(keep);
+  }
+  return inputs;
+}
+
+TEST(Passes, FusesExportedAttentionIntoOneNode) {
+  const AttentionShape a{3, 7, 2, 8};
+  for (bool projections : {false, true}) {
+    std::unique_ptr<Graph> optimized;
+    check_equivalent([&](GraphMaker& m) { make_attention_block(m, a, projections, true); },
+                     attention_block_inputs(a, projections, true), 1e-5, &optimized);
+    EXPECT_EQ(count_ops(*optimized, "Attention"), 1) << "projections " << projections;
+    EXPECT_EQ(count_ops(*optimized, "Transpose") + count_ops(*optimized, "Softmax") +
+                  count_ops(*optimized, "MaskedSoftmax") + count_ops(*optimized, "IsNaN"),
+              0);
+    for (const auto& n : optimized->nodes()) {
+      if (n->op_type != "Attention") continue;
+      // The scalar Muls are either the node's scale or folded into the projection weights.
+      const double expected = projections ? 1.0 : 1.0 / std::sqrt(8.0);
+      EXPECT_NEAR(n->attr_float("scale", 1.0), expected, 1e-6);
+      EXPECT_EQ(n->attr_int("nan_to_zero", 0), 1);
+      EXPECT_EQ(n->inputs.size(), 4u);
+    }
+  }
+}
+
+TEST(Passes, FusesUnmaskedAttention) {
+  const AttentionShape a{2, 5, 3, 4};
+  std::unique_ptr<Graph> optimized;
+  check_equivalent([&](GraphMaker& m) { make_attention_block(m, a, false, false); },
+                   attention_block_inputs(a, false, false), 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Attention"), 1);
+  EXPECT_EQ(count_ops(*optimized, "Softmax") + count_ops(*optimized, "Transpose"), 0);
+}
+
+TEST(Passes, KeepsAttentionWhoseScoresAreReadElsewhere) {
+  const AttentionShape a{2, 5, 3, 4};
+  std::unique_ptr<Graph> optimized;
+  check_equivalent(
+      [&](GraphMaker& m) {
+        make_attention_block(m, a, false, true);
+        m.output(m.graph().find_value("p"));  // the probabilities are also a graph output
+      },
+      attention_block_inputs(a, false, true), 1e-5, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Attention"), 0);
+  EXPECT_EQ(count_ops(*optimized, "MatMul"), 2);
 }
 
 TEST(Passes, RemovesDeadNodes) {

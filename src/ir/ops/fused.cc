@@ -86,6 +86,36 @@ void register_fused_ops(OpRegistry& registry) {
     return std::vector<TensorInfo>{out};
   };
   registry.add(std::move(masked_softmax));
+
+  // Scaled dot-product attention on [batch, sequence, heads, head size]
+  // operands, as the exported subgraph computes it: with Qt = Q transposed to
+  // [B, H, Sq, D], Kt = K to [B, H, D, Skv] and Vt = V to [B, H, Skv, Dv],
+  // P = softmax(scale * Qt x Kt + Mask) over the last axis (NaN -> 0 with
+  // nan_to_zero) and the output is P x Vt transposed back to [B, Sq, H, Dv].
+  // Mask (optional) broadcasts to [B, H, Sq, Skv] as the Add it replaces did.
+  OpSchema attention;
+  attention.op_type = "Attention";
+  attention.domain = "kiln";
+  attention.min_inputs = 3;
+  attention.max_inputs = 4;
+  attention.attributes.push_back({"scale", Attribute::Kind::kFloat, false});
+  attention.attributes.push_back({"nan_to_zero", Attribute::Kind::kInt, false});
+  attention.infer = [](const InferContext& c) -> Expected<std::vector<TensorInfo>> {
+    const TensorInfo &q = c.input(0), &k = c.input(1), &v = c.input(2);
+    for (const TensorInfo* t : {&q, &k, &v}) {
+      if (t->dims_known && t->dims.size() != 4) {
+        return invalid_argument(c.node.describe() + ": Attention operands are [batch, sequence, heads, head size], got " +
+                                dims_to_string(t->dims));
+      }
+      if (t->dtype != q.dtype) return invalid_argument(c.node.describe() + ": Q, K and V differ in type");
+    }
+    TensorInfo out;
+    out.dtype = q.dtype;
+    out.dims_known = q.dims_known && v.dims_known;
+    if (out.dims_known) out.dims = {q.dims[0], q.dims[1], q.dims[2], v.dims[3]};
+    return std::vector<TensorInfo>{out};
+  };
+  registry.add(std::move(attention));
 }
 
 }  // namespace kiln

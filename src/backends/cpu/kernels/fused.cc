@@ -167,21 +167,31 @@ CpuKernel fused_kernel(const std::string& base, bool matmul_bias) {
   return k;
 }
 
+// One step of a fused op, run through the CPU kernel of the op it replaced.
+Node step_node(const Node& fused, const std::string& op, int inputs, const std::string& domain = "") {
+  Node n;
+  n.name = fused.name + "_" + op;
+  n.op_type = op;
+  n.domain = domain;
+  n.opset = domain.empty() ? 14 : 1;
+  n.inputs.resize(inputs, nullptr);
+  n.outputs.resize(1, nullptr);
+  if (op == "Softmax") n.attributes["axis"] = Attribute::of_int(-1);
+  return n;
+}
+
+Node transpose_node(const Node& fused, std::vector<int64_t> perm) {
+  Node n = step_node(fused, "Transpose", 1);
+  n.attributes["perm"] = Attribute::of_ints(std::move(perm));
+  return n;
+}
+
 // kiln.MaskedSoftmax as the ops it replaced: Add (broadcasting), Softmax over
 // the last axis, then NaN -> 0.
 CpuKernel masked_softmax_kernel() {
   CpuKernel k;
   k.run = [](KernelArgs& args) -> Status {
-    auto helper = [&args](const char* op, int inputs) {
-      Node n;
-      n.name = args.node.name + "_" + op;
-      n.op_type = op;
-      n.opset = 14;
-      n.inputs.resize(inputs, nullptr);
-      n.outputs.resize(1, nullptr);
-      if (std::string(op) == "Softmax") n.attributes["axis"] = Attribute::of_int(-1);
-      return n;
-    };
+    auto helper = [&args](const char* op, int inputs) { return step_node(args.node, op, inputs); };
     const Tensor* scores = &args.input(0);
     std::vector<Tensor> sum;
     if (args.has_input(1)) {
@@ -204,10 +214,47 @@ CpuKernel masked_softmax_kernel() {
   return k;
 }
 
+// kiln.Attention as the ops it replaced: the head transposes, the score
+// product, its scale, the masked softmax, the product with V and the
+// transpose back.
+CpuKernel attention_kernel() {
+  CpuKernel k;
+  k.run = [](KernelArgs& args) -> Status {
+    const Node& node = args.node;
+    const std::vector<int64_t> heads_first = {0, 2, 1, 3};
+    auto one = [&node](const Node& step, std::vector<const Tensor*> inputs) -> Expected<Tensor> {
+      auto out = evaluate_node(step, inputs);
+      if (!out.ok()) return out.status().with_context(node.describe());
+      return std::move((*out)[0]);
+    };
+    KILN_ASSIGN_OR_RETURN(Tensor q, one(transpose_node(node, heads_first), {&args.input(0)}));
+    KILN_ASSIGN_OR_RETURN(Tensor k, one(transpose_node(node, {0, 2, 3, 1}), {&args.input(1)}));
+    KILN_ASSIGN_OR_RETURN(Tensor v, one(transpose_node(node, heads_first), {&args.input(2)}));
+    KILN_ASSIGN_OR_RETURN(Tensor scores, one(step_node(node, "MatMul", 2), {&q, &k}));
+    const float scale = static_cast<float>(node.attr_float("scale", 1.0));
+    if (scale != 1.f) {
+      const bool handled = dispatch_float(scores.dtype(), [&scores, scale]<typename T>() {
+        for (T& x : scores.span<T>()) x = T(static_cast<float>(x) * scale);
+      });
+      if (!handled) return unsupported_dtype(node, scores.dtype());
+    }
+    Node softmax = step_node(node, "MaskedSoftmax", args.has_input(3) ? 2 : 1, "kiln");
+    softmax.attributes["nan_to_zero"] = Attribute::of_int(node.attr_int("nan_to_zero", 0));
+    std::vector<const Tensor*> softmax_inputs = {&scores};
+    if (args.has_input(3)) softmax_inputs.push_back(&args.input(3));
+    KILN_ASSIGN_OR_RETURN(Tensor p, one(softmax, softmax_inputs));
+    KILN_ASSIGN_OR_RETURN(Tensor o, one(step_node(node, "MatMul", 2), {&p, &v}));
+    KILN_ASSIGN_OR_RETURN(args.output(0), one(transpose_node(node, heads_first), {&o}));
+    return ok_status();
+  };
+  return k;
+}
+
 }  // namespace
 
 void register_fused_kernels(KernelTable& table) {
   table.add("MaskedSoftmax", masked_softmax_kernel(), "kiln");
+  table.add("Attention", attention_kernel(), "kiln");
   table.add("FusedConv", fused_kernel("Conv", false), "kiln");
   table.add("FusedGemm", fused_kernel("Gemm", false), "kiln");
   table.add("FusedMatMul", fused_kernel("MatMul", true), "kiln");

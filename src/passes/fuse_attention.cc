@@ -1,0 +1,134 @@
+// The attention block exporters write for multi-head attention, on
+// projections already reshaped to [B, S, H, D]:
+//
+//   Qt = Transpose(Q, 0,2,1,3) [* a]     Kt = Transpose(K, 0,2,3,1) [* b]
+//   P  = kiln.MaskedSoftmax(Qt x Kt, Mask)  (or Softmax over the last axis)
+//   O  = Transpose(P x Transpose(V, 0,2,1,3), 0,2,1,3)
+//
+// becomes O = kiln.Attention(Q, K, V[, Mask]) with scale a * b. The kernels
+// then read the projections where they lie and keep the [B, H, S, S] scores
+// on chip. Every intermediate must be read only by the next step.
+#include <set>
+
+#include "passes/passes.h"
+
+namespace kiln {
+namespace {
+
+bool is_op(const Node* node, const char* op_type, const char* domain = "") {
+  return node && node->op_type == op_type && node->domain == domain && !node->outputs.empty() && node->outputs[0];
+}
+
+// The input of a Transpose with exactly this permutation, read only by `reader`.
+Value* transposed_from(const Graph& graph, const Value* v, const Node* reader, const std::vector<int64_t>& perm,
+                       std::vector<Node*>& matched) {
+  if (!v || !read_only_by(graph, v, reader)) return nullptr;
+  Node* t = v->producer;
+  if (!is_op(t, "Transpose") || t->inputs.size() != 1 || !t->inputs[0] || t->attr_ints("perm") != perm) return nullptr;
+  matched.push_back(t);
+  return t->inputs[0];
+}
+
+// A value and the node that reads it, walking up from the score product.
+struct Operand {
+  const Value* value;
+  const Node* reader;
+};
+
+// Steps over a Mul by a scalar float32 constant (either side), multiplying `scale`.
+Operand through_scalar_mul(const Graph& graph, Operand at, double& scale, std::vector<Node*>& matched) {
+  if (!at.value || !read_only_by(graph, at.value, at.reader)) return at;
+  Node* mul = at.value->producer;
+  if (!is_op(mul, "Mul") || mul->inputs.size() != 2) return at;
+  for (size_t i = 0; i < 2; ++i) {
+    const Value* c = mul->inputs[i];
+    const Value* other = mul->inputs[1 - i];
+    if (c && other && !other->constant && c->constant && c->constant->dtype() == DataType::kFloat32 &&
+        c->constant->element_count() == 1 && other->dtype == at.value->dtype) {
+      scale *= c->constant->scalar_as_double(0);
+      matched.push_back(mul);
+      return {other, mul};
+    }
+  }
+  return at;
+}
+
+bool is_last_axis_of_rank4(const Node& softmax) {
+  const int64_t axis = softmax.attr_int("axis", softmax.opset < 13 ? 1 : -1);
+  return axis == -1 || axis == 3;
+}
+
+}  // namespace
+
+Expected<PassStats> fuse_attention(Graph& graph) {
+  PassStats stats;
+  const std::vector<int64_t> heads_first = {0, 2, 1, 3}, keys_last = {0, 2, 3, 1};
+  std::vector<Node*> candidates;
+  for (const auto& n : graph.nodes()) {
+    if (is_op(n.get(), "Transpose") && n->attr_ints("perm") == heads_first) candidates.push_back(n.get());
+  }
+  std::set<const Node*> removed;
+  for (Node* back : candidates) {
+    if (removed.count(back)) continue;
+    std::vector<Node*> matched = {back};
+    Value* o = back->inputs.empty() ? nullptr : back->inputs[0];
+    if (!o || !read_only_by(graph, o, back) || !is_op(o->producer, "MatMul") || o->producer->inputs.size() != 2) {
+      continue;
+    }
+    Node* pv = o->producer;
+    matched.push_back(pv);
+    Value* v = transposed_from(graph, pv->inputs[1], pv, heads_first, matched);
+    Value* p = pv->inputs[0];
+    if (!v || !p || !read_only_by(graph, p, pv)) continue;
+    Node* softmax = p->producer;
+    Value* mask = nullptr;
+    Value* scores = nullptr;
+    bool nan_to_zero = false;
+    if (is_op(softmax, "MaskedSoftmax", "kiln")) {
+      // Either operand may be the scores; the other is the mask.
+      for (size_t i = 0; i < softmax->inputs.size() && !scores; ++i) {
+        Value* s = softmax->inputs[i];
+        if (s && is_op(s->producer, "MatMul")) {
+          scores = s;
+          mask = softmax->inputs.size() == 2 ? softmax->inputs[1 - i] : nullptr;
+        }
+      }
+      nan_to_zero = softmax->attr_int("nan_to_zero", 0) != 0;
+    } else if (is_op(softmax, "Softmax") && softmax->inputs.size() == 1 && is_last_axis_of_rank4(*softmax)) {
+      scores = softmax->inputs[0];
+    }
+    if (!scores || !read_only_by(graph, scores, softmax) || !is_op(scores->producer, "MatMul")) continue;
+    matched.push_back(softmax);
+    Node* qk = scores->producer;
+    if (qk->inputs.size() != 2) continue;
+    matched.push_back(qk);
+    double scale = 1.0;
+    const Operand qt = through_scalar_mul(graph, {qk->inputs[0], qk}, scale, matched);
+    const Operand kt = through_scalar_mul(graph, {qk->inputs[1], qk}, scale, matched);
+    Value* q = transposed_from(graph, qt.value, qt.reader, heads_first, matched);
+    Value* k = transposed_from(graph, kt.value, kt.reader, keys_last, matched);
+    if (!q || !k || q->dtype != k->dtype || q->dtype != v->dtype || !dtype_is_float(q->dtype) || q->dtype == DataType::kFloat64) continue;
+    if (mask && mask->dtype != q->dtype) continue;
+
+    auto fused = std::make_unique<Node>();
+    fused->name = qk->name + "_attention";
+    fused->op_type = "Attention";
+    fused->domain = "kiln";
+    fused->opset = 1;
+    fused->inputs = {q, k, v};
+    if (mask) fused->inputs.push_back(mask);
+    if (scale != 1.0) fused->attributes["scale"] = Attribute::of_float(static_cast<float>(scale));
+    if (nan_to_zero) fused->attributes["nan_to_zero"] = Attribute::of_int(1);
+    Value* result = back->outputs[0];
+    fused->outputs = {result};
+    for (Node* n : matched) {
+      removed.insert(n);
+      graph.remove_node(n);
+    }
+    result->producer = graph.add_node(std::move(fused));
+    stats.changed += static_cast<int>(matched.size());
+  }
+  return stats;
+}
+
+}  // namespace kiln
