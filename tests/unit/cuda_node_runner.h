@@ -1,13 +1,18 @@
 // Runs one node through the CUDA op table (no IR inference, no executor):
-// host inputs in, host outputs back. Shared by the CUDA kernel tests.
+// host inputs in, host outputs back; and the comparison of a device run with
+// the CPU backend's. Shared by the CUDA kernel tests.
 #pragma once
 
 #if KILN_WITH_CUDA
 
+#include <gtest/gtest.h>
+
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "backends/cpu/cpu_kernels.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cuda_resources.h"
 
@@ -87,6 +92,59 @@ inline Node make_node(const std::string& op, std::map<std::string, Attribute> at
 }
 
 inline TensorInfo info(Dims dims, DataType dtype = DataType::kFloat32) { return TensorInfo{dtype, std::move(dims), true}; }
+
+// Runs `node` on the device with float inputs stored as `dtype`, and on the CPU
+// in float32 from the same (rounded) values; outputs must agree within
+// `tolerance` * (1 + |expected|) for floats and exactly otherwise.
+inline void expect_matches_cpu(const Node& prototype, const std::vector<Tensor>& inputs, DataType dtype, float tolerance,
+                        const std::vector<size_t>& host_known = {}) {
+  static Value input_value;
+  Node node = prototype;
+  node.inputs.assign(inputs.size(), &input_value);
+  std::vector<Tensor> device_inputs, reference_inputs;
+  for (const Tensor& t : inputs) {
+    if (t.dtype() != DataType::kFloat32) {
+      device_inputs.push_back(t);
+      reference_inputs.push_back(t);
+      continue;
+    }
+    auto stored = cast_tensor(t, dtype);
+    ASSERT_TRUE(stored.ok()) << stored.status().to_string();
+    auto widened = cast_tensor(*stored, DataType::kFloat32);
+    ASSERT_TRUE(widened.ok()) << widened.status().to_string();
+    device_inputs.push_back(std::move(stored).value());
+    reference_inputs.push_back(std::move(widened).value());
+  }
+  std::vector<const Tensor*> device_pointers, reference_pointers;
+  for (const Tensor& t : device_inputs) device_pointers.push_back(&t);
+  for (const Tensor& t : reference_inputs) reference_pointers.push_back(&t);
+  auto expected = cpu::evaluate_node(node, reference_pointers);
+  ASSERT_TRUE(expected.ok()) << expected.status().to_string();
+  std::vector<TensorInfo> outputs;
+  for (const Tensor& t : *expected) {
+    outputs.push_back(info(t.dims(), t.dtype() == DataType::kFloat32 ? dtype : t.dtype()));
+  }
+  auto actual = run_cuda_node(node, device_pointers, outputs, host_known);
+  ASSERT_TRUE(actual.ok()) << node.op_type << ": " << actual.status().to_string();
+  for (size_t o = 0; o < expected->size(); ++o) {
+    const Tensor& e = (*expected)[o];
+    ASSERT_EQ((*actual)[o].dims(), e.dims());
+    if (e.dtype() != DataType::kFloat32) {
+      ASSERT_EQ((*actual)[o].dtype(), e.dtype());
+      const std::vector<int64_t> a = (*actual)[o].to_int64_vector(), x = e.to_int64_vector();
+      for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(a[i], x[i]) << node.op_type << " element " << i;
+      continue;
+    }
+    auto widened = cast_tensor((*actual)[o], DataType::kFloat32);
+    ASSERT_TRUE(widened.ok());
+    const float* a = widened->data<float>();
+    const float* x = e.data<float>();
+    for (int64_t i = 0; i < e.element_count(); ++i) {
+      ASSERT_NEAR(a[i], x[i], tolerance * (1.f + std::fabs(x[i])))
+          << node.op_type << " " << dims_to_string(e.dims()) << " " << dtype_name(dtype) << " element " << i;
+    }
+  }
+}
 
 }  // namespace kiln::cuda
 

@@ -21,6 +21,7 @@ const CudaKernelTable& CudaKernelTable::global() {
     register_cuda_quantize_kernels(*t);
     register_cuda_selection_kernels(*t);
     register_cuda_grid_sample_kernels(*t);
+    register_cuda_attention_kernels(*t);
     return t;
   }();
   return *table;

@@ -127,6 +127,7 @@ void register_cuda_generator_kernels(CudaKernelTable& table);
 void register_cuda_quantize_kernels(CudaKernelTable& table);
 void register_cuda_selection_kernels(CudaKernelTable& table);
 void register_cuda_grid_sample_kernels(CudaKernelTable& table);
+void register_cuda_attention_kernels(CudaKernelTable& table);
 
 // Error for a dtype a CUDA kernel does not handle, naming node and type.
 Status unsupported_cuda_dtype(const Node& node, DataType dtype, const std::string& which = "input");

@@ -1,0 +1,312 @@
+// Device code of kiln.Attention.
+//
+// Tensor-core kernel (float16/bfloat16, head size D in {32, 64, 128}): a block
+// of 4 warps takes 64 queries of one (batch, head); each warp keeps its 16
+// queries' Q fragments in registers and walks the keys in tiles of 64. A tile
+// of K (row-major) and of V (transposed, so that both products read 32-bit
+// pairs) is staged in shared memory; S = Q K^T comes out of mma.m16n8k16 in
+// the accumulator layout, which for two adjacent 8-key tiles is exactly the
+// A-operand layout of the next product, so P = exp(S - max) goes from
+// registers into P V without touching memory. Softmax is online (running max
+// and sum per query, in base 2). Scores never reach global memory.
+//
+// Fallback (float32, other head sizes, unaligned operands): one warp per
+// query, the head size spread over the lanes, the same online softmax.
+#include <cmath>
+
+#include "backends/cuda/kernels/attention_launch.h"
+#include "backends/cuda/kernels/device_math.cuh"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kQueries = 16 * kWarps;  // per block
+constexpr int kKeys = 64;              // per tile
+constexpr int kPad = 8;                // halves of padding per shared row: conflict-free fragment reads
+constexpr float kLog2e = 1.4426950408889634f;
+
+template <typename T>
+__device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if constexpr (std::is_same_v<T, __half>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+// Two floats as one register of two 16-bit values, the first in the low half.
+template <typename T>
+__device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
+  if constexpr (std::is_same_v<T, __half>) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  } else {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+}
+
+__device__ __forceinline__ uint32_t load_pair(const void* p) { return *static_cast<const uint32_t*>(p); }
+
+template <typename T>
+__device__ __forceinline__ float mask_value(const AttentionArgs& a, const T* mask, int64_t base, int row, int key) {
+  return to_float(mask[base + row * a.mask_strides[2] + key * a.mask_strides[3]]);
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kWarps * 32) attention_mma_kernel(AttentionArgs a) {
+  __shared__ alignas(16) T k_tile[kKeys][D + kPad];
+  __shared__ alignas(16) T v_tile[D][kKeys + kPad];  // transposed: [size][key]
+  const int bh = blockIdx.x;
+  const int b = bh / a.heads, h = bh - b * a.heads;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;  // fragment row group and column pair
+  const int row0 = blockIdx.y * kQueries + warp * 16 + g, row1 = row0 + 8;
+  const T* q = static_cast<const T*>(a.q.data) + b * a.q.batch_stride + h * a.q.head_stride;
+  const T* k = static_cast<const T*>(a.k.data) + b * a.k.batch_stride + h * a.k.head_stride;
+  const T* v = static_cast<const T*>(a.v.data) + b * a.v.batch_stride + h * a.v.head_stride;
+  const T* mask = static_cast<const T*>(a.mask);
+  const int64_t mask_base = b * a.mask_strides[0] + h * a.mask_strides[1];
+
+  uint32_t q_frag[D / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const int col = kk * 16 + t * 2;
+    q_frag[kk][0] = row0 < a.q_len ? load_pair(q + row0 * a.q.seq_stride + col) : 0u;
+    q_frag[kk][1] = row1 < a.q_len ? load_pair(q + row1 * a.q.seq_stride + col) : 0u;
+    q_frag[kk][2] = row0 < a.q_len ? load_pair(q + row0 * a.q.seq_stride + col + 8) : 0u;
+    q_frag[kk][3] = row1 < a.q_len ? load_pair(q + row1 * a.q.seq_stride + col + 8) : 0u;
+  }
+  const float scale = a.scale * kLog2e;
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+  float acc[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+
+  for (int key0 = 0; key0 < a.kv_len; key0 += kKeys) {
+    __syncthreads();  // the previous tile is consumed
+    constexpr int kChunks = kKeys * D / 8;  // 16-byte chunks per tile
+    for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
+      const int key = c / (D / 8), part = c - key * (D / 8);
+      uint4 chunk = make_uint4(0, 0, 0, 0);
+      if (key0 + key < a.kv_len) chunk = *reinterpret_cast<const uint4*>(k + (key0 + key) * a.k.seq_stride + part * 8);
+      *reinterpret_cast<uint4*>(&k_tile[key][part * 8]) = chunk;
+    }
+    for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
+      const int key = c % kKeys, part = c / kKeys;
+      uint4 chunk = make_uint4(0, 0, 0, 0);
+      if (key0 + key < a.kv_len) chunk = *reinterpret_cast<const uint4*>(v + (key0 + key) * a.v.seq_stride + part * 8);
+      const T* e = reinterpret_cast<const T*>(&chunk);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) v_tile[part * 8 + i][key] = e[i];
+    }
+    __syncthreads();
+
+    float s[kKeys / 8][4];
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+      s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < D / 16; ++kk) {
+        mma_16816<T>(s[n], q_frag[kk], load_pair(&k_tile[n * 8 + g][kk * 16 + t * 2]),
+                     load_pair(&k_tile[n * 8 + g][kk * 16 + t * 2 + 8]));
+      }
+    }
+    // Scale, mask and out-of-range keys, in base 2; the tile's row maxima.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int key = key0 + n * 8 + t * 2 + (j & 1);
+        const int row = j < 2 ? row0 : row1;
+        float x = s[n][j] * scale;
+        if (key >= a.kv_len) {
+          x = -INFINITY;
+        } else if (mask && row < a.q_len) {
+          x += mask_value(a, mask, mask_base, row, key) * kLog2e;
+        }
+        s[n][j] = x;
+        tile_max[j >> 1] = fmaxf(tile_max[j >> 1], x);
+      }
+    }
+    float correction[2], base[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+      const float new_max = fmaxf(row_max[r], tile_max[r]);
+      base[r] = new_max == -INFINITY ? 0.f : new_max;  // all masked so far: every p is 0
+      correction[r] = exp2f(row_max[r] - base[r]);
+      row_max[r] = new_max;
+      row_sum[r] *= correction[r];
+    }
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        s[n][j] = exp2f(s[n][j] - base[j >> 1]);
+        row_sum[j >> 1] += s[n][j];
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      acc[n][0] *= correction[0];
+      acc[n][1] *= correction[0];
+      acc[n][2] *= correction[1];
+      acc[n][3] *= correction[1];
+    }
+    // O += P V: keys 16kk..16kk+15 are accumulator tiles 2kk and 2kk+1.
+#pragma unroll
+    for (int kk = 0; kk < kKeys / 16; ++kk) {
+      const uint32_t p[4] = {pack_pair<T>(s[2 * kk][0], s[2 * kk][1]), pack_pair<T>(s[2 * kk][2], s[2 * kk][3]),
+                             pack_pair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                             pack_pair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n) {
+        mma_16816<T>(acc[n], p, load_pair(&v_tile[n * 8 + g][kk * 16 + t * 2]),
+                     load_pair(&v_tile[n * 8 + g][kk * 16 + t * 2 + 8]));
+      }
+    }
+  }
+
+  float inverse[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
+    row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
+    inverse[r] = row_sum[r] > 0.f ? 1.f / row_sum[r] : (a.nan_to_zero ? 0.f : NAN);
+  }
+  T* out = static_cast<T*>(a.out) + b * a.out_batch_stride + h * a.out_head_stride;
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) {
+    const int col = n * 8 + t * 2;
+    if (row0 < a.q_len) {
+      *reinterpret_cast<uint32_t*>(out + row0 * a.out_seq_stride + col) =
+          pack_pair<T>(acc[n][0] * inverse[0], acc[n][1] * inverse[0]);
+    }
+    if (row1 < a.q_len) {
+      *reinterpret_cast<uint32_t*>(out + row1 * a.out_seq_stride + col) =
+          pack_pair<T>(acc[n][2] * inverse[1], acc[n][3] * inverse[1]);
+    }
+  }
+}
+
+constexpr int kPerLane = kMaxAttentionHeadSize / 32;
+
+template <typename T>
+__global__ void attention_rows_kernel(AttentionArgs a, int64_t rows) {
+  const int64_t row_id = blockIdx.x * static_cast<int64_t>(blockDim.x / 32) + threadIdx.x / 32;
+  if (row_id >= rows) return;
+  const int lane = threadIdx.x % 32;
+  const int i = static_cast<int>(row_id % a.q_len);
+  const int64_t bh = row_id / a.q_len;
+  const int b = static_cast<int>(bh / a.heads), h = static_cast<int>(bh % a.heads);
+  const T* q = static_cast<const T*>(a.q.data) + b * a.q.batch_stride + h * a.q.head_stride + i * a.q.seq_stride;
+  const T* k = static_cast<const T*>(a.k.data) + b * a.k.batch_stride + h * a.k.head_stride;
+  const T* v = static_cast<const T*>(a.v.data) + b * a.v.batch_stride + h * a.v.head_stride;
+  const T* mask = static_cast<const T*>(a.mask);
+  const int64_t mask_base = b * a.mask_strides[0] + h * a.mask_strides[1] + i * a.mask_strides[2];
+  float qv[kPerLane], acc[kPerLane];
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) {
+    const int d = lane + 32 * j;
+    qv[j] = d < a.head_size ? to_float(q[d]) * a.scale : 0.f;
+    acc[j] = 0.f;
+  }
+  float row_max = -INFINITY, row_sum = 0.f;
+  for (int key = 0; key < a.kv_len; ++key) {
+    const T* k_row = k + key * a.k.seq_stride;
+    float partial = 0.f;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int d = lane + 32 * j;
+      if (d < a.head_size) partial += qv[j] * to_float(k_row[d]);
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset /= 2) partial += __shfl_xor_sync(0xffffffffu, partial, offset);
+    float x = partial;
+    if (mask) x += to_float(mask[mask_base + key * a.mask_strides[3]]);
+    if (x == -INFINITY) continue;  // contributes nothing
+    const float new_max = fmaxf(row_max, x);
+    const float correction = expf(row_max - new_max), p = expf(x - new_max);
+    row_max = new_max;
+    row_sum = row_sum * correction + p;
+    const T* v_row = v + key * a.v.seq_stride;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int d = lane + 32 * j;
+      if (d < a.value_size) acc[j] = acc[j] * correction + p * to_float(v_row[d]);
+    }
+  }
+  const float inverse = row_sum > 0.f ? 1.f / row_sum : (a.nan_to_zero ? 0.f : NAN);
+  T* out = static_cast<T*>(a.out) + b * a.out_batch_stride + h * a.out_head_stride + i * a.out_seq_stride;
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) {
+    const int d = lane + 32 * j;
+    if (d < a.value_size) out[d] = from_float<T>(acc[j] * inverse);
+  }
+}
+
+template <typename T, int D>
+void launch_mma(const AttentionArgs& a, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(a.batch) * static_cast<unsigned>(a.heads),
+                  static_cast<unsigned>((a.q_len + kQueries - 1) / kQueries));
+  attention_mma_kernel<T, D><<<grid, kWarps * 32, 0, stream>>>(a);
+}
+
+template <typename T>
+void launch_typed(const AttentionArgs& a, bool tensor_cores, cudaStream_t stream) {
+  if constexpr (IsHalfType<T>::value) {
+    if (tensor_cores) {
+      switch (a.head_size) {
+        case 32: launch_mma<T, 32>(a, stream); return;
+        case 64: launch_mma<T, 64>(a, stream); return;
+        case 128: launch_mma<T, 128>(a, stream); return;
+        default: break;
+      }
+    }
+  }
+  const int64_t rows = int64_t{a.batch} * a.heads * a.q_len;
+  constexpr int kRowsPerBlock = 8;
+  attention_rows_kernel<T><<<static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock), kRowsPerBlock * 32,
+                             0, stream>>>(a, rows);
+}
+
+bool rows_aligned(const AttentionOperand& x) {
+  return is_aligned(x.data, 16) && x.batch_stride % 8 == 0 && x.seq_stride % 8 == 0 && x.head_stride % 8 == 0;
+}
+
+}  // namespace
+
+bool attention_uses_tensor_cores(DataType dtype, const AttentionArgs& a) {
+  if (dtype != DataType::kFloat16 && dtype != DataType::kBFloat16) return false;
+  if (a.head_size != a.value_size || (a.head_size != 32 && a.head_size != 64 && a.head_size != 128)) return false;
+  return rows_aligned(a.q) && rows_aligned(a.k) && rows_aligned(a.v) && is_aligned(a.out, 4) &&
+         a.out_batch_stride % 2 == 0 && a.out_seq_stride % 2 == 0 && a.out_head_stride % 2 == 0 &&
+         a.heads <= 65535 && int64_t{a.batch} * a.heads < (int64_t{1} << 31);
+}
+
+cudaError_t launch_attention(DataType dtype, const AttentionArgs& args, cudaStream_t stream) {
+  if (int64_t{args.batch} * args.heads * args.q_len == 0) return cudaSuccess;
+  if (args.head_size > kMaxAttentionHeadSize || args.value_size > kMaxAttentionHeadSize) return cudaErrorInvalidValue;
+  const bool tensor_cores = attention_uses_tensor_cores(dtype, args);
+  switch (dtype) {
+    case DataType::kFloat32: launch_typed<float>(args, false, stream); break;
+    case DataType::kFloat16: launch_typed<__half>(args, tensor_cores, stream); break;
+    case DataType::kBFloat16: launch_typed<__nv_bfloat16>(args, tensor_cores, stream); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace kiln::cuda

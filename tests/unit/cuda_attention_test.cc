@@ -1,0 +1,124 @@
+// kiln.Attention on the device against the CPU backend (which runs the ops the
+// fusion replaced), in float32 (one warp per query), float16 and bfloat16
+// (tensor cores for head sizes 32, 64 and 128, the warp kernel otherwise), on
+// sequence lengths that fill and that miss the 64-key tiles, with padding,
+// per-query and absent masks and fully masked queries.
+#if KILN_WITH_CUDA
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backends/cuda/kernels/attention_launch.h"
+#include "cuda_node_runner.h"
+#include "cuda_test_support.h"
+#include "graph_test_util.h"
+
+namespace kiln::cuda {
+namespace {
+
+using kiln::testing::random_tensor;
+
+TEST(CudaAttention, TensorCoreKernelTakesAlignedHalfOperandsOfItsHeadSizes) {
+  alignas(16) static char buffer[64];
+  AttentionArgs a;
+  for (AttentionOperand* x : {&a.q, &a.k, &a.v}) *x = {buffer, 128 * 12 * 64, 12 * 64, 64};
+  a.out = buffer;
+  a.out_batch_stride = 128 * 12 * 64;
+  a.out_seq_stride = 12 * 64;
+  a.out_head_stride = 64;
+  a.batch = 2, a.heads = 12, a.q_len = a.kv_len = 128, a.head_size = a.value_size = 64;
+  EXPECT_TRUE(attention_uses_tensor_cores(DataType::kFloat16, a));
+  EXPECT_TRUE(attention_uses_tensor_cores(DataType::kBFloat16, a));
+  EXPECT_FALSE(attention_uses_tensor_cores(DataType::kFloat32, a));
+  AttentionArgs odd = a;
+  odd.value_size = 32;
+  EXPECT_FALSE(attention_uses_tensor_cores(DataType::kFloat16, odd));
+  odd = a;
+  odd.head_size = odd.value_size = 40;
+  EXPECT_FALSE(attention_uses_tensor_cores(DataType::kFloat16, odd));
+  odd = a;
+  odd.k.data = buffer + 2;  // rows no longer 16-byte aligned
+  EXPECT_FALSE(attention_uses_tensor_cores(DataType::kFloat16, odd));
+  odd = a;
+  odd.v.seq_stride = 12 * 64 + 4;
+  EXPECT_FALSE(attention_uses_tensor_cores(DataType::kFloat16, odd));
+}
+
+struct Case {
+  int64_t batch, q_len, kv_len, heads, head, value;
+  Dims mask;  // empty: none
+  bool nan_to_zero;
+  float scale;
+};
+
+float tolerance(DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat16: return 6e-3f;
+    case DataType::kBFloat16: return 3e-2f;
+    default: return 1e-4f;
+  }
+}
+
+TEST(CudaAttention, MatchesCpu) {
+  SKIP_WITHOUT_DEVICE();
+  const Case cases[] = {
+      // BERT's shape class: padding mask, two tiles of keys, some batches fully masked.
+      {2, 128, 128, 3, 64, 64, {2, 1, 1, 128}, true, 0.125f},
+      // Lengths that miss the tiles, a per-query mask, head size 32.
+      {1, 70, 100, 2, 32, 32, {1, 2, 70, 100}, false, 0.3f},
+      // Head size 128, no mask, more keys than queries.
+      {2, 65, 129, 2, 128, 128, {}, false, 0.09f},
+      // Head sizes the tensor cores do not take, and a rank-1 mask.
+      {2, 9, 33, 2, 40, 24, {33}, false, 0.2f},
+      // One query, one key.
+      {3, 1, 1, 1, 64, 64, {}, false, 1.f},
+  };
+  uint32_t seed = 900;
+  for (DataType dtype : {DataType::kFloat32, DataType::kFloat16, DataType::kBFloat16}) {
+    for (const Case& c : cases) {
+      std::map<std::string, Attribute> attributes = {{"scale", Attribute::of_float(c.scale)}};
+      if (c.nan_to_zero) attributes["nan_to_zero"] = Attribute::of_int(1);
+      const Node node = make_node("Attention", attributes, 1, "kiln");
+      std::vector<Tensor> inputs = {random_tensor({c.batch, c.q_len, c.heads, c.head}, seed++, -2.f, 2.f),
+                                    random_tensor({c.batch, c.kv_len, c.heads, c.head}, seed++, -2.f, 2.f),
+                                    random_tensor({c.batch, c.kv_len, c.heads, c.value}, seed++)};
+      if (!c.mask.empty()) {
+        Tensor mask = random_tensor(c.mask, seed++, -3.f, 0.f);
+        float* m = mask.data<float>();
+        if (c.nan_to_zero) {
+          // Batch 0 keeps its first 100 keys; the last batch is fully masked.
+          const int64_t keys = c.mask.back();
+          for (int64_t j = 100; j < keys; ++j) m[j] = -INFINITY;
+          for (int64_t j = 0; j < keys; ++j) m[(c.batch - 1) * keys + j] = -INFINITY;
+        } else {
+          for (int64_t j = 0; j < mask.element_count(); j += 3) m[j] = -INFINITY;  // never a whole row
+        }
+        inputs.push_back(std::move(mask));
+      }
+      SCOPED_TRACE(dtype_name(dtype) + std::string(" q_len ") + std::to_string(c.q_len) + " head " +
+                   std::to_string(c.head));
+      expect_matches_cpu(node, inputs, dtype, tolerance(dtype));
+    }
+  }
+}
+
+TEST(CudaAttention, RefusesOperandsTheFusionDidNotAssume) {
+  SKIP_WITHOUT_DEVICE();
+  const Node node = make_node("Attention", {}, 1, "kiln");
+  Tensor q = random_tensor({2, 4, 2, 8}, 1), k = random_tensor({1, 4, 2, 8}, 2), v = random_tensor({2, 4, 2, 8}, 3);
+  auto out = run_cuda_node(node, {&q, &k, &v}, {info({2, 4, 2, 8})});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("--no-optimize"), std::string::npos) << out.status().to_string();
+  // A mask larger than the scores.
+  Tensor k2 = random_tensor({2, 4, 2, 8}, 4), mask = random_tensor({3, 2, 4, 4}, 5);
+  out = run_cuda_node(node, {&q, &k2, &v, &mask}, {info({2, 4, 2, 8})});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("does not broadcast to the scores"), std::string::npos)
+      << out.status().to_string();
+}
+
+}  // namespace
+}  // namespace kiln::cuda
+
+#endif  // KILN_WITH_CUDA
