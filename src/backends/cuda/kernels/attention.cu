@@ -23,24 +23,48 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kQueries = 16 * kWarps;  // per block
 constexpr int kKeys = 64;              // per tile
-constexpr int kPad = 8;                // halves of padding per shared row: conflict-free fragment reads
+constexpr int kPad = 8;                // halves of padding per shared row: conflict-free ldmatrix
+constexpr int kStages = 2;             // tiles in flight: the next one loads while this one computes
 constexpr float kLog2e = 1.4426950408889634f;
 
 template <typename T>
 __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   if constexpr (std::is_same_v<T, __half>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
+}
+
+// Four 8x8 matrices of 16-bit values from shared memory; lane l gives the
+// address of row l % 8 of matrix l / 8. With `trans`, each comes transposed.
+template <bool trans>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  if constexpr (trans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  }
+}
+
+// 16 bytes global -> shared without passing through registers; zeros when !valid.
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global, bool valid) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int pending>
+__device__ __forceinline__ void copy_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
 }
 
 // Two floats as one register of two 16-bit values, the first in the low half.
@@ -57,15 +81,30 @@ __device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
 
 __device__ __forceinline__ uint32_t load_pair(const void* p) { return *static_cast<const uint32_t*>(p); }
 
-template <typename T>
-__device__ __forceinline__ float mask_value(const AttentionArgs& a, const T* mask, int64_t base, int row, int key) {
-  return to_float(mask[base + row * a.mask_strides[2] + key * a.mask_strides[3]]);
+template <int D>
+constexpr size_t attention_shared_bytes(size_t element) {
+  return kStages * (2 * kKeys * (D + kPad) * element + kKeys * sizeof(float));
 }
 
+// Shared memory per stage: K and V tiles ([key][size], rows padded) and the
+// tile's key bias: log2(e) * mask for masks that vary only along the keys,
+// -inf past the last key, 0 otherwise.
 template <typename T, int D>
-__global__ void __launch_bounds__(kWarps * 32) attention_mma_kernel(AttentionArgs a) {
-  __shared__ alignas(16) T k_tile[kKeys][D + kPad];
-  __shared__ alignas(16) T v_tile[D][kKeys + kPad];  // transposed: [size][key]
+struct Stage {
+  T* k;
+  T* v;
+  float* key_bias;
+  __device__ Stage(char* base, int stage) {
+    char* p = base + stage * (2 * kKeys * (D + kPad) * sizeof(T) + kKeys * sizeof(float));
+    k = reinterpret_cast<T*>(p);
+    v = k + kKeys * (D + kPad);
+    key_bias = reinterpret_cast<float*>(v + kKeys * (D + kPad));
+  }
+};
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_kernel(AttentionArgs a) {
+  extern __shared__ __align__(16) char shared[];
   const int bh = blockIdx.x;
   const int b = bh / a.heads, h = bh - b * a.heads;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -76,7 +115,30 @@ __global__ void __launch_bounds__(kWarps * 32) attention_mma_kernel(AttentionArg
   const T* v = static_cast<const T*>(a.v.data) + b * a.v.batch_stride + h * a.v.head_stride;
   const T* mask = static_cast<const T*>(a.mask);
   const int64_t mask_base = b * a.mask_strides[0] + h * a.mask_strides[1];
+  // A mask that does not vary along the queries goes through the key bias.
+  const bool mask_per_query = mask && a.mask_strides[2] != 0;
 
+  auto load_tile = [&](int stage, int key0) {
+    Stage<T, D> s(shared, stage);
+    constexpr int kChunks = kKeys * D / 8;  // 16-byte chunks per operand
+    for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
+      const int key = c / (D / 8), part = c - key * (D / 8);
+      const bool valid = key0 + key < a.kv_len;
+      const int64_t row = valid ? key0 + key : 0;
+      copy_async_16(s.k + key * (D + kPad) + part * 8, k + row * a.k.seq_stride + part * 8, valid);
+      copy_async_16(s.v + key * (D + kPad) + part * 8, v + row * a.v.seq_stride + part * 8, valid);
+    }
+    for (int key = threadIdx.x; key < kKeys; key += kWarps * 32) {
+      float bias = -INFINITY;
+      if (key0 + key < a.kv_len) {
+        bias = mask && !mask_per_query ? to_float(mask[mask_base + (key0 + key) * a.mask_strides[3]]) * kLog2e : 0.f;
+      }
+      s.key_bias[key] = bias;
+    }
+    copy_async_commit();
+  };
+
+  load_tile(0, 0);
   uint32_t q_frag[D / 16][4];
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
@@ -91,49 +153,47 @@ __global__ void __launch_bounds__(kWarps * 32) attention_mma_kernel(AttentionArg
   float acc[D / 8][4];
 #pragma unroll
   for (int n = 0; n < D / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  // Lane l addresses row l % 8 of matrix l / 8 in the ldmatrix calls.
+  const int matrix = lane / 8, matrix_row = lane % 8;
 
-  for (int key0 = 0; key0 < a.kv_len; key0 += kKeys) {
-    __syncthreads();  // the previous tile is consumed
-    constexpr int kChunks = kKeys * D / 8;  // 16-byte chunks per tile
-    for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
-      const int key = c / (D / 8), part = c - key * (D / 8);
-      uint4 chunk = make_uint4(0, 0, 0, 0);
-      if (key0 + key < a.kv_len) chunk = *reinterpret_cast<const uint4*>(k + (key0 + key) * a.k.seq_stride + part * 8);
-      *reinterpret_cast<uint4*>(&k_tile[key][part * 8]) = chunk;
-    }
-    for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
-      const int key = c % kKeys, part = c / kKeys;
-      uint4 chunk = make_uint4(0, 0, 0, 0);
-      if (key0 + key < a.kv_len) chunk = *reinterpret_cast<const uint4*>(v + (key0 + key) * a.v.seq_stride + part * 8);
-      const T* e = reinterpret_cast<const T*>(&chunk);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) v_tile[part * 8 + i][key] = e[i];
+  const int tiles = (a.kv_len + kKeys - 1) / kKeys;
+  for (int tile = 0; tile < tiles; ++tile) {
+    const int key0 = tile * kKeys;
+    if (tile + 1 < tiles) {
+      load_tile((tile + 1) % kStages, key0 + kKeys);
+      copy_async_wait<1>();
+    } else {
+      copy_async_wait<0>();
     }
     __syncthreads();
+    const Stage<T, D> st(shared, tile % kStages);
 
+    // S = Q K^T: per 8-key group, ldmatrix gives b0/b1 of two 16-wide size steps.
     float s[kKeys / 8][4];
 #pragma unroll
     for (int n = 0; n < kKeys / 8; ++n) {
       s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
-        mma_16816<T>(s[n], q_frag[kk], load_pair(&k_tile[n * 8 + g][kk * 16 + t * 2]),
-                     load_pair(&k_tile[n * 8 + g][kk * 16 + t * 2 + 8]));
+      for (int kk = 0; kk < D / 16; kk += 2) {
+        uint32_t frag[4];
+        ldmatrix_x4<false>(frag, st.k + (n * 8 + matrix_row) * (D + kPad) + kk * 16 + matrix * 8);
+        mma_16816<T>(s[n], q_frag[kk], frag[0], frag[1]);
+        mma_16816<T>(s[n], q_frag[kk + 1], frag[2], frag[3]);
       }
     }
-    // Scale, mask and out-of-range keys, in base 2; the tile's row maxima.
+    // Scale and mask in base 2; the tile's row maxima.
     float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int n = 0; n < kKeys / 8; ++n) {
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const int key = key0 + n * 8 + t * 2 + (j & 1);
-        const int row = j < 2 ? row0 : row1;
-        float x = s[n][j] * scale;
-        if (key >= a.kv_len) {
-          x = -INFINITY;
-        } else if (mask && row < a.q_len) {
-          x += mask_value(a, mask, mask_base, row, key) * kLog2e;
+        const int column = n * 8 + t * 2 + (j & 1);
+        float x = s[n][j] * scale + st.key_bias[column];
+        if (mask_per_query) {
+          const int row = j < 2 ? row0 : row1;
+          if (row < a.q_len && key0 + column < a.kv_len) {
+            x += to_float(mask[mask_base + row * a.mask_strides[2] + (key0 + column) * a.mask_strides[3]]) * kLog2e;
+          }
         }
         s[n][j] = x;
         tile_max[j >> 1] = fmaxf(tile_max[j >> 1], x);
@@ -165,18 +225,22 @@ __global__ void __launch_bounds__(kWarps * 32) attention_mma_kernel(AttentionArg
       acc[n][2] *= correction[1];
       acc[n][3] *= correction[1];
     }
-    // O += P V: keys 16kk..16kk+15 are accumulator tiles 2kk and 2kk+1.
+    // O += P V: keys 16kk..16kk+15 are accumulator tiles 2kk and 2kk+1; the
+    // transposing ldmatrix gives b0/b1 of two 8-wide size groups.
 #pragma unroll
     for (int kk = 0; kk < kKeys / 16; ++kk) {
       const uint32_t p[4] = {pack_pair<T>(s[2 * kk][0], s[2 * kk][1]), pack_pair<T>(s[2 * kk][2], s[2 * kk][3]),
                              pack_pair<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                              pack_pair<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-      for (int n = 0; n < D / 8; ++n) {
-        mma_16816<T>(acc[n], p, load_pair(&v_tile[n * 8 + g][kk * 16 + t * 2]),
-                     load_pair(&v_tile[n * 8 + g][kk * 16 + t * 2 + 8]));
+      for (int n = 0; n < D / 8; n += 2) {
+        uint32_t frag[4];
+        ldmatrix_x4<true>(frag, st.v + (kk * 16 + (matrix & 1) * 8 + matrix_row) * (D + kPad) + n * 8 + (matrix >> 1) * 8);
+        mma_16816<T>(acc[n], p, frag[0], frag[1]);
+        mma_16816<T>(acc[n + 1], p, frag[2], frag[3]);
       }
     }
+    __syncthreads();  // this stage is free for the tile after next
   }
 
   float inverse[2];
@@ -184,7 +248,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_mma_kernel(AttentionArg
   for (int r = 0; r < 2; ++r) {
     row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
     row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
-    inverse[r] = row_sum[r] > 0.f ? 1.f / row_sum[r] : (a.nan_to_zero ? 0.f : NAN);
+    // No key at all: the product with V is an empty sum.
+    inverse[r] = row_sum[r] > 0.f ? 1.f / row_sum[r] : (a.nan_to_zero || a.kv_len == 0 ? 0.f : NAN);
   }
   T* out = static_cast<T*>(a.out) + b * a.out_batch_stride + h * a.out_head_stride;
 #pragma unroll
@@ -248,7 +313,7 @@ __global__ void attention_rows_kernel(AttentionArgs a, int64_t rows) {
       if (d < a.value_size) acc[j] = acc[j] * correction + p * to_float(v_row[d]);
     }
   }
-  const float inverse = row_sum > 0.f ? 1.f / row_sum : (a.nan_to_zero ? 0.f : NAN);
+  const float inverse = row_sum > 0.f ? 1.f / row_sum : (a.nan_to_zero || a.kv_len == 0 ? 0.f : NAN);
   T* out = static_cast<T*>(a.out) + b * a.out_batch_stride + h * a.out_head_stride + i * a.out_seq_stride;
 #pragma unroll
   for (int j = 0; j < kPerLane; ++j) {
@@ -259,9 +324,15 @@ __global__ void attention_rows_kernel(AttentionArgs a, int64_t rows) {
 
 template <typename T, int D>
 void launch_mma(const AttentionArgs& a, cudaStream_t stream) {
+  constexpr size_t kShared = attention_shared_bytes<D>(sizeof(T));
+  if constexpr (kShared > 48 * 1024) {
+    static const cudaError_t opted_in =
+        cudaFuncSetAttribute(attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
+    (void)opted_in;  // a refusal surfaces as the launch's error
+  }
   const dim3 grid(static_cast<unsigned>(a.batch) * static_cast<unsigned>(a.heads),
                   static_cast<unsigned>((a.q_len + kQueries - 1) / kQueries));
-  attention_mma_kernel<T, D><<<grid, kWarps * 32, 0, stream>>>(a);
+  attention_mma_kernel<T, D><<<grid, kWarps * 32, kShared, stream>>>(a);
 }
 
 template <typename T>

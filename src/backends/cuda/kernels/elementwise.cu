@@ -50,37 +50,59 @@ __global__ void pointwise_program_kernel(const T* in, T* out, const T* bias, int
   }
 }
 
+template <typename T, int V>
+__device__ __forceinline__ Pack<T, V> gelu_pack(const Pack<T, V>& x, const Pack<T, V>& b, bool bias) {
+  Pack<T, V> r;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    float v = to_float(x.v[j]);
+    if (bias) v += to_float(b.v[j]);
+    r.v[j] = from_float<T>(gelu_erf(v));
+  }
+  return r;
+}
+
 // The 32-bit form: V elements per pack share one bias pack (inner == 1,
-// channels a multiple of V) or one bias value (inner a multiple of V).
+// channels a multiple of V) or one bias value (inner a multiple of V). GELU
+// keeps two packs in flight per thread: its erf leaves too few loads pending
+// otherwise.
 template <typename T, int V>
 __global__ void fast_pointwise_program_kernel(const T* in, T* out, const T* bias, uint32_t packs, FastDivisor inner,
                                               FastDivisor channels, DeviceProgram program) {
-  KILN_FAST_GRID_LOOP(p, packs) {
-    const uint32_t i = p * V;
-    Pack<T, V> x = load_pack<V>(in, i, true);
+  auto bias_pack = [&](uint32_t i) {
     Pack<T, V> b;
     if (bias) {
       const uint32_t row = fast_divide(inner, i);
       const uint32_t channel = row - fast_divide(channels, row) * channels.divisor;
       b = load_pack<V>(bias, channel, inner.divisor == 1);
     }
+    return b;
+  };
+  if (program.gelu) {
+    const uint32_t stride = blockDim.x * gridDim.x;
+    for (uint32_t p = blockIdx.x * blockDim.x + threadIdx.x; p < packs; p += 2 * stride) {
+      const uint32_t p2 = p + stride;
+      const bool second = p2 < packs;
+      const Pack<T, V> x0 = load_pack<V>(in, p * V, true);
+      const Pack<T, V> x1 = second ? load_pack<V>(in, p2 * V, true) : x0;
+      const Pack<T, V> b0 = bias_pack(p * V), b1 = second ? bias_pack(p2 * V) : b0;
+      store_pack<V>(out, p * V, gelu_pack(x0, b0, bias != nullptr));
+      if (second) store_pack<V>(out, p2 * V, gelu_pack(x1, b1, bias != nullptr));
+    }
+    return;
+  }
+  KILN_FAST_GRID_LOOP(p, packs) {
+    const uint32_t i = p * V;
+    Pack<T, V> x = load_pack<V>(in, i, true);
+    Pack<T, V> b = bias_pack(i);
     Pack<T, V> r;
-    if (program.gelu) {
-#pragma unroll
-      for (int j = 0; j < V; ++j) {
-        float v = to_float(x.v[j]);
-        if (bias) v += to_float(b.v[j]);
-        r.v[j] = from_float<T>(gelu_erf(v));
-      }
-    } else {
-      // One copy of the interpreter's switch, not V: the kernel stays small
-      // enough for the instruction cache.
+    // One copy of the interpreter's switch, not V: the kernel stays small
+    // enough for the instruction cache.
 #pragma unroll 1
-      for (int j = 0; j < V; ++j) {
-        float v = to_float(x.v[j]);
-        if (bias) v += to_float(b.v[j]);
-        r.v[j] = from_float<T>(run_program(program, v));
-      }
+    for (int j = 0; j < V; ++j) {
+      float v = to_float(x.v[j]);
+      if (bias) v += to_float(b.v[j]);
+      r.v[j] = from_float<T>(run_program(program, v));
     }
     store_pack<V>(out, i, r);
   }
