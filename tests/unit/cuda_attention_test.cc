@@ -65,6 +65,10 @@ TEST(CudaAttention, MatchesCpu) {
   const Case cases[] = {
       // BERT's shape class: padding mask, two tiles of keys, some batches fully masked.
       {2, 128, 128, 3, 64, 64, {2, 1, 1, 128}, true, 0.125f},
+      // The same with the mask expanded over the queries (staged through shared memory).
+      {2, 128, 128, 3, 64, 64, {2, 1, 128, 128}, true, 0.125f},
+      // A per-query mask with lengths that miss the tiles but rows of 16 bytes.
+      {2, 70, 104, 2, 64, 64, {2, 2, 70, 104}, false, 0.2f},
       // Lengths that miss the tiles, a per-query mask, head size 32.
       {1, 70, 100, 2, 32, 32, {1, 2, 70, 100}, false, 0.3f},
       // Head size 128, no mask, more keys than queries.
@@ -88,9 +92,11 @@ TEST(CudaAttention, MatchesCpu) {
         float* m = mask.data<float>();
         if (c.nan_to_zero) {
           // Batch 0 keeps its first 100 keys; the last batch is fully masked.
-          const int64_t keys = c.mask.back();
-          for (int64_t j = 100; j < keys; ++j) m[j] = -INFINITY;
-          for (int64_t j = 0; j < keys; ++j) m[(c.batch - 1) * keys + j] = -INFINITY;
+          const int64_t keys = c.mask.back(), per_batch = mask.element_count() / c.mask[0];
+          for (int64_t j = 0; j < mask.element_count(); ++j) {
+            const int64_t b = j / per_batch;
+            if (b == c.batch - 1 || (b == 0 && j % keys >= 100)) m[j] = -INFINITY;
+          }
         } else {
           for (int64_t j = 0; j < mask.element_count(); j += 3) m[j] = -INFINITY;  // never a whole row
         }

@@ -81,24 +81,34 @@ __device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
 
 __device__ __forceinline__ uint32_t load_pair(const void* p) { return *static_cast<const uint32_t*>(p); }
 
+// Shared memory per stage: K and V tiles ([key][size], rows padded), the
+// tile's key bias (log2(e) * mask for masks that vary only along the keys,
+// -inf past the last key, 0 otherwise) and, for masks that vary along the
+// queries too and have contiguous keys, the block's [query][key] mask tile.
 template <int D>
-constexpr size_t attention_shared_bytes(size_t element) {
-  return kStages * (2 * kKeys * (D + kPad) * element + kKeys * sizeof(float));
+__host__ __device__ constexpr size_t kv_tile_bytes(size_t element) {
+  return 2 * kKeys * (D + kPad) * element + kKeys * sizeof(float);
+}
+__host__ __device__ constexpr size_t mask_tile_bytes(size_t element) { return kQueries * (kKeys + kPad) * element; }
+
+template <int D>
+size_t attention_shared_bytes(size_t element, bool mask_tiles) {
+  return kStages * (kv_tile_bytes<D>(element) + (mask_tiles ? mask_tile_bytes(element) : 0));
 }
 
-// Shared memory per stage: K and V tiles ([key][size], rows padded) and the
-// tile's key bias: log2(e) * mask for masks that vary only along the keys,
-// -inf past the last key, 0 otherwise.
 template <typename T, int D>
 struct Stage {
   T* k;
   T* v;
   float* key_bias;
-  __device__ Stage(char* base, int stage) {
-    char* p = base + stage * (2 * kKeys * (D + kPad) * sizeof(T) + kKeys * sizeof(float));
+  T* mask;  // [kQueries][kKeys + kPad] when the mask goes through tiles
+  __device__ Stage(char* base, int stage, bool mask_tiles) {
+    const size_t stride = kv_tile_bytes<D>(sizeof(T)) + (mask_tiles ? mask_tile_bytes(sizeof(T)) : 0);
+    char* p = base + stage * stride;
     k = reinterpret_cast<T*>(p);
     v = k + kKeys * (D + kPad);
     key_bias = reinterpret_cast<float*>(v + kKeys * (D + kPad));
+    mask = reinterpret_cast<T*>(key_bias + kKeys);
   }
 };
 
@@ -119,7 +129,7 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
   const bool mask_per_query = mask && a.mask_strides[2] != 0;
 
   auto load_tile = [&](int stage, int key0) {
-    Stage<T, D> s(shared, stage);
+    Stage<T, D> s(shared, stage, a.mask_tiles);
     constexpr int kChunks = kKeys * D / 8;  // 16-byte chunks per operand
     for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
       const int key = c / (D / 8), part = c - key * (D / 8);
@@ -127,6 +137,20 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
       const int64_t row = valid ? key0 + key : 0;
       copy_async_16(s.k + key * (D + kPad) + part * 8, k + row * a.k.seq_stride + part * 8, valid);
       copy_async_16(s.v + key * (D + kPad) + part * 8, v + row * a.v.seq_stride + part * 8, valid);
+    }
+    if (a.mask_tiles) {
+      // Rows of 64 keys in 16-byte chunks; a chunk that crosses the last key
+      // copies what lies before it and zero-fills the rest.
+      const int query0 = blockIdx.y * kQueries;
+      for (int c = threadIdx.x; c < kQueries * kKeys / 8; c += kWarps * 32) {
+        const int row = c / (kKeys / 8), part = c - row * (kKeys / 8);
+        const int key = key0 + part * 8;
+        const int valid_keys = query0 + row < a.q_len ? min(8, max(0, a.kv_len - key)) : 0;
+        const T* source = valid_keys > 0 ? mask + mask_base + (query0 + row) * a.mask_strides[2] + key : mask;
+        const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(s.mask + row * (kKeys + kPad) + part * 8));
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(source),
+                     "r"(valid_keys * static_cast<int>(sizeof(T))));
+      }
     }
     for (int key = threadIdx.x; key < kKeys; key += kWarps * 32) {
       float bias = -INFINITY;
@@ -166,7 +190,7 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
       copy_async_wait<0>();
     }
     __syncthreads();
-    const Stage<T, D> st(shared, tile % kStages);
+    const Stage<T, D> st(shared, tile % kStages, a.mask_tiles);
 
     // S = Q K^T: per 8-key group, ldmatrix gives b0/b1 of two 16-wide size steps.
     float s[kKeys / 8][4];
@@ -189,7 +213,9 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
       for (int j = 0; j < 4; ++j) {
         const int column = n * 8 + t * 2 + (j & 1);
         float x = s[n][j] * scale + st.key_bias[column];
-        if (mask_per_query) {
+        if (a.mask_tiles) {
+          x += to_float(st.mask[(warp * 16 + g + (j < 2 ? 0 : 8)) * (kKeys + kPad) + column]) * kLog2e;
+        } else if (mask_per_query) {
           const int row = j < 2 ? row0 : row1;
           if (row < a.q_len && key0 + column < a.kv_len) {
             x += to_float(mask[mask_base + row * a.mask_strides[2] + (key0 + column) * a.mask_strides[3]]) * kLog2e;
@@ -324,15 +350,16 @@ __global__ void attention_rows_kernel(AttentionArgs a, int64_t rows) {
 
 template <typename T, int D>
 void launch_mma(const AttentionArgs& a, cudaStream_t stream) {
-  constexpr size_t kShared = attention_shared_bytes<D>(sizeof(T));
-  if constexpr (kShared > 48 * 1024) {
-    static const cudaError_t opted_in =
-        cudaFuncSetAttribute(attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, kShared);
+  const size_t shared = attention_shared_bytes<D>(sizeof(T), a.mask_tiles);
+  if (shared > 48 * 1024) {
+    static const cudaError_t opted_in = cudaFuncSetAttribute(
+        attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        static_cast<int>(attention_shared_bytes<D>(sizeof(T), true)));
     (void)opted_in;  // a refusal surfaces as the launch's error
   }
   const dim3 grid(static_cast<unsigned>(a.batch) * static_cast<unsigned>(a.heads),
                   static_cast<unsigned>((a.q_len + kQueries - 1) / kQueries));
-  attention_mma_kernel<T, D><<<grid, kWarps * 32, kShared, stream>>>(a);
+  attention_mma_kernel<T, D><<<grid, kWarps * 32, shared, stream>>>(a);
 }
 
 template <typename T>
@@ -371,10 +398,14 @@ cudaError_t launch_attention(DataType dtype, const AttentionArgs& args, cudaStre
   if (int64_t{args.batch} * args.heads * args.q_len == 0) return cudaSuccess;
   if (args.head_size > kMaxAttentionHeadSize || args.value_size > kMaxAttentionHeadSize) return cudaErrorInvalidValue;
   const bool tensor_cores = attention_uses_tensor_cores(dtype, args);
+  AttentionArgs a = args;
+  a.mask_tiles = tensor_cores && a.mask && a.mask_strides[2] != 0 && a.mask_strides[3] == 1 &&
+                 is_aligned(a.mask, 16) && a.mask_strides[0] % 8 == 0 && a.mask_strides[1] % 8 == 0 &&
+                 a.mask_strides[2] % 8 == 0;
   switch (dtype) {
-    case DataType::kFloat32: launch_typed<float>(args, false, stream); break;
-    case DataType::kFloat16: launch_typed<__half>(args, tensor_cores, stream); break;
-    case DataType::kBFloat16: launch_typed<__nv_bfloat16>(args, tensor_cores, stream); break;
+    case DataType::kFloat32: launch_typed<float>(a, false, stream); break;
+    case DataType::kFloat16: launch_typed<__half>(a, tensor_cores, stream); break;
+    case DataType::kBFloat16: launch_typed<__nv_bfloat16>(a, tensor_cores, stream); break;
     default: return cudaErrorInvalidValue;
   }
   return cudaGetLastError();

@@ -28,6 +28,9 @@ struct AttentionArgs {
   // A query whose every key is masked (-inf) gets 0 instead of the NaN
   // softmax gives it.
   bool nan_to_zero = false;
+  // Set by launch_attention: the tensor-core kernel stages a [query][key]
+  // mask (contiguous keys, 16-byte aligned rows) through shared memory.
+  bool mask_tiles = false;
 };
 
 // Largest head size either kernel takes.
