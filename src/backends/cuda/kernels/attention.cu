@@ -348,18 +348,21 @@ __global__ void attention_rows_kernel(AttentionArgs a, int64_t rows) {
   }
 }
 
+// The most shared memory a launch of attention_mma_kernel<T, D> asks for,
+// allowed once per kernel (outside any stream capture: attention_prepare).
+template <typename T, int D>
+cudaError_t allow_shared_memory() {
+  static const cudaError_t allowed = cudaFuncSetAttribute(
+      attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      static_cast<int>(attention_shared_bytes<D>(sizeof(T), true)));
+  return allowed;
+}
+
 template <typename T, int D>
 void launch_mma(const AttentionArgs& a, cudaStream_t stream) {
-  const size_t shared = attention_shared_bytes<D>(sizeof(T), a.mask_tiles);
-  if (shared > 48 * 1024) {
-    static const cudaError_t opted_in = cudaFuncSetAttribute(
-        attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-        static_cast<int>(attention_shared_bytes<D>(sizeof(T), true)));
-    (void)opted_in;  // a refusal surfaces as the launch's error
-  }
   const dim3 grid(static_cast<unsigned>(a.batch) * static_cast<unsigned>(a.heads),
                   static_cast<unsigned>((a.q_len + kQueries - 1) / kQueries));
-  attention_mma_kernel<T, D><<<grid, kWarps * 32, shared, stream>>>(a);
+  attention_mma_kernel<T, D><<<grid, kWarps * 32, attention_shared_bytes<D>(sizeof(T), a.mask_tiles), stream>>>(a);
 }
 
 template <typename T>
@@ -385,6 +388,21 @@ bool rows_aligned(const AttentionOperand& x) {
 }
 
 }  // namespace
+
+cudaError_t attention_prepare(DataType dtype, int head_size) {
+  auto for_type = [head_size](auto tag) {
+    using T = decltype(tag);
+    switch (head_size) {
+      case 32: return allow_shared_memory<T, 32>();
+      case 64: return allow_shared_memory<T, 64>();
+      case 128: return allow_shared_memory<T, 128>();
+      default: return cudaSuccess;
+    }
+  };
+  if (dtype == DataType::kFloat16) return for_type(__half{});
+  if (dtype == DataType::kBFloat16) return for_type(__nv_bfloat16{});
+  return cudaSuccess;
+}
 
 bool attention_uses_tensor_cores(DataType dtype, const AttentionArgs& a) {
   if (dtype != DataType::kFloat16 && dtype != DataType::kBFloat16) return false;

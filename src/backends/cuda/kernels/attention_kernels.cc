@@ -82,6 +82,7 @@ CudaKernel attention_kernel() {
       for (int d = 0; d < 4; ++d) base.mask_strides[d] = index->strides[0][d];
     }
     const DataType dtype = args.inputs[0].dtype;
+    KILN_CUDA_CHECK(attention_prepare(dtype, base.head_size));
     PreparedKernel prepared;
     prepared.enqueue = [base, has_mask, dtype](const LaunchArgs& launch) -> Status {
       AttentionArgs a = base;

@@ -41,6 +41,11 @@ constexpr int kMaxAttentionHeadSize = 256;
 // take a kernel with one warp per query.
 bool attention_uses_tensor_cores(DataType dtype, const AttentionArgs& args);
 
+// Once per node at build/prepare time, before any launch (and outside stream
+// capture): lets the tensor-core kernel of this type and head size use more
+// than 48 KB of shared memory.
+cudaError_t attention_prepare(DataType dtype, int head_size);
+
 // Float types; head_size and value_size up to kMaxAttentionHeadSize.
 cudaError_t launch_attention(DataType dtype, const AttentionArgs& args, cudaStream_t stream);
 
