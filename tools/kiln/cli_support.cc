@@ -76,6 +76,7 @@ Expected<std::shared_ptr<Engine>> open_model(const std::string& path, const std:
   config.precision = precision;
   config.timing_cache = build.timing_cache;
   config.allow_tf32 = build.allow_tf32;
+  config.optimize = build.optimize;
   if (!build.layer_precisions.empty()) {
     KILN_ASSIGN_OR_RETURN(config.layer_precisions, parse_layer_precisions(build.layer_precisions));
   }

@@ -27,6 +27,7 @@ struct ModelBuildOptions {
   bool allow_tf32 = true;    // time float32 layers as the contexts will run them
   bool show_progress = true; // tactic timing progress on stderr
   std::string layer_precisions;  // --layer-precisions spec (parse_layer_precisions); empty: none
+  bool optimize = true;          // false: --no-optimize, the graph passes are skipped
 };
 
 // Loads a plan file, or imports an ONNX model and builds it for `backend`; every error names the file.

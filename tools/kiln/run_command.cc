@@ -24,6 +24,7 @@ struct RunOptions {
   bool bf16 = false;
   std::string timing_cache;
   std::string layer_precisions;
+  bool no_optimize = false;
 };
 
 int run_model(const RunOptions& options) {
@@ -33,6 +34,7 @@ int run_model(const RunOptions& options) {
   build.timing_cache = options.timing_cache;
   build.allow_tf32 = !options.no_tf32;
   build.layer_precisions = options.layer_precisions;
+  build.optimize = !options.no_optimize;
   auto engine = open_model(options.model, options.backend, *precision, build);
   if (!engine.ok()) return report_error("run", engine.status());
   InputRequest request{options.inputs, options.shapes, 0, options.seed};
@@ -90,6 +92,7 @@ void add_run_command(CLI::App& app, CommandAction& action) {
   sub->add_flag("--bf16", options->bf16, "Build an ONNX model to compute in bfloat16 (inputs and outputs stay float32)");
   sub->add_option("--layer-precisions", options->layer_precisions,
                   "Per-layer precisions 'PATTERN:fp32|fp16|bf16,...' (node-name globs; later entries win)");
+  sub->add_flag("--no-optimize", options->no_optimize, "Skip the graph passes when building an ONNX model");
   sub->add_option("--timing-cache", options->timing_cache,
                   "When building an ONNX model: timing cache file to read tactic timings from and write back to");
   sub->add_option("--shapes", options->shapes,

@@ -20,8 +20,8 @@
 namespace kiln::cuda {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kQueries = 16 * kWarps;  // per block
+// A block has W warps of 16 queries each: 8 when there are queries enough
+// (each K/V tile then serves 128 queries), else 4.
 constexpr int kKeys = 64;              // per tile
 constexpr int kPad = 8;                // halves of padding per shared row: conflict-free ldmatrix
 constexpr int kStages = 2;             // tiles in flight: the next one loads while this one computes
@@ -89,21 +89,23 @@ template <int D>
 __host__ __device__ constexpr size_t kv_tile_bytes(size_t element) {
   return 2 * kKeys * (D + kPad) * element + kKeys * sizeof(float);
 }
-__host__ __device__ constexpr size_t mask_tile_bytes(size_t element) { return kQueries * (kKeys + kPad) * element; }
-
-template <int D>
-size_t attention_shared_bytes(size_t element, bool mask_tiles) {
-  return kStages * (kv_tile_bytes<D>(element) + (mask_tiles ? mask_tile_bytes(element) : 0));
+__host__ __device__ constexpr size_t mask_tile_bytes(int warps, size_t element) {
+  return 16 * warps * (kKeys + kPad) * element;
 }
 
-template <typename T, int D>
+template <int D>
+size_t attention_shared_bytes(int warps, size_t element, bool mask_tiles) {
+  return kStages * (kv_tile_bytes<D>(element) + (mask_tiles ? mask_tile_bytes(warps, element) : 0));
+}
+
+template <typename T, int D, int W>
 struct Stage {
   T* k;
   T* v;
   float* key_bias;
-  T* mask;  // [kQueries][kKeys + kPad] when the mask goes through tiles
+  T* mask;  // [16 W][kKeys + kPad] when the mask goes through tiles
   __device__ Stage(char* base, int stage, bool mask_tiles) {
-    const size_t stride = kv_tile_bytes<D>(sizeof(T)) + (mask_tiles ? mask_tile_bytes(sizeof(T)) : 0);
+    const size_t stride = kv_tile_bytes<D>(sizeof(T)) + (mask_tiles ? mask_tile_bytes(W, sizeof(T)) : 0);
     char* p = base + stage * stride;
     k = reinterpret_cast<T*>(p);
     v = k + kKeys * (D + kPad);
@@ -112,8 +114,9 @@ struct Stage {
   }
 };
 
-template <typename T, int D>
-__global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_kernel(AttentionArgs a) {
+template <typename T, int D, int W>
+__global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_kernel(AttentionArgs a) {
+  constexpr int kQueries = 16 * W;
   extern __shared__ __align__(16) char shared[];
   const int bh = blockIdx.x;
   const int b = bh / a.heads, h = bh - b * a.heads;
@@ -129,9 +132,9 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
   const bool mask_per_query = mask && a.mask_strides[2] != 0;
 
   auto load_tile = [&](int stage, int key0) {
-    Stage<T, D> s(shared, stage, a.mask_tiles);
+    Stage<T, D, W> s(shared, stage, a.mask_tiles);
     constexpr int kChunks = kKeys * D / 8;  // 16-byte chunks per operand
-    for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
+    for (int c = threadIdx.x; c < kChunks; c += W * 32) {
       const int key = c / (D / 8), part = c - key * (D / 8);
       const bool valid = key0 + key < a.kv_len;
       const int64_t row = valid ? key0 + key : 0;
@@ -142,7 +145,7 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
       // Rows of 64 keys in 16-byte chunks; a chunk that crosses the last key
       // copies what lies before it and zero-fills the rest.
       const int query0 = blockIdx.y * kQueries;
-      for (int c = threadIdx.x; c < kQueries * kKeys / 8; c += kWarps * 32) {
+      for (int c = threadIdx.x; c < kQueries * kKeys / 8; c += W * 32) {
         const int row = c / (kKeys / 8), part = c - row * (kKeys / 8);
         const int key = key0 + part * 8;
         const int valid_keys = query0 + row < a.q_len ? min(8, max(0, a.kv_len - key)) : 0;
@@ -152,7 +155,7 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
                      "r"(valid_keys * static_cast<int>(sizeof(T))));
       }
     }
-    for (int key = threadIdx.x; key < kKeys; key += kWarps * 32) {
+    for (int key = threadIdx.x; key < kKeys; key += W * 32) {
       float bias = -INFINITY;
       if (key0 + key < a.kv_len) {
         bias = mask && !mask_per_query ? to_float(mask[mask_base + (key0 + key) * a.mask_strides[3]]) * kLog2e : 0.f;
@@ -190,7 +193,7 @@ __global__ void __launch_bounds__(kWarps * 32, D <= 64 ? 4 : 2) attention_mma_ke
       copy_async_wait<0>();
     }
     __syncthreads();
-    const Stage<T, D> st(shared, tile % kStages, a.mask_tiles);
+    const Stage<T, D, W> st(shared, tile % kStages, a.mask_tiles);
 
     // S = Q K^T: per 8-key group, ldmatrix gives b0/b1 of two 16-wide size steps.
     float s[kKeys / 8][4];
@@ -348,21 +351,35 @@ __global__ void attention_rows_kernel(AttentionArgs a, int64_t rows) {
   }
 }
 
-// The most shared memory a launch of attention_mma_kernel<T, D> asks for,
-// allowed once per kernel (outside any stream capture: attention_prepare).
+// The most shared memory a launch of attention_mma_kernel<T, D, W> asks
+// for, allowed once per kernel (outside any stream capture: attention_prepare).
 template <typename T, int D>
 cudaError_t allow_shared_memory() {
-  static const cudaError_t allowed = cudaFuncSetAttribute(
-      attention_mma_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-      static_cast<int>(attention_shared_bytes<D>(sizeof(T), true)));
+  static const cudaError_t allowed = [] {
+    cudaError_t four = cudaFuncSetAttribute(attention_mma_kernel<T, D, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(attention_shared_bytes<D>(4, sizeof(T), true)));
+    cudaError_t eight = cudaFuncSetAttribute(attention_mma_kernel<T, D, 8>,
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(attention_shared_bytes<D>(8, sizeof(T), true)));
+    return four != cudaSuccess ? four : eight;
+  }();
   return allowed;
+}
+
+template <typename T, int D, int W>
+void launch_mma_warps(const AttentionArgs& a, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(a.batch) * static_cast<unsigned>(a.heads),
+                  static_cast<unsigned>((a.q_len + 16 * W - 1) / (16 * W)));
+  attention_mma_kernel<T, D, W><<<grid, W * 32, attention_shared_bytes<D>(W, sizeof(T), a.mask_tiles), stream>>>(a);
 }
 
 template <typename T, int D>
 void launch_mma(const AttentionArgs& a, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(a.batch) * static_cast<unsigned>(a.heads),
-                  static_cast<unsigned>((a.q_len + kQueries - 1) / kQueries));
-  attention_mma_kernel<T, D><<<grid, kWarps * 32, attention_shared_bytes<D>(sizeof(T), a.mask_tiles), stream>>>(a);
+  if (a.q_len > 64) {
+    launch_mma_warps<T, D, 8>(a, stream);
+  } else {
+    launch_mma_warps<T, D, 4>(a, stream);
+  }
 }
 
 template <typename T>

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# End to end on an exported BERT (models/bert_tiny.onnx, made by
+# bench/models/export_bert_tiny.py): each layer's attention block becomes one
+# kiln.Attention, and `kiln run` matches onnxruntime with padding, a sequence
+# without padding and a fully masked sequence in one batch, optimised or not.
+# Usage: test_bert_tiny.sh PATH_TO_KILN SOURCE_DIR
+set -euo pipefail
+kiln=$(realpath "$1")
+source_dir=$(realpath "$2")
+model="$source_dir/models/bert_tiny.onnx"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+python3 - "$work" <<'PY'
+import sys
+import numpy as np
+work = sys.argv[1]
+rng = np.random.default_rng(7)
+np.save(f"{work}/ids.npy", rng.integers(0, 500, (3, 128)).astype(np.int64))
+mask = np.ones((3, 128), np.int64)
+mask[0, 50:] = 0  # padding
+mask[2, :] = 0    # nothing to attend to: the exported NaN guard gives zeros
+np.save(f"{work}/mask.npy", mask)
+PY
+
+"$kiln" build "$model" -o "$work/bert.kiln" > "$work/build.txt"
+"$kiln" inspect "$work/bert.kiln" > "$work/inspect.txt"
+grep -q "kiln.Attention: 2" "$work/inspect.txt" ||
+  { echo "FAIL: the two attention blocks were not fused:"; grep -E "kiln\.|Softmax|Transpose" "$work/inspect.txt"; exit 1; }
+
+for variant in optimized plain; do
+  flags=""
+  [ $variant = plain ] && flags="--no-optimize"
+  "$kiln" run "$model" $flags --input input_ids="$work/ids.npy" --input attention_mask="$work/mask.npy" \
+    --output-dir "$work/$variant" > /dev/null
+done
+python3 - "$model" "$work" <<'PY'
+import sys
+import numpy as np
+import onnxruntime as ort
+model, work = sys.argv[1], sys.argv[2]
+feeds = {"input_ids": np.load(f"{work}/ids.npy"), "attention_mask": np.load(f"{work}/mask.npy")}
+ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)[0].astype(np.float64)
+for variant in ("optimized", "plain"):
+    got = np.load(f"{work}/{variant}/output.npy").astype(np.float64)
+    if got.shape != ref.shape:
+        sys.exit(f"FAIL: {variant} output {got.shape}, onnxruntime {ref.shape}")
+    if np.isnan(got).any():
+        sys.exit(f"FAIL: {variant} output has {int(np.isnan(got).sum())} NaNs")
+    err = np.abs(got - ref).max() / np.abs(ref).max()
+    print(f"{variant}: max |kiln - onnxruntime| / max |onnxruntime| = {err:.3g}")
+    if not err <= 1e-4:
+        sys.exit(f"FAIL: {variant} differs from onnxruntime by {err:.3g} (relative), above 1e-4")
+PY
+echo PASS
