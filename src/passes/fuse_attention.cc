@@ -2,10 +2,12 @@
 // projections already reshaped to [B, S, H, D]:
 //
 //   Qt = Transpose(Q, 0,2,1,3) [* a]     Kt = Transpose(K, 0,2,3,1) [* b]
-//   P  = kiln.MaskedSoftmax(Qt x Kt, Mask)  (or Softmax over the last axis)
+//   P  = kiln.MaskedSoftmax(Qt x Kt [* c], Mask)  (or Softmax over the last axis)
 //   O  = Transpose(P x Transpose(V, 0,2,1,3), 0,2,1,3)
 //
-// becomes O = kiln.Attention(Q, K, V[, Mask]) with scale a * b. The kernels
+// becomes O = kiln.Attention(Q, K, V[, Mask]) with scale a * b * c. Each
+// scale is a Mul by or a Div by a scalar constant, and Kt may be two
+// Transposes (to [B, H, S, D], then the last two axes swapped). The kernels
 // then read the projections where they lie and keep the [B, H, S, S] scores
 // on chip. Every intermediate must be read only by the next step.
 #include <set>
@@ -19,14 +21,32 @@ bool is_op(const Node* node, const char* op_type, const char* domain = "") {
   return node && node->op_type == op_type && node->domain == domain && !node->outputs.empty() && node->outputs[0];
 }
 
-// The input of a Transpose with exactly this permutation, read only by `reader`.
+// The input of one Transpose, or of two in a row, whose permutation is
+// `perm`; each read only by the next step (exporters transpose K to
+// [B, H, S, D] and then swap its last two axes).
 Value* transposed_from(const Graph& graph, const Value* v, const Node* reader, const std::vector<int64_t>& perm,
                        std::vector<Node*>& matched) {
-  if (!v || !read_only_by(graph, v, reader)) return nullptr;
-  Node* t = v->producer;
-  if (!is_op(t, "Transpose") || t->inputs.size() != 1 || !t->inputs[0] || t->attr_ints("perm") != perm) return nullptr;
-  matched.push_back(t);
-  return t->inputs[0];
+  std::vector<int64_t> composed = {0, 1, 2, 3};
+  std::vector<Node*> steps;
+  while (v && steps.size() < 2 && read_only_by(graph, v, reader)) {
+    Node* t = v->producer;
+    if (!is_op(t, "Transpose") || t->inputs.size() != 1 || !t->inputs[0]) break;
+    const std::vector<int64_t> p = t->attr_ints("perm");
+    if (p.size() != 4) break;
+    // Output axis i of the chain is axis composed[i] of t's output, which is axis p[composed[i]] of t's input.
+    for (int64_t& axis : composed) {
+      if (axis < 0 || axis > 3 || p[static_cast<size_t>(axis)] < 0 || p[static_cast<size_t>(axis)] > 3) return nullptr;
+      axis = p[static_cast<size_t>(axis)];
+    }
+    steps.push_back(t);
+    reader = t;
+    v = t->inputs[0];
+    if (composed == perm) {
+      matched.insert(matched.end(), steps.begin(), steps.end());
+      return t->inputs[0];
+    }
+  }
+  return nullptr;
 }
 
 // A value and the node that reads it, walking up from the score product.
@@ -35,22 +55,38 @@ struct Operand {
   const Node* reader;
 };
 
-// Steps over a Mul by a scalar float32 constant (either side), multiplying `scale`.
-Operand through_scalar_mul(const Graph& graph, Operand at, double& scale, std::vector<Node*>& matched) {
+// Steps over Mul by, or Div by, a scalar float32 constant (a Mul's constant
+// on either side), folding it into `scale`.
+Operand through_scalar_scale(const Graph& graph, Operand at, double& scale, std::vector<Node*>& matched) {
   if (!at.value || !read_only_by(graph, at.value, at.reader)) return at;
-  Node* mul = at.value->producer;
-  if (!is_op(mul, "Mul") || mul->inputs.size() != 2) return at;
-  for (size_t i = 0; i < 2; ++i) {
-    const Value* c = mul->inputs[i];
-    const Value* other = mul->inputs[1 - i];
-    if (c && other && !other->constant && c->constant && c->constant->dtype() == DataType::kFloat32 &&
-        c->constant->element_count() == 1 && other->dtype == at.value->dtype) {
-      scale *= c->constant->scalar_as_double(0);
-      matched.push_back(mul);
-      return {other, mul};
+  Node* op = at.value->producer;
+  const bool mul = is_op(op, "Mul"), div = is_op(op, "Div");
+  if ((!mul && !div) || op->inputs.size() != 2) return at;
+  for (size_t i = div ? 1 : 0; i < 2; ++i) {
+    const Value* c = op->inputs[i];
+    const Value* other = op->inputs[1 - i];
+    if (!c || !other || other->constant || !c->constant || c->constant->dtype() != DataType::kFloat32 ||
+        c->constant->element_count() != 1 || other->dtype != at.value->dtype) {
+      continue;
     }
+    const double factor = c->constant->scalar_as_double(0);
+    if (div && factor == 0.0) return at;
+    scale = div ? scale / factor : scale * factor;
+    matched.push_back(op);
+    return {other, op};
   }
   return at;
+}
+
+// The score product, or a Mul or Div of it (the scaled scores).
+bool produced_by_product(const Value* v) {
+  const Node* p = v->producer;
+  if (is_op(p, "MatMul")) return true;
+  if (!(is_op(p, "Mul") || is_op(p, "Div")) || p->inputs.size() != 2) return false;
+  for (const Value* in : p->inputs) {
+    if (in && is_op(in->producer, "MatMul")) return true;
+  }
+  return false;
 }
 
 bool is_last_axis_of_rank4(const Node& softmax) {
@@ -88,7 +124,7 @@ Expected<PassStats> fuse_attention(Graph& graph) {
       // Either operand may be the scores; the other is the mask.
       for (size_t i = 0; i < softmax->inputs.size() && !scores; ++i) {
         Value* s = softmax->inputs[i];
-        if (s && is_op(s->producer, "MatMul")) {
+        if (s && produced_by_product(s)) {
           scores = s;
           mask = softmax->inputs.size() == 2 ? softmax->inputs[1 - i] : nullptr;
         }
@@ -97,14 +133,17 @@ Expected<PassStats> fuse_attention(Graph& graph) {
     } else if (is_op(softmax, "Softmax") && softmax->inputs.size() == 1 && is_last_axis_of_rank4(*softmax)) {
       scores = softmax->inputs[0];
     }
-    if (!scores || !read_only_by(graph, scores, softmax) || !is_op(scores->producer, "MatMul")) continue;
+    if (!scores) continue;
     matched.push_back(softmax);
-    Node* qk = scores->producer;
+    // The scores may be scaled after the product (x / sqrt(d)) as well as before.
+    double scale = 1.0;
+    const Operand product = through_scalar_scale(graph, {scores, softmax}, scale, matched);
+    if (!read_only_by(graph, product.value, product.reader) || !is_op(product.value->producer, "MatMul")) continue;
+    Node* qk = product.value->producer;
     if (qk->inputs.size() != 2) continue;
     matched.push_back(qk);
-    double scale = 1.0;
-    const Operand qt = through_scalar_mul(graph, {qk->inputs[0], qk}, scale, matched);
-    const Operand kt = through_scalar_mul(graph, {qk->inputs[1], qk}, scale, matched);
+    const Operand qt = through_scalar_scale(graph, {qk->inputs[0], qk}, scale, matched);
+    const Operand kt = through_scalar_scale(graph, {qk->inputs[1], qk}, scale, matched);
     Value* q = transposed_from(graph, qt.value, qt.reader, heads_first, matched);
     Value* k = transposed_from(graph, kt.value, kt.reader, keys_last, matched);
     if (!q || !k || q->dtype != k->dtype || q->dtype != v->dtype || !dtype_is_float(q->dtype) || q->dtype == DataType::kFloat64) continue;

@@ -355,7 +355,15 @@ struct AttentionShape {
   int64_t batch, seq, heads, head;
 };
 
-void make_attention_block(GraphMaker& m, const AttentionShape& a, bool projections, bool with_mask) {
+// Other exporters: the scores divided by sqrt(d) after the product instead of
+// Q and K scaled before it, and K transposed in two steps.
+struct AttentionForm {
+  bool scale_after_product = false;
+  bool key_in_two_transposes = false;
+};
+
+void make_attention_block(GraphMaker& m, const AttentionShape& a, bool projections, bool with_mask,
+                          AttentionForm form = {}) {
   const int64_t hidden = a.heads * a.head;
   Value* split = m.constant("split", Tensor::from_vector<int64_t>(DataType::kInt64, {4}, {a.batch, a.seq, a.heads, a.head}));
   Value* merged = m.constant("merged", Tensor::from_vector<int64_t>(DataType::kInt64, {3}, {a.batch, a.seq, hidden}));
@@ -370,10 +378,20 @@ void make_attention_block(GraphMaker& m, const AttentionShape& a, bool projectio
   Value* k = heads("k", 82);
   Value* v = heads("v", 83);
   const float root = 1.f / std::sqrt(std::sqrt(static_cast<float>(a.head)));
-  Value* qt = m.node("Mul", {m.node("Transpose", {q}, "qt", {{"perm", ints({0, 2, 1, 3})}}), m.scalar("qs", root)}, "qts");
-  Value* kt = m.node("Mul", {m.node("Transpose", {k}, "kt", {{"perm", ints({0, 2, 3, 1})}}), m.scalar("ks", root)}, "kts");
+  Value* qt = m.node("Transpose", {q}, "qt", {{"perm", ints({0, 2, 1, 3})}});
+  Value* kt = form.key_in_two_transposes
+                  ? m.node("Transpose", {m.node("Transpose", {k}, "kh", {{"perm", ints({0, 2, 1, 3})}})}, "kt",
+                           {{"perm", ints({0, 1, 3, 2})}})
+                  : m.node("Transpose", {k}, "kt", {{"perm", ints({0, 2, 3, 1})}});
+  if (!form.scale_after_product) {
+    qt = m.node("Mul", {qt, m.scalar("qs", root)}, "qts");
+    kt = m.node("Mul", {m.scalar("ks", root), kt}, "kts");
+  }
   Value* vt = m.node("Transpose", {v}, "vt", {{"perm", ints({0, 2, 1, 3})}});
   Value* scores = m.node("MatMul", {qt, kt}, "scores");
+  if (form.scale_after_product) {
+    scores = m.node("Div", {scores, m.scalar("root_d", std::sqrt(static_cast<float>(a.head)))}, "scaled");
+  }
   Value* p = nullptr;
   if (with_mask) {
     Value* keep = m.input("keep", {a.batch, 1, 1, a.seq}, DataType::kBool);
@@ -422,6 +440,20 @@ TEST(Passes, FusesExportedAttentionIntoOneNode) {
       EXPECT_NEAR(n->attr_float("scale", 1.0), expected, 1e-6);
       EXPECT_EQ(n->attr_int("nan_to_zero", 0), 1);
       EXPECT_EQ(n->inputs.size(), 4u);
+    }
+  }
+}
+
+TEST(Passes, FusesAttentionScaledAfterTheProductWithKeyTransposedTwice) {
+  const AttentionShape a{2, 6, 2, 8};
+  for (bool projections : {false, true}) {
+    std::unique_ptr<Graph> optimized;
+    check_equivalent([&](GraphMaker& m) { make_attention_block(m, a, projections, true, {true, true}); },
+                     attention_block_inputs(a, projections, true), 1e-5, &optimized);
+    EXPECT_EQ(count_ops(*optimized, "Attention"), 1) << "projections " << projections;
+    EXPECT_EQ(count_ops(*optimized, "Transpose") + count_ops(*optimized, "Div"), 0);
+    for (const auto& n : optimized->nodes()) {
+      if (n->op_type == "Attention") EXPECT_NEAR(n->attr_float("scale", 1.0), 1.0 / std::sqrt(8.0), 1e-6);
     }
   }
 }

@@ -165,7 +165,8 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
     copy_async_commit();
   };
 
-  load_tile(0, 0);
+  const int tiles = (a.kv_len + kKeys - 1) / kKeys;
+  if (tiles > 0) load_tile(0, 0);
   uint32_t q_frag[D / 16][4];
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
@@ -183,7 +184,6 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
   // Lane l addresses row l % 8 of matrix l / 8 in the ldmatrix calls.
   const int matrix = lane / 8, matrix_row = lane % 8;
 
-  const int tiles = (a.kv_len + kKeys - 1) / kKeys;
   for (int tile = 0; tile < tiles; ++tile) {
     const int key0 = tile * kKeys;
     if (tile + 1 < tiles) {
