@@ -109,6 +109,52 @@ TEST(CudaAttention, MatchesCpu) {
   }
 }
 
+// The builder times Kiln's variants as tactics: each one listed where it
+// applies, each one computing the same when forced, and a forced tensor-core
+// variant refused where tensor cores do not apply.
+TEST(CudaAttention, VariantsAreTacticsThatAllMatchCpu) {
+  SKIP_WITHOUT_DEVICE();
+  const Node node = make_node("Attention", {{"scale", Attribute::of_float(0.125f)}}, 1, "kiln");
+  const CudaKernel* kernel = CudaKernelTable::global().find("Attention", "kiln");
+  ASSERT_NE(kernel, nullptr);
+  EXPECT_TRUE(kernel->has_tactics);
+  auto candidates_for = [&](DataType dtype, int64_t head) {
+    const std::vector<TensorInfo> inputs(3, info({2, 80, 2, head}, dtype));
+    const std::vector<const Tensor*> host(3, nullptr);
+    const std::vector<TensorInfo> outputs = {info({2, 80, 2, head}, dtype)};
+    auto stream = Stream::create();
+    EXPECT_TRUE(stream.ok());
+    CudaLibraries libraries{stream->get(), nullptr, nullptr, false};
+    std::vector<KernelTactic> candidates;
+    Node n = node;
+    static Value v;
+    n.inputs.assign(3, &v);
+    PrepareArgs args{n, inputs, host, outputs, libraries, nullptr, &candidates};
+    EXPECT_TRUE(kernel->prepare(args).ok());
+    std::vector<std::string> ids;
+    for (const KernelTactic& t : candidates) ids.push_back(t.id);
+    return ids;
+  };
+  EXPECT_EQ(candidates_for(DataType::kFloat16, 64),
+            (std::vector<std::string>{"kiln-attention:mma8", "kiln-attention:mma4", "kiln-attention:rows"}));
+  EXPECT_EQ(candidates_for(DataType::kFloat32, 64), std::vector<std::string>{"kiln-attention:rows"});
+  EXPECT_EQ(candidates_for(DataType::kFloat16, 40), std::vector<std::string>{"kiln-attention:rows"});
+
+  const std::vector<Tensor> inputs = {random_tensor({2, 80, 2, 64}, 950, -2.f, 2.f),
+                                      random_tensor({2, 90, 2, 64}, 951, -2.f, 2.f),
+                                      random_tensor({2, 90, 2, 64}, 952), random_tensor({2, 1, 80, 90}, 953, -2.f, 0.f)};
+  for (const char* id : {"kiln-attention:mma8", "kiln-attention:mma4", "kiln-attention:rows"}) {
+    SCOPED_TRACE(id);
+    const KernelTactic tactic{id, id};
+    expect_matches_cpu(node, inputs, DataType::kFloat16, tolerance(DataType::kFloat16), {}, &tactic);
+  }
+  const KernelTactic mma{"kiln-attention:mma8", "forced"};
+  Tensor q = random_tensor({1, 4, 1, 64}, 954);
+  auto refused = run_cuda_node(node, {&q, &q, &q}, {info({1, 4, 1, 64})}, {}, false, &mma);  // float32
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("does not apply"), std::string::npos) << refused.status().to_string();
+}
+
 TEST(CudaAttention, RefusesOperandsTheFusionDidNotAssume) {
   SKIP_WITHOUT_DEVICE();
   const Node node = make_node("Attention", {}, 1, "kiln");

@@ -29,10 +29,11 @@ struct KernelRun {
 
 // Runs `node` on host `inputs` (nullptr for omitted ones). `outputs` gives each
 // output's dtype and dims. Inputs listed in `host_known` are also passed as
-// host values (constants for prepare).
+// host values (constants for prepare); `tactic` is the one prepare must use.
 inline Expected<std::vector<Tensor>> run_cuda_node(const Node& node, const std::vector<const Tensor*>& inputs,
                                             const std::vector<TensorInfo>& outputs,
-                                            const std::vector<size_t>& host_known = {}, bool allow_tf32 = false) {
+                                            const std::vector<size_t>& host_known = {}, bool allow_tf32 = false,
+                                            const KernelTactic* tactic = nullptr) {
   const CudaKernel* kernel = CudaKernelTable::global().find(node.op_type, node.domain);
   if (!kernel) return unimplemented("no CUDA kernel for " + node.op_type);
   std::vector<TensorInfo> in_infos;
@@ -45,7 +46,7 @@ inline Expected<std::vector<Tensor>> run_cuda_node(const Node& node, const std::
   KILN_ASSIGN_OR_RETURN(run.cudnn, CudnnHandle::create(run.stream.get()));
   KILN_ASSIGN_OR_RETURN(run.cublaslt, CublasLtHandle::create());
   run.libraries = CudaLibraries{run.stream.get(), run.cudnn.get(), run.cublaslt.get(), allow_tf32};
-  PrepareArgs prepare{node, in_infos, host_values, outputs, run.libraries};
+  PrepareArgs prepare{node, in_infos, host_values, outputs, run.libraries, tactic};
   KILN_ASSIGN_OR_RETURN(PreparedKernel prepared, kernel->prepare(prepare));
 
   std::vector<DeviceTensor> device_inputs, device_outputs;
@@ -97,7 +98,7 @@ inline TensorInfo info(Dims dims, DataType dtype = DataType::kFloat32) { return 
 // in float32 from the same (rounded) values; outputs must agree within
 // `tolerance` * (1 + |expected|) for floats and exactly otherwise.
 inline void expect_matches_cpu(const Node& prototype, const std::vector<Tensor>& inputs, DataType dtype, float tolerance,
-                        const std::vector<size_t>& host_known = {}) {
+                        const std::vector<size_t>& host_known = {}, const KernelTactic* tactic = nullptr) {
   static Value input_value;
   Node node = prototype;
   node.inputs.assign(inputs.size(), &input_value);
@@ -124,7 +125,7 @@ inline void expect_matches_cpu(const Node& prototype, const std::vector<Tensor>&
   for (const Tensor& t : *expected) {
     outputs.push_back(info(t.dims(), t.dtype() == DataType::kFloat32 ? dtype : t.dtype()));
   }
-  auto actual = run_cuda_node(node, device_pointers, outputs, host_known);
+  auto actual = run_cuda_node(node, device_pointers, outputs, host_known, false, tactic);
   ASSERT_TRUE(actual.ok()) << node.op_type << ": " << actual.status().to_string();
   for (size_t o = 0; o < expected->size(); ++o) {
     const Tensor& e = (*expected)[o];

@@ -375,7 +375,7 @@ void launch_mma_warps(const AttentionArgs& a, cudaStream_t stream) {
 
 template <typename T, int D>
 void launch_mma(const AttentionArgs& a, cudaStream_t stream) {
-  if (a.q_len > 64) {
+  if (a.kernel == 8 || (a.kernel == 0 && a.q_len > 64)) {
     launch_mma_warps<T, D, 8>(a, stream);
   } else {
     launch_mma_warps<T, D, 4>(a, stream);
@@ -432,7 +432,7 @@ bool attention_uses_tensor_cores(DataType dtype, const AttentionArgs& a) {
 cudaError_t launch_attention(DataType dtype, const AttentionArgs& args, cudaStream_t stream) {
   if (int64_t{args.batch} * args.heads * args.q_len == 0) return cudaSuccess;
   if (args.head_size > kMaxAttentionHeadSize || args.value_size > kMaxAttentionHeadSize) return cudaErrorInvalidValue;
-  const bool tensor_cores = attention_uses_tensor_cores(dtype, args);
+  const bool tensor_cores = args.kernel >= 0 && attention_uses_tensor_cores(dtype, args);
   AttentionArgs a = args;
   a.mask_tiles = tensor_cores && a.mask && a.mask_strides[2] != 0 && a.mask_strides[3] == 1 &&
                  is_aligned(a.mask, 16) && a.mask_strides[0] % 8 == 0 && a.mask_strides[1] % 8 == 0 &&

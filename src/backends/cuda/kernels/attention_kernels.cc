@@ -2,6 +2,7 @@
 // is in attention.cu.
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/kernels/attention_launch.h"
+#include "backends/cuda/kernel_tactics.h"
 #include "backends/cuda/kernels/kernel_helpers.h"
 
 namespace kiln::cuda {
@@ -20,6 +21,41 @@ AttentionOperand operand(const Dims& dims) {
   x.seq_stride = dims[2] * dims[3];
   x.batch_stride = dims[1] * dims[2] * dims[3];
   return x;
+}
+
+// Kiln's own variants, timed by the builder like cuDNN's and cuBLASLt's
+// algorithms: tensor-core blocks of 8 or 4 warps, or one warp per query.
+struct AttentionVariant {
+  const char* id;
+  const char* label;
+  int32_t kernel;  // AttentionArgs::kernel
+  bool tensor_cores;
+};
+constexpr AttentionVariant kVariants[] = {
+    {"kiln-attention:mma8", "kiln attention, tensor cores, 8 warps x 16 queries", 8, true},
+    {"kiln-attention:mma4", "kiln attention, tensor cores, 4 warps x 16 queries", 4, true},
+    {"kiln-attention:rows", "kiln attention, one warp per query", -1, false},
+};
+
+// The variant prepare uses: the requested tactic when it applies, else the
+// heuristic's (0: launch_attention chooses).
+Expected<int32_t> choose_variant(const PrepareArgs& args, bool tensor_cores) {
+  if (args.candidates) {
+    for (const AttentionVariant& v : kVariants) {
+      if (tensor_cores || !v.tensor_cores) args.candidates->push_back(KernelTactic{v.id, v.label});
+    }
+  }
+  auto requested = requested_tactic(args, args.inputs[0].dtype);
+  if (!requested) return 0;
+  for (const AttentionVariant& v : kVariants) {
+    if (requested->tactic.id != v.id) continue;
+    if (v.tensor_cores && !tensor_cores) break;
+    return v.kernel;
+  }
+  KILN_RETURN_IF_ERROR(reject_tactic(args.node, *requested,
+                                     "does not apply to " + std::string(dtype_name(args.inputs[0].dtype)) +
+                                         " operands " + dims_to_string(args.inputs[0].dims)));
+  return 0;
 }
 
 CudaKernel attention_kernel() {
@@ -82,6 +118,7 @@ CudaKernel attention_kernel() {
       for (int d = 0; d < 4; ++d) base.mask_strides[d] = index->strides[0][d];
     }
     const DataType dtype = args.inputs[0].dtype;
+    KILN_ASSIGN_OR_RETURN(base.kernel, choose_variant(args, attention_uses_tensor_cores(dtype, base)));
     KILN_CUDA_CHECK(attention_prepare(dtype, base.head_size));
     PreparedKernel prepared;
     prepared.enqueue = [base, has_mask, dtype](const LaunchArgs& launch) -> Status {
@@ -96,6 +133,7 @@ CudaKernel attention_kernel() {
     };
     return prepared;
   };
+  k.has_tactics = true;
   return k;
 }
 

@@ -28,6 +28,12 @@ struct AttentionArgs {
   // A query whose every key is masked (-inf) gets 0 instead of the NaN
   // softmax gives it.
   bool nan_to_zero = false;
+  // Which kernel: 0 lets launch_attention choose (tensor cores with 8 warps
+  // per block above 64 queries, else 4; one warp per query where tensor cores
+  // do not apply), 4 or 8 asks for tensor-core blocks of that many warps (the
+  // warp-per-query kernel still runs where they do not apply), -1 for one
+  // warp per query.
+  int32_t kernel = 0;
   // Set by launch_attention: the tensor-core kernel stages a [query][key]
   // mask (contiguous keys, 16-byte aligned rows) through shared memory.
   bool mask_tiles = false;
@@ -36,8 +42,9 @@ struct AttentionArgs {
 // Largest head size either kernel takes.
 constexpr int kMaxAttentionHeadSize = 256;
 
-// Whether the tensor-core kernel runs these arguments (float16/bfloat16, head
-// sizes 32, 64 or 128 for both Q/K and V, 16-byte aligned rows); the others
+// Whether the tensor-core kernel can run these arguments (float16/bfloat16,
+// head sizes 32, 64 or 128 for both Q/K and V, 16-byte aligned rows; null
+// pointers count as aligned, for checks before memory exists); the others
 // take a kernel with one warp per query.
 bool attention_uses_tensor_cores(DataType dtype, const AttentionArgs& args);
 
