@@ -136,6 +136,8 @@ TEST(CudaTactics, BuildRecordsATacticPerLayerAndMatchesTheHeuristic) {
   EXPECT_EQ(totals.timed + totals.hits, totals.layers);
   for (const auto& [name, entries] : records) {
     EXPECT_EQ(entries[0].mode, "tf32") << name;
+    // Labels name the algorithm's configuration (none of it unreadable).
+    EXPECT_EQ(entries[0].label.find("-1"), std::string::npos) << name << ": " << entries[0].label;
     EXPECT_EQ(entries[0].min_inputs[0]->at(0), 1) << name;  // the batch range of the profile
     EXPECT_EQ(entries[0].max_inputs[0]->at(0), 8) << name;
   }

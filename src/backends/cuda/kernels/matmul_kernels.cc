@@ -211,14 +211,21 @@ KernelTactic matmul_tactic(cublasLtEpilogue_t epilogue, const cublasLtMatmulAlgo
     std::snprintf(word, sizeof(word), "%s%016llx", i ? "." : "", static_cast<unsigned long long>(algo.data[i]));
     id += word;
   }
+  // cuBLASLt wants the attribute's exact size: ask for it first (a zero-size
+  // query), then read that many bytes of a little-endian integer.
   auto config = [&](cublasLtMatmulAlgoConfigAttributes_t attribute) -> long long {
-    uint64_t value = 0;  // wide enough for every config attribute; they are little-endian integers
-    size_t written = 0;
-    if (cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, sizeof(value), &written) !=
-        CUBLAS_STATUS_SUCCESS) {
+    size_t size = 0;
+    if (cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, nullptr, 0, &size) != CUBLAS_STATUS_SUCCESS ||
+        size == 0 || size > sizeof(uint64_t)) {
       return -1;
     }
-    return static_cast<long long>(written == 2 ? value & 0xffff : written == 4 ? value & 0xffffffff : value);
+    uint64_t value = 0;
+    size_t written = 0;
+    if (cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, size, &written) != CUBLAS_STATUS_SUCCESS) {
+      return -1;
+    }
+    if (written < sizeof(uint64_t)) value &= (uint64_t{1} << (8 * written)) - 1;
+    return static_cast<long long>(value);
   };
   std::string label = "cublaslt algo " + std::to_string(config(CUBLASLT_ALGO_CONFIG_ID)) + " tile " +
                       std::to_string(config(CUBLASLT_ALGO_CONFIG_TILE_ID)) + " stages " +
