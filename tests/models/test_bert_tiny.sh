@@ -2,7 +2,8 @@
 # End to end on an exported BERT (models/bert_tiny.onnx, made by
 # bench/models/export_bert_tiny.py): each layer's attention block becomes one
 # kiln.Attention, and `kiln run` matches onnxruntime with padding, a sequence
-# without padding and a fully masked sequence in one batch, optimised or not.
+# without padding and a fully masked sequence in one batch: optimised, not
+# optimised, and from the plan file.
 # Usage: test_bert_tiny.sh PATH_TO_KILN SOURCE_DIR
 set -euo pipefail
 kiln=$(realpath "$1")
@@ -28,10 +29,11 @@ PY
 grep -q "kiln.Attention: 2" "$work/inspect.txt" ||
   { echo "FAIL: the two attention blocks were not fused:"; grep -E "kiln\.|Softmax|Transpose" "$work/inspect.txt"; exit 1; }
 
-for variant in optimized plain; do
-  flags=""
+for variant in optimized plain plan; do
+  source="$model" flags=""
   [ $variant = plain ] && flags="--no-optimize"
-  "$kiln" run "$model" $flags --input input_ids="$work/ids.npy" --input attention_mask="$work/mask.npy" \
+  [ $variant = plan ] && source="$work/bert.kiln"  # the fused graph as stored in the plan file
+  "$kiln" run "$source" $flags --input input_ids="$work/ids.npy" --input attention_mask="$work/mask.npy" \
     --output-dir "$work/$variant" > /dev/null
 done
 python3 - "$model" "$work" <<'PY'
@@ -41,7 +43,7 @@ import onnxruntime as ort
 model, work = sys.argv[1], sys.argv[2]
 feeds = {"input_ids": np.load(f"{work}/ids.npy"), "attention_mask": np.load(f"{work}/mask.npy")}
 ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)[0].astype(np.float64)
-for variant in ("optimized", "plain"):
+for variant in ("optimized", "plain", "plan"):
     got = np.load(f"{work}/{variant}/output.npy").astype(np.float64)
     if got.shape != ref.shape:
         sys.exit(f"FAIL: {variant} output {got.shape}, onnxruntime {ref.shape}")
