@@ -8,8 +8,13 @@ reshapes and transposes, scaled_dot_product_attention with a boolean mask
 expanded to [batch, 1, 128, 128], the NaN guard) at a size CI can run; the
 test tests/models/test_bert_tiny.sh checks Kiln against onnxruntime on it.
 
+With --dynamo the export goes through torch.export (opset 20), the default
+exporter of recent PyTorch: models/bert_tiny_dynamo.onnx. That exporter
+writes the key transpose as Reshape / Transpose / Reshape with the shapes
+read back through Shape, Slice and Concat.
+
 Needs torch and transformers (the GPU host has both).
-Usage: bench/models/export_bert_tiny.py OUTPUT.onnx
+Usage: bench/models/export_bert_tiny.py OUTPUT.onnx [--dynamo]
 """
 import sys
 
@@ -33,10 +38,16 @@ def main():
     model = TinyBert().eval()
     ids = torch.randint(0, 500, (1, 128))
     mask = torch.ones(1, 128, dtype=torch.int64)
-    dynamic = {"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}, "output": {0: "batch"}}
+    names = {"input_names": ["input_ids", "attention_mask"], "output_names": ["output"]}
     with torch.no_grad():
-        torch.onnx.export(model, (ids, mask), sys.argv[1], input_names=["input_ids", "attention_mask"],
-                          output_names=["output"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+        if "--dynamo" in sys.argv[2:]:
+            batch = torch.export.Dim("batch", min=1, max=1024)
+            torch.onnx.export(model, (ids.expand(2, -1), mask.expand(2, -1)), sys.argv[1], **names,
+                              dynamic_shapes=({0: batch}, {0: batch}), dynamo=True, external_data=False)
+        else:
+            dynamic = {"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}, "output": {0: "batch"}}
+            torch.onnx.export(model, (ids, mask), sys.argv[1], **names, dynamic_axes=dynamic, opset_version=17,
+                              dynamo=False)
 
 
 if __name__ == "__main__":

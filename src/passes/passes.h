@@ -19,7 +19,7 @@ struct PassStats {
 };
 
 // The pass pipeline the builder runs when optimisation is on, in order:
-// fold constants, remove no-ops, fold BatchNormalization, fold scalar scales
+// fold constants, remove no-ops, fold reshaped transposes, fold BatchNormalization, fold scalar scales
 // into matmul weights, fuse attention softmax, fuse attention, fuse conv/gemm/matmul with
 // bias, residual and activation, fuse pointwise chains, remove dead nodes.
 Status run_default_passes(Graph& graph);
@@ -31,6 +31,12 @@ Expected<PassStats> fold_constants(Graph& graph);
 // Removes Identity, inference Dropout, Cast to the same type, Reshape to the
 // same static shape, identity Transpose.
 Expected<PassStats> remove_noops(Graph& graph);
+
+// Reshape(Transpose(Reshape(x, [-1, d(N-2), d(N-1)]), [0, 2, 1]),
+// [d(0), ..., d(N-3), d(N-1), d(N-2)]), each d(i) read from x through Shape,
+// Slice and Concat, becomes one Transpose swapping x's last two axes (the
+// dynamo exporter's `transpose(-2, -1)`); the dead shape arithmetic goes too.
+Expected<PassStats> fold_reshaped_transposes(Graph& graph);
 
 // Folds an inference BatchNormalization into the Conv, ConvTranspose or Gemm
 // producing its input (constant weights, single consumer).

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# End to end on an exported BERT (models/bert_tiny.onnx, made by
-# bench/models/export_bert_tiny.py): each layer's attention block becomes one
-# kiln.Attention, and `kiln run` matches onnxruntime with padding, a sequence
-# without padding and a fully masked sequence in one batch: optimised, not
-# optimised, and from the plan file.
+# End to end on an exported BERT, from both torch.onnx exporters
+# (models/bert_tiny.onnx: TorchScript, opset 17; models/bert_tiny_dynamo.onnx:
+# torch.export, opset 20; both made by bench/models/export_bert_tiny.py): each
+# layer's attention block becomes one kiln.Attention, and `kiln run` matches
+# onnxruntime with padding, a sequence without padding and a fully masked
+# sequence in one batch: optimised, not optimised, and from the plan file.
 # Usage: test_bert_tiny.sh PATH_TO_KILN SOURCE_DIR
 set -euo pipefail
 kiln=$(realpath "$1")
 source_dir=$(realpath "$2")
-model="$source_dir/models/bert_tiny.onnx"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -24,34 +24,38 @@ mask[2, :] = 0    # nothing to attend to: the exported NaN guard gives zeros
 np.save(f"{work}/mask.npy", mask)
 PY
 
-"$kiln" build "$model" -o "$work/bert.kiln" > "$work/build.txt"
-"$kiln" inspect "$work/bert.kiln" > "$work/inspect.txt"
-grep -q "kiln.Attention: 2" "$work/inspect.txt" ||
-  { echo "FAIL: the two attention blocks were not fused:"; grep -E "kiln\.|Softmax|Transpose" "$work/inspect.txt"; exit 1; }
-
-for variant in optimized plain plan; do
-  source="$model" flags=""
-  [ $variant = plain ] && flags="--no-optimize"
-  [ $variant = plan ] && source="$work/bert.kiln"  # the fused graph as stored in the plan file
-  "$kiln" run "$source" $flags --input input_ids="$work/ids.npy" --input attention_mask="$work/mask.npy" \
-    --output-dir "$work/$variant" > /dev/null
-done
-python3 - "$model" "$work" <<'PY'
+for name in bert_tiny bert_tiny_dynamo; do
+  model="$source_dir/models/$name.onnx"
+  out="$work/$name"
+  mkdir -p "$out"
+  "$kiln" build "$model" -o "$out/bert.kiln" > "$out/build.txt"
+  "$kiln" inspect "$out/bert.kiln" > "$out/inspect.txt"
+  grep -q "kiln.Attention: 2" "$out/inspect.txt" ||
+    { echo "FAIL: $name: the two attention blocks were not fused:"; grep -E "kiln\.|Softmax|Transpose" "$out/inspect.txt"; exit 1; }
+  for variant in optimized plain plan; do
+    source="$model" flags=""
+    [ $variant = plain ] && flags="--no-optimize"
+    [ $variant = plan ] && source="$out/bert.kiln"  # the fused graph as stored in the plan file
+    "$kiln" run "$source" $flags --input input_ids="$work/ids.npy" --input attention_mask="$work/mask.npy" \
+      --output-dir "$out/$variant" > /dev/null
+  done
+  python3 - "$model" "$work" "$out" "$name" <<'PY'
 import sys
 import numpy as np
 import onnxruntime as ort
-model, work = sys.argv[1], sys.argv[2]
+model, work, out, name = sys.argv[1:5]
 feeds = {"input_ids": np.load(f"{work}/ids.npy"), "attention_mask": np.load(f"{work}/mask.npy")}
 ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)[0].astype(np.float64)
 for variant in ("optimized", "plain", "plan"):
-    got = np.load(f"{work}/{variant}/output.npy").astype(np.float64)
+    got = np.load(f"{out}/{variant}/output.npy").astype(np.float64)
     if got.shape != ref.shape:
-        sys.exit(f"FAIL: {variant} output {got.shape}, onnxruntime {ref.shape}")
+        sys.exit(f"FAIL: {name} {variant} output {got.shape}, onnxruntime {ref.shape}")
     if np.isnan(got).any():
-        sys.exit(f"FAIL: {variant} output has {int(np.isnan(got).sum())} NaNs")
+        sys.exit(f"FAIL: {name} {variant} output has {int(np.isnan(got).sum())} NaNs")
     err = np.abs(got - ref).max() / np.abs(ref).max()
-    print(f"{variant}: max |kiln - onnxruntime| / max |onnxruntime| = {err:.3g}")
+    print(f"{name} {variant}: max |kiln - onnxruntime| / max |onnxruntime| = {err:.3g}")
     if not err <= 1e-4:
-        sys.exit(f"FAIL: {variant} differs from onnxruntime by {err:.3g} (relative), above 1e-4")
+        sys.exit(f"FAIL: {name} {variant} differs from onnxruntime by {err:.3g} (relative), above 1e-4")
 PY
+done
 echo PASS

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "graph_test_util.h"
 #include "ir/pointwise_program.h"
@@ -478,6 +479,66 @@ TEST(Passes, KeepsAttentionWhoseScoresAreReadElsewhere) {
       attention_block_inputs(a, false, true), 1e-5, &optimized);
   EXPECT_EQ(count_ops(*optimized, "Attention"), 0);
   EXPECT_EQ(count_ops(*optimized, "MatMul"), 2);
+}
+
+// torch.export's transpose(-2, -1) of a 4-D tensor: merge the leading axes,
+// swap the last two, split the leading axes again, with every extent read
+// back from the input's shape.
+void make_reshaped_transpose(GraphMaker& m, const Dims& dims, bool swap_back, bool symbolic_batch = true) {
+  Value* x = m.input("x", dims);
+  if (symbolic_batch) {
+    x->shape = Shape({Dim::symbolic("batch"), Dim::known(dims[1]), Dim::known(dims[2]), Dim::known(dims[3])});
+  }
+  Value* shape = m.node("Shape", {x}, "shape");
+  shape->dtype = DataType::kInt64;
+  auto slice = [&](const std::string& name, int64_t start, int64_t end) {
+    Value* s = m.node("Slice", {shape, m.constant(name + "_s", Tensor::from_vector<int64_t>(DataType::kInt64, {1}, {start})),
+                                m.constant(name + "_e", Tensor::from_vector<int64_t>(DataType::kInt64, {1}, {end}))},
+                      name);
+    s->dtype = DataType::kInt64;
+    return s;
+  };
+  Value* lead = slice("lead", std::numeric_limits<int64_t>::min(), -2);
+  Value* rows = slice("rows", -2, -1);
+  Value* cols = slice("cols", -1, std::numeric_limits<int64_t>::max());
+  Value* minus_one = m.constant("minus_one", Tensor::from_vector<int64_t>(DataType::kInt64, {1}, {-1}));
+  Value* inner = m.node("Concat", {minus_one, rows, cols}, "inner", {{"axis", Attribute::of_int(0)}});
+  inner->dtype = DataType::kInt64;
+  Value* outer = swap_back ? m.node("Concat", {lead, cols, rows}, "outer", {{"axis", Attribute::of_int(0)}})
+                           : m.node("Concat", {lead, rows, cols}, "outer", {{"axis", Attribute::of_int(0)}});
+  outer->dtype = DataType::kInt64;
+  Value* merged = m.node("Reshape", {x, inner}, "merged");
+  Value* swapped = m.node("Transpose", {merged}, "swapped", {{"perm", ints({0, 2, 1})}});
+  m.output(m.node("Relu", {m.node("Reshape", {swapped, outer}, "split")}, "y"));
+}
+
+TEST(Passes, FoldsReshapedTransposeOfTheLastTwoAxes) {
+  const Dims dims = {2, 3, 4, 5};
+  // A symbolic batch keeps the shape arithmetic; a static shape has it folded
+  // to constants first.
+  for (bool symbolic : {true, false}) {
+    std::unique_ptr<Graph> optimized;
+    check_equivalent([&](GraphMaker& m) { make_reshaped_transpose(m, dims, true, symbolic); },
+                     {{"x", random_tensor(dims, 90)}}, 1e-6, &optimized);
+    EXPECT_EQ(count_ops(*optimized, "Reshape") + count_ops(*optimized, "Shape") + count_ops(*optimized, "Slice") +
+                  count_ops(*optimized, "Concat"),
+              0)
+        << "symbolic batch " << symbolic;
+    ASSERT_EQ(count_ops(*optimized, "Transpose"), 1);
+    for (const auto& n : optimized->nodes()) {
+      if (n->op_type == "Transpose") EXPECT_EQ(n->attr_ints("perm"), (std::vector<int64_t>{0, 1, 3, 2}));
+    }
+  }
+}
+
+TEST(Passes, KeepsReshapesThatDoNotSwapBack) {
+  // The split restores rows then columns: the result is [.., cols, rows] data
+  // read as [.., rows, cols], not a transpose.
+  const Dims dims = {2, 3, 4, 5};
+  std::unique_ptr<Graph> optimized;
+  check_equivalent([&](GraphMaker& m) { make_reshaped_transpose(m, dims, false); }, {{"x", random_tensor(dims, 91)}},
+                   1e-6, &optimized);
+  EXPECT_EQ(count_ops(*optimized, "Reshape"), 2);
 }
 
 TEST(Passes, RemovesDeadNodes) {
