@@ -86,6 +86,14 @@ Status choose_layer_precisions(Graph& graph, const Backend& backend, const Build
     return backend.supports(node, inputs);
   };
   KILN_ASSIGN_OR_RETURN(PrecisionReport report, assign_float_precision(graph, policy));
+  if (!report.clamped.empty()) {
+    std::string message = std::to_string(report.clamped.size()) + " weight" +
+                          (report.clamped.size() == 1 ? " has" : "s have") +
+                          " values beyond float16's range, clamped to +-65504: ";
+    for (size_t i = 0; i < report.clamped.size() && i < 5; ++i) message += (i ? "; " : "") + report.clamped[i];
+    if (report.clamped.size() > 5) message += "; ...";
+    TacticProgress(config.progress, start).warning(message);
+  }
   if (report.fallbacks.empty()) return ok_status();
   std::string message = std::to_string(report.fallbacks.size()) + " layer" +
                         (report.fallbacks.size() == 1 ? "" : "s") + " run in float32 instead of " +

@@ -5,11 +5,13 @@
 // keep their float32 types, so callers still pass and receive float32.
 #include <fnmatch.h>
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <utility>
 
 #include "ir/shape_inference.h"
+
 #include "passes/passes.h"
 
 namespace kiln {
@@ -163,11 +165,27 @@ class PrecisionRewriter {
     return infos;
   }
 
+  // A float32 tensor in `precision`; for float16, finite values beyond its
+  // range are clamped to +-65504 (as TensorRT does) and reported under `name`.
+  Expected<Tensor> converted(const Tensor& source, DataType precision, const std::string& name) {
+    if (precision != DataType::kFloat16 || source.dtype() != DataType::kFloat32) return cast_tensor(source, precision);
+    constexpr float kHalfMax = 65504.f;
+    int64_t clamped = 0;
+    for (float x : source.span<const float>()) clamped += std::isfinite(x) && std::fabs(x) > kHalfMax;
+    if (clamped == 0) return cast_tensor(source, precision);
+    Tensor copy = source.clone();
+    for (float& x : copy.span<float>()) {
+      if (std::isfinite(x) && std::fabs(x) > kHalfMax) x = std::copysign(kHalfMax, x);
+    }
+    report_.clamped.push_back("'" + name + "' (" + std::to_string(clamped) + (clamped == 1 ? " value)" : " values)"));
+    return cast_tensor(copy, precision);
+  }
+
   Expected<Value*> constant_in(Value* v, DataType precision) {
     if (precision == DataType::kFloat32) return v;
     auto key = std::make_pair(v, precision);
     if (auto it = converted_.find(key); it != converted_.end()) return it->second;
-    KILN_ASSIGN_OR_RETURN(Tensor t, cast_tensor(*v->constant, precision));
+    KILN_ASSIGN_OR_RETURN(Tensor t, converted(*v->constant, precision, v->name));
     Value* c = graph_.new_value(v->name + suffix_for(precision));
     c->dtype = precision;
     c->shape = v->shape;
@@ -208,7 +226,9 @@ class PrecisionRewriter {
     }
     if (node.op_type == "ConstantOfShape") {
       if (const Attribute* a = node.attr("value"); a && a->t.dtype() == DataType::kFloat32) {
-        if (auto t = cast_tensor(a->t, precision); t.ok()) node.attributes["value"] = Attribute::of_tensor(std::move(*t));
+        if (auto t = converted(a->t, precision, node.name); t.ok()) {
+          node.attributes["value"] = Attribute::of_tensor(std::move(*t));
+        }
       }
     }
   }

@@ -69,6 +69,33 @@ TEST(LayerPrecision, ForcedFloat32LayerGetsCastsOnlyAtItsEdge) {
   EXPECT_TRUE(report->fallbacks.empty());
 }
 
+// An additive mask built from float32's lowest value (what torch.export
+// writes): in float16 it is clamped to -65504, not turned into -inf, so a row
+// the mask covers entirely still averages its values as in float32; the
+// report names the weight. Infinities stay infinite.
+TEST(LayerPrecision, Float16ClampsOutOfRangeWeights) {
+  auto g = inferred([](GraphMaker& m) {
+    Value* x = m.input("x", {2, 4});
+    Value* lowest = m.constant("lowest", Tensor::from_vector<float>(DataType::kFloat32, {4},
+                                                                    {-3.4028235e38f, 1.f, 70000.f, -INFINITY}));
+    m.output(m.node("Add", {x, lowest}, "y"));
+  });
+  PrecisionPolicy policy;
+  policy.default_precision = DataType::kFloat16;
+  auto report = assign_float_precision(*g, policy);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  ASSERT_EQ(report->clamped.size(), 1u);
+  EXPECT_EQ(report->clamped[0], "'lowest' (2 values)");
+  const Value* converted = node_named(*g, "y_node").inputs[1];
+  ASSERT_TRUE(converted->constant.has_value());
+  auto widened = cast_tensor(*converted->constant, DataType::kFloat32);
+  ASSERT_TRUE(widened.ok());
+  EXPECT_EQ(widened->data<float>()[0], -65504.f);
+  EXPECT_EQ(widened->data<float>()[1], 1.f);
+  EXPECT_EQ(widened->data<float>()[2], 65504.f);
+  EXPECT_EQ(widened->data<float>()[3], -INFINITY);
+}
+
 TEST(LayerPrecision, LayerTheBackendRefusesFallsBackToFloat32) {
   auto g = inferred(conv_relu_matmul);
   PrecisionPolicy policy;
