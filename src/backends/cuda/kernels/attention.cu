@@ -82,7 +82,7 @@ __device__ __forceinline__ uint32_t pack_pair(float lo, float hi) {
 __device__ __forceinline__ uint32_t load_pair(const void* p) { return *static_cast<const uint32_t*>(p); }
 
 // Shared memory per stage: K and V tiles ([key][size], rows padded), the
-// tile's key bias (log2(e) * mask for masks that vary only along the keys,
+// tile's key bias (the mask, for masks that vary only along the keys,
 // -inf past the last key, 0 otherwise) and, for masks that vary along the
 // queries too and have contiguous keys, the block's [query][key] mask tile.
 template <int D>
@@ -158,7 +158,7 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
     for (int key = threadIdx.x; key < kKeys; key += W * 32) {
       float bias = -INFINITY;
       if (key0 + key < a.kv_len) {
-        bias = mask && !mask_per_query ? to_float(mask[mask_base + (key0 + key) * a.mask_strides[3]]) * kLog2e : 0.f;
+        bias = mask && !mask_per_query ? to_float(mask[mask_base + (key0 + key) * a.mask_strides[3]]) : 0.f;
       }
       s.key_bias[key] = bias;
     }
@@ -176,7 +176,7 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
     q_frag[kk][2] = row0 < a.q_len ? load_pair(q + row0 * a.q.seq_stride + col + 8) : 0u;
     q_frag[kk][3] = row1 < a.q_len ? load_pair(q + row1 * a.q.seq_stride + col + 8) : 0u;
   }
-  const float scale = a.scale * kLog2e;
+  const float scale = a.scale;
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
   float acc[D / 8][4];
 #pragma unroll
@@ -217,13 +217,17 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
         const int column = n * 8 + t * 2 + (j & 1);
         float x = s[n][j] * scale + st.key_bias[column];
         if (a.mask_tiles) {
-          x += to_float(st.mask[(warp * 16 + g + (j < 2 ? 0 : 8)) * (kKeys + kPad) + column]) * kLog2e;
+          x += to_float(st.mask[(warp * 16 + g + (j < 2 ? 0 : 8)) * (kKeys + kPad) + column]);
         } else if (mask_per_query) {
           const int row = j < 2 ? row0 : row1;
           if (row < a.q_len && key0 + column < a.kv_len) {
-            x += to_float(mask[mask_base + row * a.mask_strides[2] + (key0 + column) * a.mask_strides[3]]) * kLog2e;
+            x += to_float(mask[mask_base + row * a.mask_strides[2] + (key0 + column) * a.mask_strides[3]]);
           }
         }
+        // The masked scores in T, as the unfused Add stores them: a mask of
+        // T's lowest value then swamps the scores as it does there.
+        if (mask) x = round_to<T>(x);
+        x *= kLog2e;
         s[n][j] = x;
         tile_max[j >> 1] = fmaxf(tile_max[j >> 1], x);
       }
@@ -329,7 +333,7 @@ __global__ void attention_rows_kernel(AttentionArgs a, int64_t rows) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset /= 2) partial += __shfl_xor_sync(0xffffffffu, partial, offset);
     float x = partial;
-    if (mask) x += to_float(mask[mask_base + key * a.mask_strides[3]]);
+    if (mask) x = round_to<T>(x + to_float(mask[mask_base + key * a.mask_strides[3]]));  // the Add's result, in T
     if (x == -INFINITY) continue;  // contributes nothing
     const float new_max = fmaxf(row_max, x);
     const float correction = expf(row_max - new_max), p = expf(x - new_max);

@@ -45,6 +45,14 @@ __device__ __forceinline__ T from_float(float v) {
   else return static_cast<T>(v);
 }
 
+// x as the storage type T would hold it (rounded for the 16-bit float types):
+// a sum the unfused graph would have stored in T before reading it back.
+template <typename T>
+__device__ __forceinline__ float round_to(float x) {
+  if constexpr (IsHalfType<T>::value) return to_float(from_float<T>(x));
+  else return x;
+}
+
 // Arithmetic happens in float for the 16-bit float types, natively otherwise.
 template <typename T>
 using ComputeType = std::conditional_t<IsHalfType<T>::value, float, T>;

@@ -234,7 +234,7 @@ __global__ void softmax_warp_kernel(const T* in, T* out, uint32_t rows, uint32_t
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         x[p][j] = to_float(v.v[j]);
-        if (mask_data) x[p][j] += to_float(b.v[j]);
+        if (mask_data) x[p][j] = round_to<T>(x[p][j] + to_float(b.v[j]));  // the Add's result, in T
         m = fmaxf(m, x[p][j]);
       }
     }
@@ -337,7 +337,7 @@ __global__ void masked_softmax_rows_kernel(const T* in, const T* mask, T* out, i
   T* out_row = out + blockIdx.x * extent;
   const T* mask_row = mask ? mask + strided_offset(mask_rows, 0, blockIdx.x) : nullptr;
   auto value = [&](int64_t e) {
-    return to_float(row[e]) + (mask_row ? to_float(mask_row[e * mask_column_stride]) : 0.f);
+    return mask_row ? round_to<T>(to_float(row[e]) + to_float(mask_row[e * mask_column_stride])) : to_float(row[e]);
   };
   float m = -INFINITY;
   for (int64_t e = threadIdx.x; e < extent; e += blockDim.x) m = fmaxf(m, value(e));
