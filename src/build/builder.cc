@@ -89,7 +89,7 @@ Status choose_layer_precisions(Graph& graph, const Backend& backend, const Build
   if (!report.clamped.empty()) {
     std::string message = std::to_string(report.clamped.size()) + " weight" +
                           (report.clamped.size() == 1 ? " has" : "s have") +
-                          " values beyond float16's range, clamped to +-65504: ";
+                          " values beyond " + dtype_name(config.precision) + "'s range, clamped to its largest finite value: ";
     for (size_t i = 0; i < report.clamped.size() && i < 5; ++i) message += (i ? "; " : "") + report.clamped[i];
     if (report.clamped.size() > 5) message += "; ...";
     TacticProgress(config.progress, start).warning(message);

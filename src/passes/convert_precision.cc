@@ -165,17 +165,21 @@ class PrecisionRewriter {
     return infos;
   }
 
-  // A float32 tensor in `precision`; for float16, finite values beyond its
-  // range are clamped to +-65504 (as TensorRT does) and reported under `name`.
+  // A float32 tensor in `precision`; finite values beyond the half type's
+  // range are clamped to its largest finite value (as TensorRT does for
+  // float16) rather than rounded to infinity, and reported under `name`.
   Expected<Tensor> converted(const Tensor& source, DataType precision, const std::string& name) {
-    if (precision != DataType::kFloat16 || source.dtype() != DataType::kFloat32) return cast_tensor(source, precision);
-    constexpr float kHalfMax = 65504.f;
+    if (source.dtype() != DataType::kFloat32 ||
+        (precision != DataType::kFloat16 && precision != DataType::kBFloat16)) {
+      return cast_tensor(source, precision);
+    }
+    const float limit = precision == DataType::kFloat16 ? 65504.f : 3.3895314e38f;
     int64_t clamped = 0;
-    for (float x : source.span<const float>()) clamped += std::isfinite(x) && std::fabs(x) > kHalfMax;
+    for (float x : source.span<const float>()) clamped += std::isfinite(x) && std::fabs(x) > limit;
     if (clamped == 0) return cast_tensor(source, precision);
     Tensor copy = source.clone();
     for (float& x : copy.span<float>()) {
-      if (std::isfinite(x) && std::fabs(x) > kHalfMax) x = std::copysign(kHalfMax, x);
+      if (std::isfinite(x) && std::fabs(x) > limit) x = std::copysign(limit, x);
     }
     report_.clamped.push_back("'" + name + "' (" + std::to_string(clamped) + (clamped == 1 ? " value)" : " values)"));
     return cast_tensor(copy, precision);

@@ -89,9 +89,10 @@ struct PrecisionReport {
   // "node 'x' (Op): why": nodes that fell back to float32 because the backend
   // does not run them at the default precision.
   std::vector<std::string> fallbacks;
-  // "'weight' (N values)": float32 weights with finite values beyond float16's
-  // range (exporters write float32's lowest value as a mask constant), which
-  // the conversion clamped to +-65504 rather than turn into infinities.
+  // "'weight' (N values)": float32 weights with finite values beyond the
+  // range of float16 or bfloat16 (exporters write float32's lowest value as a
+  // mask constant), which the conversion clamped to the type's largest finite
+  // value (+-65504 for float16) rather than turn into infinities.
   std::vector<std::string> clamped;
 };
 

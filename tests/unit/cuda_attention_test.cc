@@ -155,6 +155,26 @@ TEST(CudaAttention, VariantsAreTacticsThatAllMatchCpu) {
   EXPECT_NE(refused.status().message().find("does not apply"), std::string::npos) << refused.status().to_string();
 }
 
+// A mask near float32's lowest value (torch.export writes that value; the
+// float16 and bfloat16 conversions clamp it into range), here one bfloat16
+// holds: a row it covers entirely averages V uniformly, as the graph's Add
+// then Softmax give, and nothing overflows to -inf on the way to base 2.
+TEST(CudaAttention, LowestValueMaskAveragesAFullyMaskedRow) {
+  SKIP_WITHOUT_DEVICE();
+  const Node node = make_node("Attention", {{"scale", Attribute::of_float(0.125f)}, {"nan_to_zero", Attribute::of_int(1)}},
+                              1, "kiln");
+  Tensor mask = Tensor::zeros(DataType::kFloat32, {2, 1, 128, 128});
+  float* m = mask.data<float>();
+  for (int64_t i = 0; i < mask.element_count(); ++i) {
+    const int64_t b = i / (128 * 128), key = i % 128;
+    if (b == 1 || key >= 100) m[i] = -3.3e38f;  // batch 1 fully masked, batch 0 padded
+  }
+  const std::vector<Tensor> inputs = {random_tensor({2, 128, 2, 64}, 960, -2.f, 2.f),
+                                      random_tensor({2, 128, 2, 64}, 961, -2.f, 2.f), random_tensor({2, 128, 2, 64}, 962),
+                                      mask};
+  expect_matches_cpu(node, inputs, DataType::kBFloat16, tolerance(DataType::kBFloat16));
+}
+
 TEST(CudaAttention, RefusesOperandsTheFusionDidNotAssume) {
   SKIP_WITHOUT_DEVICE();
   const Node node = make_node("Attention", {}, 1, "kiln");

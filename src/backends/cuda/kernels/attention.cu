@@ -26,6 +26,7 @@ constexpr int kKeys = 64;              // per tile
 constexpr int kPad = 8;                // halves of padding per shared row: conflict-free ldmatrix
 constexpr int kStages = 2;             // tiles in flight: the next one loads while this one computes
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kFiniteLimit = 3.4028234e38f / 1.4426950408889634f;  // the largest |x| with x * log2(e) finite
 
 template <typename T>
 __device__ __forceinline__ void mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -227,6 +228,9 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
         // The masked scores in T, as the unfused Add stores them: a mask of
         // T's lowest value then swamps the scores as it does there.
         if (mask) x = round_to<T>(x);
+        // Base 2 without overflow: a finite score stays finite (a mask of
+        // float32's lowest value times log2(e) would be -inf).
+        if (x < -kFiniteLimit && x != -INFINITY) x = -kFiniteLimit;
         x *= kLog2e;
         s[n][j] = x;
         tile_max[j >> 1] = fmaxf(tile_max[j >> 1], x);
