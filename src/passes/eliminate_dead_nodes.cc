@@ -22,6 +22,28 @@ bool read_only_by(const Graph& graph, const Value* value, const Node* node) {
   return consumers.size() == 1 && consumers[0] == node && !is_graph_output(graph, value);
 }
 
+bool is_op(const Node* node, std::string_view op_type, std::string_view domain) {
+  return node && node->op_type == op_type && node->domain == domain && !node->outputs.empty() && node->outputs[0];
+}
+
+std::vector<Node*> nodes_where(const Graph& graph, const std::function<bool(const Node&)>& keep) {
+  std::vector<Node*> nodes;
+  for (const auto& n : graph.nodes()) {
+    if (keep(*n)) nodes.push_back(n.get());
+  }
+  return nodes;
+}
+
+bool is_last_axis_softmax(const Node& node) {
+  if (!is_op(&node, "Softmax") || node.inputs.size() != 1 || node.outputs.size() != 1) return false;
+  const Value* x = node.inputs[0];
+  if (!x || !x->shape.is_ranked() || x->shape.rank() == 0) return false;
+  const int64_t rank = static_cast<int64_t>(x->shape.rank());
+  int64_t axis = node.attr_int("axis", node.opset < 13 ? 1 : -1);
+  if (axis < 0) axis += rank;
+  return axis == rank - 1;
+}
+
 bool is_graph_input(const Graph& graph, const Value* value) {
   return std::find(graph.inputs().begin(), graph.inputs().end(), value) != graph.inputs().end();
 }

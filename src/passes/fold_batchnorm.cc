@@ -78,8 +78,7 @@ bool weight_layout(const Node& producer, const Tensor& w, int64_t out_channels, 
 
 Expected<PassStats> fold_batchnorm(Graph& graph) {
   PassStats stats;
-  std::vector<Node*> bns;
-  for (const auto& n : graph.nodes()) if (n->op_type == "BatchNormalization" && n->domain.empty()) bns.push_back(n.get());
+  auto bns = nodes_where(graph, [](const Node& n) { return n.op_type == "BatchNormalization" && n.domain.empty(); });
   for (Node* bn : bns) {
     if (!bn->has_input(0) || !bn->outputs[0]) continue;
     Value* y = bn->inputs[0];

@@ -5,9 +5,9 @@
 // writes `k.transpose(-2, -1)` of a 4-D tensor this way; as one Transpose it
 // takes part in the fusions (attention above all), and the shape arithmetic
 // that only fed the two Reshapes goes away.
-#include <algorithm>
 #include <optional>
 
+#include "ir/ops/tensor_params.h"
 #include "passes/passes.h"
 
 namespace kiln {
@@ -20,42 +20,47 @@ struct ShapeTerm {
   int64_t constant = 0;
 };
 
-std::optional<std::vector<int64_t>> constant_ints(const Value* v) {
-  if (!v || !v->constant || v->constant->dtype() != DataType::kInt64 || v->constant->dims().size() > 1) {
-    return std::nullopt;
+// Axis 0 of a 1-D Shape output or Slice input `node` reads from `length`
+// entries, by ONNX's clamping rules: first entry, step and count.
+std::optional<tensor_params::SliceAxis> slice_of(const Node& node, int64_t length,
+                                                 const tensor_params::InputValues& values) {
+  std::vector<tensor_params::SliceAxis> axes;
+  if (node.op_type == "Shape") {
+    auto resolved = tensor_params::resolve_slice(node, {length}, {node.attr_int("start", 0)},
+                                                 {node.attr_int("end", length)}, {}, {});
+    if (!resolved.ok()) return std::nullopt;
+    axes = std::move(resolved).value();
+  } else {
+    auto resolved = tensor_params::slice_from_node(node, {length}, values);
+    if (!resolved.ok() || !resolved->has_value()) return std::nullopt;
+    axes = std::move(**resolved);
   }
-  const int64_t* p = v->constant->data<int64_t>();
-  return std::vector<int64_t>(p, p + v->constant->element_count());
-}
-
-// Clamps a Slice/Shape bound as ONNX does.
-int64_t clamp_bound(int64_t bound, int64_t length) {
-  if (bound < 0) bound += length;
-  return std::clamp<int64_t>(bound, 0, length);
+  if (axes.size() != 1) return std::nullopt;
+  return axes[0];
 }
 
 // The entries of a 1-D int64 shape vector built from constants and Shape,
-// Slice (axis 0, step 1) and Concat; nullopt for anything else.
+// Slice and Concat; nullopt for anything else.
 std::optional<std::vector<ShapeTerm>> shape_terms(const Value* v, int depth = 0) {
   if (!v || depth > 8) return std::nullopt;
-  if (auto ints = constant_ints(v)) {
+  if (v->constant) {
+    if (v->constant->dtype() != DataType::kInt64 || v->constant->dims().size() > 1) return std::nullopt;
     std::vector<ShapeTerm> terms;
-    for (int64_t x : *ints) terms.push_back(ShapeTerm{nullptr, 0, x});
+    for (int64_t x : v->constant->to_int64_vector()) terms.push_back(ShapeTerm{nullptr, 0, x});
     return terms;
   }
   const Node* p = v->producer;
   if (!p || !p->domain.empty() || p->inputs.empty() || !p->inputs[0]) return std::nullopt;
+  std::vector<ShapeTerm> data;  // what a Shape or Slice picks from
   if (p->op_type == "Shape") {
     const Value* x = p->inputs[0];
     if (!x->shape.is_ranked()) return std::nullopt;
-    const int64_t rank = static_cast<int64_t>(x->shape.rank());
-    const int64_t start = clamp_bound(p->attr_int("start", 0), rank);
-    const int64_t end = clamp_bound(p->attr_int("end", rank), rank);
-    std::vector<ShapeTerm> terms;
-    for (int64_t i = start; i < end; ++i) terms.push_back(ShapeTerm{x, i, 0});
-    return terms;
-  }
-  if (p->op_type == "Concat" && p->attr_int("axis", 0) == 0) {
+    for (int64_t i = 0; i < static_cast<int64_t>(x->shape.rank()); ++i) data.push_back(ShapeTerm{x, i, 0});
+  } else if (p->op_type == "Slice") {
+    auto sliced = shape_terms(p->inputs[0], depth + 1);
+    if (!sliced) return std::nullopt;
+    data = std::move(*sliced);
+  } else if (p->op_type == "Concat" && p->attr_int("axis", 0) == 0) {
     std::vector<ShapeTerm> terms;
     for (const Value* in : p->inputs) {
       auto part = shape_terms(in, depth + 1);
@@ -63,28 +68,17 @@ std::optional<std::vector<ShapeTerm>> shape_terms(const Value* v, int depth = 0)
       terms.insert(terms.end(), part->begin(), part->end());
     }
     return terms;
+  } else {
+    return std::nullopt;
   }
-  if (p->op_type == "Slice" && p->opset >= 10 && p->inputs.size() >= 3) {
-    auto data = shape_terms(p->inputs[0], depth + 1);
-    auto starts = constant_ints(p->inputs[1]), ends = constant_ints(p->inputs[2]);
-    if (!data || !starts || !ends || starts->size() != 1 || ends->size() != 1) return std::nullopt;
-    if (p->has_input(3)) {
-      auto axes = constant_ints(p->inputs[3]);
-      if (!axes || axes->size() != 1 || ((*axes)[0] != 0 && (*axes)[0] != -1)) return std::nullopt;
-    }
-    if (p->has_input(4)) {
-      auto steps = constant_ints(p->inputs[4]);
-      if (!steps || steps->size() != 1 || (*steps)[0] != 1) return std::nullopt;
-    }
-    const int64_t length = static_cast<int64_t>(data->size());
-    const int64_t begin = clamp_bound((*starts)[0], length), end = clamp_bound((*ends)[0], length);
-    if (begin >= end) return std::vector<ShapeTerm>{};
-    return std::vector<ShapeTerm>(data->begin() + begin, data->begin() + end);
-  }
-  return std::nullopt;
+  tensor_params::InputValues values;
+  for (const Value* in : p->inputs) values.push_back(in && in->constant ? &*in->constant : nullptr);
+  auto axis = slice_of(*p, static_cast<int64_t>(data.size()), values);
+  if (!axis || axis->count < 0) return std::nullopt;
+  std::vector<ShapeTerm> terms;
+  for (int64_t i = 0; i < axis->count; ++i) terms.push_back(data[static_cast<size_t>(axis->start + i * axis->step)]);
+  return terms;
 }
-
-bool is_default_op(const Node* n, const char* op) { return n && n->domain.empty() && n->op_type == op; }
 
 // Is `term` axis `axis` of x: read from x's shape, or a constant equal to
 // that axis's known extent (shape arithmetic already folded).
@@ -111,17 +105,16 @@ bool is_leading_product(const ShapeTerm& term, const Value* x, int64_t count) {
 
 Expected<PassStats> fold_reshaped_transposes(Graph& graph) {
   PassStats stats;
-  std::vector<Node*> outer;
-  for (const auto& n : graph.nodes()) {
-    if (is_default_op(n.get(), "Reshape") && n->inputs.size() == 2 && n->outputs.size() == 1) outer.push_back(n.get());
-  }
+  auto outer = nodes_where(graph, [](const Node& n) {
+    return is_op(&n, "Reshape") && n.inputs.size() == 2 && n.outputs.size() == 1;
+  });
   for (Node* r2 : outer) {
     Value* t = r2->inputs[0];
-    if (!t || !read_only_by(graph, t, r2) || !is_default_op(t->producer, "Transpose")) continue;
+    if (!t || !read_only_by(graph, t, r2) || !is_op(t->producer, "Transpose")) continue;
     Node* transpose = t->producer;
     if (transpose->attr_ints("perm") != std::vector<int64_t>{0, 2, 1} || !transpose->inputs[0]) continue;
     Value* merged = transpose->inputs[0];
-    if (!read_only_by(graph, merged, transpose) || !is_default_op(merged->producer, "Reshape")) continue;
+    if (!read_only_by(graph, merged, transpose) || !is_op(merged->producer, "Reshape")) continue;
     Node* r1 = merged->producer;
     if (r1->inputs.size() != 2 || r1->attr_int("allowzero", 0) != 0 || r2->attr_int("allowzero", 0) != 0) continue;
     const Value* x = r1->inputs[0];

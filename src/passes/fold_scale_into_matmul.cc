@@ -41,12 +41,9 @@ Value* scaled_constant(Graph& graph, const Value* source, float scale) {
 
 Expected<PassStats> fold_scale_into_matmul(Graph& graph) {
   PassStats stats;
-  std::vector<Node*> muls;
-  for (const auto& n : graph.nodes()) {
-    if (n->op_type == "Mul" && n->domain.empty() && n->inputs.size() == 2 && n->outputs.size() == 1) {
-      muls.push_back(n.get());
-    }
-  }
+  auto muls = nodes_where(graph, [](const Node& n) {
+    return is_op(&n, "Mul") && n.inputs.size() == 2 && n.outputs.size() == 1;
+  });
   for (Node* mul : muls) {
     const Value* c = scalar_constant(mul->inputs[1]);
     Value* t = mul->inputs[0];

@@ -17,10 +17,6 @@
 namespace kiln {
 namespace {
 
-bool is_op(const Node* node, const char* op_type, const char* domain = "") {
-  return node && node->op_type == op_type && node->domain == domain && !node->outputs.empty() && node->outputs[0];
-}
-
 // The input of one Transpose, or of two in a row, whose permutation is
 // `perm`; each read only by the next step (exporters transpose K to
 // [B, H, S, D] and then swap its last two axes).
@@ -89,20 +85,15 @@ bool produced_by_product(const Value* v) {
   return false;
 }
 
-bool is_last_axis_of_rank4(const Node& softmax) {
-  const int64_t axis = softmax.attr_int("axis", softmax.opset < 13 ? 1 : -1);
-  return axis == -1 || axis == 3;
-}
 
 }  // namespace
 
 Expected<PassStats> fuse_attention(Graph& graph) {
   PassStats stats;
   const std::vector<int64_t> heads_first = {0, 2, 1, 3}, keys_last = {0, 2, 3, 1};
-  std::vector<Node*> candidates;
-  for (const auto& n : graph.nodes()) {
-    if (is_op(n.get(), "Transpose") && n->attr_ints("perm") == heads_first) candidates.push_back(n.get());
-  }
+  auto candidates = nodes_where(graph, [&](const Node& n) {
+    return is_op(&n, "Transpose") && n.attr_ints("perm") == heads_first;
+  });
   std::set<const Node*> removed;
   for (Node* back : candidates) {
     if (removed.count(back)) continue;
@@ -130,7 +121,7 @@ Expected<PassStats> fuse_attention(Graph& graph) {
         }
       }
       nan_to_zero = softmax->attr_int("nan_to_zero", 0) != 0;
-    } else if (is_op(softmax, "Softmax") && softmax->inputs.size() == 1 && is_last_axis_of_rank4(*softmax)) {
+    } else if (softmax && is_last_axis_softmax(*softmax)) {
       scores = softmax->inputs[0];
     }
     if (!scores) continue;
@@ -146,7 +137,8 @@ Expected<PassStats> fuse_attention(Graph& graph) {
     const Operand kt = through_scalar_scale(graph, {qk->inputs[1], qk}, scale, matched);
     Value* q = transposed_from(graph, qt.value, qt.reader, heads_first, matched);
     Value* k = transposed_from(graph, kt.value, kt.reader, keys_last, matched);
-    if (!q || !k || q->dtype != k->dtype || q->dtype != v->dtype || !dtype_is_float(q->dtype) || q->dtype == DataType::kFloat64) continue;
+    if (!q || !k || q->dtype != k->dtype || q->dtype != v->dtype) continue;
+    if (!dtype_is_float(q->dtype) || q->dtype == DataType::kFloat64) continue;
     if (mask && mask->dtype != q->dtype) continue;
 
     auto fused = std::make_unique<Node>();

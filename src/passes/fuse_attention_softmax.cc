@@ -10,20 +10,6 @@
 namespace kiln {
 namespace {
 
-// Softmax over the last axis in both ONNX semantics (before opset 13 the axis
-// flattens the trailing axes, which is the last axis only when it is rank - 1).
-bool is_last_axis_softmax(const Node& node) {
-  if (node.op_type != "Softmax" || !node.domain.empty() || node.inputs.size() != 1 || node.outputs.size() != 1) {
-    return false;
-  }
-  const Value* x = node.inputs[0];
-  if (!x || !x->shape.is_ranked() || x->shape.rank() == 0) return false;
-  const int64_t rank = static_cast<int64_t>(x->shape.rank());
-  int64_t axis = node.attr_int("axis", node.opset < 13 ? 1 : -1);
-  if (axis < 0) axis += rank;
-  return axis == rank - 1;
-}
-
 bool is_zero_scalar(const Value* v) {
   if (!v || !v->constant || v->constant->element_count() != 1) return false;
   return v->constant->scalar_as_double(0) == 0.0;
@@ -50,11 +36,7 @@ Node* nan_guard(const Graph& graph, const Value* p) {
 
 Expected<PassStats> fuse_attention_softmax(Graph& graph) {
   PassStats stats;
-  std::vector<Node*> softmaxes;
-  for (const auto& n : graph.nodes()) {
-    if (is_last_axis_softmax(*n)) softmaxes.push_back(n.get());
-  }
-  for (Node* softmax : softmaxes) {
+  for (Node* softmax : nodes_where(graph, is_last_axis_softmax)) {
     Value* scores = softmax->inputs[0];
     Value* mask = nullptr;
     Node* add = scores->producer;

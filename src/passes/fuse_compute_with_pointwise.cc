@@ -84,11 +84,9 @@ bool absorb_residual(Graph& graph, Node* compute, bool must_fit) {
 
 Expected<PassStats> fuse_compute_with_pointwise(Graph& graph) {
   PassStats stats;
-  std::vector<Node*> compute;
-  for (const auto& n : graph.nodes()) {
-    if (!n->domain.empty() || n->outputs.size() != 1 || !n->outputs[0]) continue;
-    if (n->op_type == "Conv" || n->op_type == "Gemm" || n->op_type == "MatMul") compute.push_back(n.get());
-  }
+  auto compute = nodes_where(graph, [](const Node& n) {
+    return n.outputs.size() == 1 && (is_op(&n, "Conv") || is_op(&n, "Gemm") || is_op(&n, "MatMul"));
+  });
   for (Node* n : compute) {
     if (n->outputs[0]->dtype != DataType::kFloat32) continue;
     bool changed = false;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/op_registry.h"
@@ -123,6 +124,13 @@ bool is_graph_output(const Graph& graph, const Value* value);
 bool is_graph_input(const Graph& graph, const Value* value);
 // Is `node` the only reader of `value`, which is no graph output?
 bool read_only_by(const Graph& graph, const Value* value, const Node* node);
+// Is `node` (may be null) an `op_type` of `domain` with an output?
+bool is_op(const Node* node, std::string_view op_type, std::string_view domain = "");
+// The nodes `keep` accepts, collected before a pass starts rewriting.
+std::vector<Node*> nodes_where(const Graph& graph, const std::function<bool(const Node&)>& keep);
+// Softmax over the last axis in both ONNX semantics (before opset 13 the axis
+// flattens the trailing axes, which is the last axis only when it is rank - 1).
+bool is_last_axis_softmax(const Node& node);
 // Same rank and every axis provably equal (same extent or same symbol).
 bool provably_same_shape(const Shape& a, const Shape& b);
 

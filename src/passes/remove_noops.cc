@@ -33,9 +33,7 @@ bool is_noop(const Node& n) {
 
 Expected<PassStats> remove_noops(Graph& graph) {
   PassStats stats;
-  std::vector<Node*> candidates;
-  for (const auto& n : graph.nodes()) if (is_noop(*n)) candidates.push_back(n.get());
-  for (Node* n : candidates) {
+  for (Node* n : nodes_where(graph, is_noop)) {
     Value* in = n->inputs[0];
     Value* out = n->outputs[0];
     if (!is_graph_output(graph, out)) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #if KILN_WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -21,6 +22,17 @@ constexpr size_t kGranule = 4096;
 constexpr size_t kMaxCachedBytes = size_t{4} << 30;
 
 size_t round_up(size_t bytes) { return (std::max<size_t>(bytes, 1) + kGranule - 1) / kGranule * kGranule; }
+
+// Takes out of `cache` (size -> buffer) a buffer big enough for `size` bytes
+// but not wastefully so (at most twice that): {buffer, its size}, or
+// {nullptr, 0}. The caller holds the cache's lock.
+std::pair<void*, size_t> take_cached(std::multimap<size_t, void*>& cache, size_t size) {
+  auto it = cache.lower_bound(size);
+  if (it == cache.end() || it->first > 2 * size) return {nullptr, 0};
+  std::pair<void*, size_t> taken{it->second, it->first};
+  cache.erase(it);
+  return taken;
+}
 
 }  // namespace
 
@@ -112,12 +124,9 @@ Tensor PinnedMemoryPool::allocate(DataType dtype, const Dims& dims) {
   size_t buffer_size = size;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    // Reuse a cached buffer that is big enough but not wastefully so.
-    auto it = state_->free_buffers.lower_bound(size);
-    if (it != state_->free_buffers.end() && it->first <= 2 * size) {
-      buffer = it->second;
-      buffer_size = it->first;
-      state_->free_buffers.erase(it);
+    if (auto [cached, cached_size] = take_cached(state_->free_buffers, size); cached) {
+      buffer = cached;
+      buffer_size = cached_size;
       state_->stats.bytes_cached -= buffer_size;
       state_->stats.bytes_in_use += buffer_size;
       state_->stats.reuses++;
@@ -147,11 +156,9 @@ Tensor PinnedMemoryPool::allocate_pageable(DataType dtype, const Dims& dims) {
   size_t buffer_size = size;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    auto it = state_->free_pageable.lower_bound(size);
-    if (it != state_->free_pageable.end() && it->first <= 2 * size) {
-      buffer = it->second;
-      buffer_size = it->first;
-      state_->free_pageable.erase(it);
+    if (auto [cached, cached_size] = take_cached(state_->free_pageable, size); cached) {
+      buffer = cached;
+      buffer_size = cached_size;
       state_->pageable_cached_bytes -= buffer_size;
       state_->stats.pageable_reuses++;
     }

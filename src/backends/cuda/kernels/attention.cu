@@ -1,14 +1,16 @@
 // Device code of kiln.Attention.
 //
 // Tensor-core kernel (float16/bfloat16, head size D in {32, 64, 128}): a block
-// of 4 warps takes 64 queries of one (batch, head); each warp keeps its 16
-// queries' Q fragments in registers and walks the keys in tiles of 64. A tile
-// of K (row-major) and of V (transposed, so that both products read 32-bit
-// pairs) is staged in shared memory; S = Q K^T comes out of mma.m16n8k16 in
-// the accumulator layout, which for two adjacent 8-key tiles is exactly the
-// A-operand layout of the next product, so P = exp(S - max) goes from
-// registers into P V without touching memory. Softmax is online (running max
-// and sum per query, in base 2). Scores never reach global memory.
+// of W warps (4, or 8 above 64 queries) takes 16 W queries of one (batch,
+// head); each warp keeps its 16 queries' Q fragments in registers and walks
+// the keys in tiles of 64. Tiles of K and V (and of a per-query mask) come
+// into shared memory through cp.async, the next tile loading while this one
+// computes, and reach the tensor cores through ldmatrix (V transposed on the
+// way). S = Q K^T comes out of mma.m16n8k16 in the accumulator layout, which
+// for two adjacent 8-key tiles is exactly the A-operand layout of the next
+// product, so P = exp(S - max) goes from registers into P V without touching
+// memory. Softmax is online (running max and sum per query, in base 2).
+// Scores never reach global memory.
 //
 // Fallback (float32, other head sizes, unaligned operands): one warp per
 // query, the head size spread over the lanes, the same online softmax.
@@ -20,8 +22,6 @@
 namespace kiln::cuda {
 namespace {
 
-// A block has W warps of 16 queries each: 8 when there are queries enough
-// (each K/V tile then serves 128 queries), else 4.
 constexpr int kKeys = 64;              // per tile
 constexpr int kPad = 8;                // halves of padding per shared row: conflict-free ldmatrix
 constexpr int kStages = 2;             // tiles in flight: the next one loads while this one computes
@@ -57,10 +57,11 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
   }
 }
 
-// 16 bytes global -> shared without passing through registers; zeros when !valid.
-__device__ __forceinline__ void copy_async_16(void* shared, const void* global, bool valid) {
+// 16 bytes global -> shared without passing through registers: the first
+// `bytes` (0 to 16) copied, the rest zero-filled.
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global, int bytes) {
   const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(valid ? 16 : 0));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(bytes));
 }
 __device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int pending>
@@ -139,8 +140,8 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
       const int key = c / (D / 8), part = c - key * (D / 8);
       const bool valid = key0 + key < a.kv_len;
       const int64_t row = valid ? key0 + key : 0;
-      copy_async_16(s.k + key * (D + kPad) + part * 8, k + row * a.k.seq_stride + part * 8, valid);
-      copy_async_16(s.v + key * (D + kPad) + part * 8, v + row * a.v.seq_stride + part * 8, valid);
+      copy_async_16(s.k + key * (D + kPad) + part * 8, k + row * a.k.seq_stride + part * 8, valid ? 16 : 0);
+      copy_async_16(s.v + key * (D + kPad) + part * 8, v + row * a.v.seq_stride + part * 8, valid ? 16 : 0);
     }
     if (a.mask_tiles) {
       // Rows of 64 keys in 16-byte chunks; a chunk that crosses the last key
@@ -151,9 +152,7 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
         const int key = key0 + part * 8;
         const int valid_keys = query0 + row < a.q_len ? min(8, max(0, a.kv_len - key)) : 0;
         const T* source = valid_keys > 0 ? mask + mask_base + (query0 + row) * a.mask_strides[2] + key : mask;
-        const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(s.mask + row * (kKeys + kPad) + part * 8));
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(source),
-                     "r"(valid_keys * static_cast<int>(sizeof(T))));
+        copy_async_16(s.mask + row * (kKeys + kPad) + part * 8, source, valid_keys * static_cast<int>(sizeof(T)));
       }
     }
     for (int key = threadIdx.x; key < kKeys; key += W * 32) {
@@ -177,7 +176,6 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
     q_frag[kk][2] = row0 < a.q_len ? load_pair(q + row0 * a.q.seq_stride + col + 8) : 0u;
     q_frag[kk][3] = row1 < a.q_len ? load_pair(q + row1 * a.q.seq_stride + col + 8) : 0u;
   }
-  const float scale = a.scale;
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
   float acc[D / 8][4];
 #pragma unroll
@@ -216,7 +214,7 @@ __global__ void __launch_bounds__(W * 32, (D <= 64 ? 16 : 8) / W) attention_mma_
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int column = n * 8 + t * 2 + (j & 1);
-        float x = s[n][j] * scale + st.key_bias[column];
+        float x = s[n][j] * a.scale + st.key_bias[column];
         if (a.mask_tiles) {
           x += to_float(st.mask[(warp * 16 + g + (j < 2 ? 0 : 8)) * (kKeys + kPad) + column]);
         } else if (mask_per_query) {

@@ -14,12 +14,13 @@ Status unfusable(const Node& node, const std::string& why) {
   return unimplemented(node.describe() + ": " + why + "; build with --no-optimize to run the unfused attention");
 }
 
+// A contiguous [B, S, H, D] operand's strides.
 AttentionOperand operand(const Dims& dims) {
-  // [B, S, H, D] contiguous.
+  const Dims strides = contiguous_strides(dims);
   AttentionOperand x;
-  x.head_stride = dims[3];
-  x.seq_stride = dims[2] * dims[3];
-  x.batch_stride = dims[1] * dims[2] * dims[3];
+  x.batch_stride = strides[0];
+  x.seq_stride = strides[1];
+  x.head_stride = strides[2];
   return x;
 }
 
